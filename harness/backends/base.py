@@ -1,0 +1,192 @@
+"""The one interface every backend shares: activate / infer / deactivate.
+
+The base class does the common work: it checks inputs against the contract before a
+call, times every call, wraps a backend's own exceptions into :class:`InferenceError`,
+and converts outputs to numpy. A backend implements only the ``*_impl`` hooks and what
+is particular to its format.
+
+Backends are registered in :data:`BACKENDS` with :func:`register`; TensorFlow,
+onnxruntime and LiteRT are imported lazily inside the hooks.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, TypeVar
+
+import numpy as np
+
+from harness.contract.model import Contract, SignatureSpec
+from harness.errors import HarnessError
+from harness.savedmodel.layout import ModelRef
+
+
+class InferenceError(Exception):
+    """A backend refused or failed a call (wrong input, runtime error); carries its message."""
+
+    def __init__(self, backend: str, signature: str, message: str) -> None:
+        self.backend = backend
+        self.signature = signature
+        self.message = message
+        super().__init__(f"{backend} refused or failed the call to {signature!r}: {message}")
+
+
+@dataclass(frozen=True)
+class TensorIO:
+    """A tensor as a format declares it: its name there, dtype and shape (None = unknown)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | None, ...] | None
+
+
+@dataclass(frozen=True)
+class SignatureIO:
+    """A signature as a format declares it (used for name mapping and conformance)."""
+
+    key: str
+    inputs: Mapping[str, TensorIO]
+    outputs: Mapping[str, TensorIO]
+
+
+@dataclass
+class CallStats:
+    calls: int = 0
+    seconds: float = 0.0
+    per_signature: dict[str, int] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """A way to run a model: the SavedModel itself, a TFLite or ONNX export, a server."""
+
+    #: registry key and the name used in test ids and reports
+    name: ClassVar[str] = ""
+    #: how to install what this backend needs (shown when it is unavailable)
+    install: ClassVar[str | None] = None
+
+    def __init__(self, model: ModelRef, contract: Contract) -> None:
+        self.model = model
+        self.contract = contract
+        self.active = False
+        self.stats = CallStats()
+        self.activate_seconds = 0.0
+
+    # ----------------------------------------------------------------- public API
+    @classmethod
+    def check_available(cls) -> None:
+        """Raise :class:`BackendUnavailable` when this backend cannot run here."""
+
+    def activate(self) -> None:
+        if self.active:
+            return
+        start = time.perf_counter()
+        self.activate_impl()
+        self.activate_seconds = time.perf_counter() - start
+        self.active = True
+
+    def deactivate(self) -> None:
+        if self.active:
+            self.deactivate_impl()
+            self.active = False
+
+    def infer(self, signature: str, inputs: Mapping[str, np.ndarray], *,
+              check_inputs: bool = True) -> dict[str, np.ndarray]:
+        """Run ``signature`` on named inputs; returns outputs by the contract's names.
+
+        With ``check_inputs`` the inputs are checked against the contract first (names,
+        dtypes), so a harness bug cannot pass as a model result; the rejection check turns
+        it off to send deliberately wrong inputs.
+        """
+        if not self.active:
+            self.activate()
+        spec = self.contract.signature(signature)
+        if check_inputs:
+            self._check_inputs(spec, inputs)
+        start = time.perf_counter()
+        try:
+            outputs = self.infer_impl(spec, inputs)
+        except (HarnessError, AssertionError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the backend's own error is the result
+            raise InferenceError(self.label, signature, _one_line(exc)) from exc
+        finally:
+            self.stats.calls += 1
+            self.stats.seconds += time.perf_counter() - start
+            self.stats.per_signature[signature] = self.stats.per_signature.get(signature, 0) + 1
+        return {k: np.asarray(v) if not isinstance(v, np.ndarray) else v for k, v in outputs.items()}
+
+    @property
+    def label(self) -> str:
+        """What ran, for messages and reports (e.g. ``savedmodel (tf.saved_model.load)``)."""
+        return self.name
+
+    def describe(self) -> str:
+        return self.label
+
+    # ----------------------------------------------------------------- hooks
+    @abstractmethod
+    def activate_impl(self) -> None:
+        """Load the model (and export/convert it if the format needs that)."""
+
+    @abstractmethod
+    def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
+                   ) -> Mapping[str, Any]:
+        """Run one call; return outputs keyed by the contract's output names."""
+
+    def deactivate_impl(self) -> None:
+        """Release resources; the default does nothing."""
+
+    def signatures_impl(self) -> Mapping[str, SignatureIO]:
+        """The signatures as this format names them (for name mapping); default: none known."""
+        return {}
+
+    # ----------------------------------------------------------------- helpers
+    def _check_inputs(self, spec: SignatureSpec, inputs: Mapping[str, np.ndarray]) -> None:
+        declared = {t.name: t for t in spec.inputs}
+        missing = sorted(set(declared) - set(inputs))
+        extra = sorted(set(inputs) - set(declared))
+        if missing or extra:
+            raise HarnessError(
+                f"inputs for signature {spec.name!r} do not match the contract "
+                f"(missing {missing}, unexpected {extra})", file=self.contract.path)
+        for name, value in inputs.items():
+            want = declared[name].dtype
+            have = dtype_name(value)
+            if have != want:
+                raise HarnessError(
+                    f"input {name!r} of signature {spec.name!r} is {have}, contract says {want}",
+                    file=self.contract.path, place=declared[name].pointer)
+
+
+def dtype_name(value: Any) -> str:
+    """The contract's spelling of a numpy array's dtype (object/bytes arrays are ``string``)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind in "OSU":
+        return "string"
+    name = arr.dtype.name
+    return "bfloat16" if name == "bfloat16" else name
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    head = lines[0] if lines else text
+    return f"{type(exc).__name__}: {head[:500]}"
+
+
+B = TypeVar("B", bound=type[Backend])
+
+#: backend name -> class
+BACKENDS: dict[str, type[Backend]] = {}
+
+
+def register(cls: B) -> B:
+    """Class decorator adding a backend to :data:`BACKENDS` under ``cls.name``."""
+    assert cls.name and cls.name not in BACKENDS, cls.name
+    BACKENDS[cls.name] = cls
+    return cls
+
+
+BackendFactory = Callable[[ModelRef, Contract], Backend]

@@ -1,0 +1,137 @@
+"""The SavedModel itself, run by TensorFlow: the reference every other format is compared to.
+
+Loads with ``tf.saved_model.load`` and calls signatures by name with named inputs. When
+that loader cannot load an export that TF Serving can (TF1 graphs, reference variables),
+it falls back to the TF1 session loader, the one TF Serving uses, and says so in its label.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from harness.backends.base import Backend, SignatureIO, TensorIO, register
+from harness.contract.model import SignatureSpec
+from harness.errors import BackendUnavailable
+
+
+def import_tensorflow() -> Any:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow as tf
+    except ImportError as exc:
+        raise BackendUnavailable("savedmodel", f"TensorFlow is not importable ({exc})",
+                                 install="pip install 'model-contract[tf]'") from None
+    return tf
+
+
+@register
+class SavedModelBackend(Backend):
+    name = "savedmodel"
+    install = "pip install 'model-contract[tf]'"
+
+    loader: str = ""
+    fallback_reason: str = ""
+
+    @classmethod
+    def check_available(cls) -> None:
+        import_tensorflow()
+
+    @property
+    def label(self) -> str:
+        if self.loader == "tf1":
+            return f"savedmodel (TF1 session loader; tf.saved_model.load failed: {self.fallback_reason})"
+        return "savedmodel (tf.saved_model.load)"
+
+    def activate_impl(self) -> None:
+        tf = import_tensorflow()
+        self._tf = tf
+        try:
+            self._loaded = tf.saved_model.load(str(self.model.path), tags=list(self.contract.tags))
+            self._functions = dict(self._loaded.signatures)
+            self.loader = "tf2"
+        except Exception as exc:  # noqa: BLE001 - fall back exactly as TF Serving would load it
+            self.fallback_reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
+            self._load_tf1()
+
+    def _load_tf1(self) -> None:
+        tf = self._tf
+        graph = tf.Graph()
+        session = tf.compat.v1.Session(graph=graph)
+        with graph.as_default():
+            meta = tf.compat.v1.saved_model.loader.load(session, list(self.contract.tags),
+                                                        str(self.model.path))
+        self._session = session
+        self._graph = graph
+        self._signature_defs = dict(meta.signature_def)
+        self.loader = "tf1"
+
+    def deactivate_impl(self) -> None:
+        if self.loader == "tf1":
+            self._session.close()
+        self._loaded = None
+        self._functions = {}
+
+    def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
+                   ) -> Mapping[str, Any]:
+        if self.loader == "tf1":
+            return self._infer_tf1(signature, inputs)
+        tf = self._tf
+        fn = self._functions.get(signature.name)
+        if fn is None:
+            raise KeyError(f"no signature {signature.name!r}; the model has {sorted(self._functions)}")
+        # tf.constant keeps the array's dtype: a wrong dtype is refused by the signature, never cast.
+        feeds = {k: tf.constant(v) for k, v in inputs.items()}
+        outputs = fn(**feeds)
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def _infer_tf1(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
+                   ) -> Mapping[str, Any]:
+        sig = self._signature_defs.get(signature.name)
+        if sig is None:
+            raise KeyError(f"no signature {signature.name!r}; the model has {sorted(self._signature_defs)}")
+        feeds = {}
+        for key, value in inputs.items():
+            info = sig.inputs.get(key)
+            if info is None:
+                raise ValueError(f"signature {signature.name!r} has no input {key!r}")
+            tensor = self._graph.get_tensor_by_name(info.name)
+            # session.run would cast a numpy feed silently; refuse like a typed call does.
+            want = tensor.dtype.base_dtype.as_numpy_dtype
+            have = np.asarray(value).dtype
+            if np.dtype(want) != have and not (tensor.dtype.base_dtype == self._tf.string
+                                                and have.kind in "OSU"):
+                raise TypeError(f"input {key!r} expects {tensor.dtype.base_dtype.name} "
+                                f"but {have.name} is provided")
+            feeds[tensor] = value
+        names = {k: v.name for k, v in sig.outputs.items()}
+        fetched = self._session.run(names, feed_dict=feeds)
+        return fetched
+
+    def signatures_impl(self) -> Mapping[str, SignatureIO]:
+        out = {}
+        if self.loader == "tf1":
+            from harness.savedmodel.reader import _tensor
+
+            for key, sig in self._signature_defs.items():
+                out[key] = SignatureIO(
+                    key,
+                    {k: _io(_tensor(k, v)) for k, v in sig.inputs.items()},
+                    {k: _io(_tensor(k, v)) for k, v in sig.outputs.items()},
+                )
+            return out
+        for key, fn in self._functions.items():
+            _, kwargs = fn.structured_input_signature
+            ins = {k: TensorIO(k, s.dtype.name if s.dtype.name != "string" else "string",
+                               None if s.shape.rank is None else tuple(s.shape.as_list()))
+                   for k, s in kwargs.items()}
+            outs = {k: TensorIO(k, t.dtype.name, None if t.shape.rank is None else tuple(t.shape.as_list()))
+                    for k, t in fn.structured_outputs.items()}
+            out[key] = SignatureIO(key, ins, outs)
+        return out
+
+
+def _io(info: Any) -> TensorIO:
+    return TensorIO(info.tensor_name, info.dtype, info.shape)

@@ -1,0 +1,232 @@
+"""The fuzz family: properties of calls through the SavedModel, one test item each.
+
+* ``conformance``: every output present, dtype exact, shape with named dims bound.
+* ``values``: output ranges, enums, registered value checks and relations.
+* ``determinism``: the same input twice gives identical outputs (opt out: ``deterministic``).
+* ``batch_consistency``: row i of a batched call equals the call on row i alone, within
+  the contract tolerance (opt out: ``batch_consistent``).
+* ``rejection``: an input of the wrong dtype or rank is refused with an error, not
+  silently cast (``reject`` lists which).
+
+Each is a property run by :func:`harness.fuzz.run_property`: shrunk, saved, replayable.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from harness.backends.base import Backend, InferenceError
+from harness.checks.conformance import describe_inputs, output_conformance, value_checks
+from harness.contract.model import Contract, SignatureSpec
+from harness.engine import Case, Engine, Skipped, planner
+from harness.errors import CheckFailure
+from harness.fuzz import run_property
+from harness.savedmodel.layout import ModelRef
+
+CallCheck = Callable[[Engine, Case, SignatureSpec, Backend], None]
+
+#: check name -> function(engine, case, signature, backend); registered with :func:`call_check`.
+CALL_CHECKS: dict[str, CallCheck] = {}
+
+
+def call_check(name: str) -> Callable[[CallCheck], CallCheck]:
+    def register(fn: CallCheck) -> CallCheck:
+        CALL_CHECKS[name] = fn
+        return fn
+
+    return register
+
+
+def call(backend: Backend, sig: SignatureSpec, inputs: Mapping[str, np.ndarray],
+         check: str) -> dict[str, np.ndarray]:
+    """One call that must succeed; a refusal of a valid input is a failure of ``check``."""
+    try:
+        return backend.infer(sig.name, inputs)
+    except InferenceError as exc:
+        raise CheckFailure(check, f"{backend.label}: a valid input was refused",
+                           received=exc.message,
+                           documented=f"outputs for any input the contract allows ({sig.pointer})",
+                           details=[describe_inputs(inputs)]) from None
+
+
+@call_check("conformance")
+def conformance(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+    def prop(c: Any) -> None:
+        outputs = call(backend, sig, c.inputs, "conformance")
+        output_conformance(case.contract, sig, c.inputs, outputs, source=backend.label,
+                           dims=c.dims)
+
+    run_property(engine, case, sig, prop)
+
+
+@call_check("values")
+def values(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+    has_any = sig.relations or any(o.range or o.enum or o.checks for o in sig.outputs)
+    if not has_any:
+        raise Skipped(f"signature {sig.name!r} declares no output range, enum, checks or relations")
+
+    def prop(c: Any) -> None:
+        outputs = call(backend, sig, c.inputs, "values")
+        value_checks(case.contract, sig, c.inputs, outputs, source=backend.label)
+
+    run_property(engine, case, sig, prop)
+
+
+def same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Identical values, NaN equal to NaN at the same place (determinism is bitwise)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind in "fc":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(np.array_equal(a, b))
+
+
+@call_check("determinism")
+def determinism(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+    if sig.stateful or not sig.deterministic:
+        raise Skipped(f"signature {sig.name!r} is declared "
+                      f"{'stateful' if sig.stateful else 'non-deterministic'} ({sig.pointer})")
+
+    def prop(c: Any) -> None:
+        first = call(backend, sig, c.inputs, "determinism")
+        second = call(backend, sig, c.inputs, "determinism")
+        for name in first:
+            if not same(np.asarray(first[name]), np.asarray(second.get(name))):
+                a, b = np.asarray(first[name]), np.asarray(second[name])
+                where = _first_difference(a, b)
+                raise CheckFailure(
+                    "determinism", f"{backend.label}: signature {sig.name!r} output {name!r} "
+                    "differs between two calls on the same input",
+                    received=f"second call {where}",
+                    documented=f"identical outputs (set \"deterministic\": false at {sig.pointer} "
+                               "if the model is random by design)",
+                    details=[describe_inputs(c.inputs)])
+
+    run_property(engine, case, sig, prop)
+
+
+def _first_difference(a: np.ndarray, b: np.ndarray) -> str:
+    if a.shape != b.shape:
+        return f"shape {list(b.shape)} vs {list(a.shape)}"
+    with np.errstate(invalid="ignore"):
+        diff = ~((a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind in "fc" else (a == b))
+    idx = tuple(int(i) for i in np.argwhere(diff)[0]) if diff.any() else ()
+    return f"at index {list(idx)}: {b[idx]!r}, first call {a[idx]!r}"
+
+
+def batch_axis_dim(sig: SignatureSpec) -> str | None:
+    """The named dim every input and output leads with (the batch), or None."""
+    leads = {t.shape[0] if t.shape else None for t in sig.inputs + sig.outputs}
+    if len(leads) == 1:
+        lead = next(iter(leads))
+        if isinstance(lead, str):
+            return lead
+    return None
+
+
+@call_check("batch_consistency")
+def batch_consistency(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+    if sig.stateful or not sig.batch_consistent:
+        raise Skipped(f"signature {sig.name!r} opts out of batch consistency ({sig.pointer})")
+    dim = batch_axis_dim(sig)
+    if dim is None:
+        raise Skipped(f"signature {sig.name!r} has no batch dim: not every input and output "
+                      "leads with the same named dim")
+    bound = case.contract.dims[dim]
+    if bound.max < 2:
+        raise Skipped(f"dim {dim!r} allows at most {bound.max} row(s)")
+    from harness.checks.parity import compare
+
+    def prop(c: Any) -> None:
+        from hypothesis import assume
+
+        size = int(c.dims.get(dim, np.shape(next(iter(c.inputs.values())))[0]))
+        assume(size >= 2)
+        batched = call(backend, sig, c.inputs, "batch_consistency")
+        for i in range(size):
+            row_inputs = {k: np.asarray(v)[i:i + 1] for k, v in c.inputs.items()}
+            single = call(backend, sig, row_inputs, "batch_consistency")
+            for spec in sig.outputs:
+                ref = np.asarray(single[spec.name])
+                got = np.asarray(batched[spec.name])[i:i + 1]
+                tol = case.contract.tolerance
+                result = compare(ref, got, tol, exact=spec.dtype not in ("float16", "bfloat16",
+                                                                         "float32", "float64"))
+                if not result.passed:
+                    raise CheckFailure(
+                        "batch_consistency",
+                        f"{backend.label}: signature {sig.name!r} output {spec.name!r}: row {i} "
+                        f"of a batch of {size} differs from the same row called alone",
+                        received=f"in the batch: {result.describe_received()}",
+                        documented=f"equal to the single-row call within {tol.describe()} "
+                                   "(TF Serving's request batching relies on it)",
+                        details=[result.describe(), describe_inputs(c.inputs)])
+
+    run_property(engine, case, sig, prop)
+
+
+@call_check("rejection")
+def rejection(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+    if not sig.reject:
+        raise Skipped(f"signature {sig.name!r} declares no rejected inputs (\"reject\": [])")
+    from harness.strategies import wrong_dtype_inputs, wrong_rank_inputs
+
+    def prop(c: Any) -> None:
+        variants = []
+        if "dtype" in sig.reject:
+            variants += wrong_dtype_inputs(c, sig)
+        if "rank" in sig.reject:
+            variants += [(label, v) for label, v in wrong_rank_inputs(c, sig)]
+        for label, bad in variants:
+            try:
+                outputs = backend.infer(sig.name, bad.inputs, check_inputs=False)
+            except InferenceError:
+                continue
+            shapes = {k: list(np.shape(v)) for k, v in outputs.items()}
+            raise CheckFailure(
+                "rejection", f"{backend.label}: signature {sig.name!r} silently accepted {label}",
+                received=f"a normal answer (output shapes {shapes})",
+                documented=f"an error: the contract declares {sig.reject} of wrong inputs refused "
+                           f"({sig.pointer}/reject)",
+                details=[describe_inputs(bad.inputs)])
+
+    run_property(engine, case, sig, prop, examples=min(5, _examples(engine, case.contract)))
+
+
+def _examples(engine: Engine, contract: Contract) -> int:
+    return int(engine.options.examples or contract.fuzz.examples)
+
+
+def _run(engine: Engine, case: Case) -> list[str]:
+    assert case.signature is not None
+    sig = case.contract.signature(case.signature)
+    _require_signature(engine, case)
+    backend = engine.backend("savedmodel", case.contract, case.model)
+    CALL_CHECKS[case.check](engine, case, sig, backend)
+    return [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
+
+
+def _require_signature(engine: Engine, case: Case) -> None:
+    """Fail early, pointing at the static check, when the model cannot honour the signature."""
+    from harness.checks.static import SIGNATURE_CHECKS
+
+    info = engine.model_info(case.model)
+    sig = case.contract.signature(case.signature or "")
+    for name in ("signature", "inputs"):
+        try:
+            SIGNATURE_CHECKS[name](case.contract, sig, info)
+        except CheckFailure as exc:
+            raise CheckFailure(case.check, f"not run: the static check {name!r} fails "
+                               f"(see {case.model.label}::{sig.name}::{name})",
+                               details=[exc.title]) from None
+
+
+@planner
+def call_cases(engine: Engine, contract: Contract, model: ModelRef) -> Iterable[Case]:
+    if not engine.backend_selected(contract, "savedmodel"):
+        return
+    for sig in contract.signatures:
+        for name in CALL_CHECKS:
+            yield Case(contract, model, sig.name, name, "fuzz", _run)

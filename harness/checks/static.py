@@ -1,0 +1,204 @@
+"""Static conformance: a SavedModel's saved_model.pb against its contract, nothing executed.
+
+Each check is a plain function registered in :data:`STATIC_CHECKS` (model-level) or
+:data:`SIGNATURE_CHECKS` (one per signature). A check returns notes (things worth
+reporting that are not failures, such as extra outputs) and raises
+:class:`~harness.errors.CheckFailure` listing every mismatch it found.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from harness.contract.model import Contract, SignatureSpec, TensorSpec, describe_shape
+from harness.errors import CheckFailure
+from harness.savedmodel.reader import MetaGraphInfo, SavedModelInfo, SignatureInfo, TensorInfo
+
+ModelCheck = Callable[[Contract, SavedModelInfo], list[str]]
+SignatureCheck = Callable[[Contract, SignatureSpec, SavedModelInfo], list[str]]
+
+#: model-level static checks, by name (test ids use the name).
+STATIC_CHECKS: dict[str, ModelCheck] = {}
+#: per-signature static checks, by name.
+SIGNATURE_CHECKS: dict[str, SignatureCheck] = {}
+
+
+def model_check(name: str) -> Callable[[ModelCheck], ModelCheck]:
+    def register(fn: ModelCheck) -> ModelCheck:
+        STATIC_CHECKS[name] = fn
+        return fn
+
+    return register
+
+
+def signature_check(name: str) -> Callable[[SignatureCheck], SignatureCheck]:
+    def register(fn: SignatureCheck) -> SignatureCheck:
+        SIGNATURE_CHECKS[name] = fn
+        return fn
+
+    return register
+
+
+def meta_graph_for(contract: Contract, info: SavedModelInfo) -> MetaGraphInfo:
+    """The MetaGraph with the contract's tag-set, or a failure naming the tag-sets present."""
+    mg = info.meta_graph(contract.tags)
+    if mg is None:
+        raise CheckFailure(
+            "tags", f"{info.path}: no MetaGraph with the tag-set {sorted(contract.tags)}",
+            received=f"tag-sets {info.tag_sets}",
+            documented=f"tag-set {sorted(contract.tags)} (contract \"tags\")",
+        )
+    return mg
+
+
+@model_check("tags")
+def tags(contract: Contract, info: SavedModelInfo) -> list[str]:
+    mg = meta_graph_for(contract, info)
+    notes = []
+    others = [t for t in info.tag_sets if frozenset(t) != frozenset(contract.tags)]
+    if others:
+        notes.append(f"other tag-sets in the model: {others}")
+    declared = {s.name for s in contract.signatures}
+    extra = sorted(k for k in mg.signatures if k not in declared)
+    if extra:
+        notes.append(f"signatures not in the contract (allowed): {extra}")
+    return notes
+
+
+@model_check("variables")
+def variables(contract: Contract, info: SavedModelInfo) -> list[str]:
+    mg = meta_graph_for(contract, info)
+    if mg.has_variables and not info.variables_present:
+        raise CheckFailure(
+            "variables", f"{info.path}: the graph has variables but their values are missing",
+            received="no variables/variables.index",
+            documented="variables/variables.index and variables/variables.data-* next to "
+                       "saved_model.pb",
+            details=["The export was copied without its variables/ folder, or interrupted."],
+        )
+    return []
+
+
+@model_check("assets")
+def assets(contract: Contract, info: SavedModelInfo) -> list[str]:
+    mg = meta_graph_for(contract, info)
+    problems = []
+    for name in contract.assets:
+        on_disk = name in info.assets_on_disk
+        in_graph = name in mg.asset_files
+        if not on_disk:
+            problems.append(
+                f"asset {name!r}: Received: not in {info.path / 'assets'} "
+                f"(present: {list(info.assets_on_disk) or 'none'}) / Documented: present (contract /assets)")
+        if not in_graph:
+            problems.append(
+                f"asset {name!r}: Received: not referenced by the graph's asset list "
+                f"(graph lists: {list(mg.asset_files) or 'none'}) / Documented: referenced")
+    if problems:
+        raise CheckFailure("assets", f"{info.path}: required assets missing", details=problems)
+    extra = [a for a in info.assets_on_disk if a not in contract.assets]
+    return [f"assets not named by the contract: {extra}"] if extra else []
+
+
+def signature_of(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> SignatureInfo:
+    mg = meta_graph_for(contract, info)
+    found = mg.signatures.get(sig.name)
+    if found is None:
+        raise CheckFailure(
+            "signature", f"signature {sig.name!r} is missing from {info.path}",
+            received=f"signatures {sorted(mg.signatures)}",
+            documented=f"a signature {sig.name!r} ({sig.pointer})",
+        )
+    return found
+
+
+@signature_check("signature")
+def signature_exists(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> list[str]:
+    found = signature_of(contract, sig, info)
+    if sig.method_name and found.method_name != sig.method_name:
+        raise CheckFailure(
+            "signature", f"signature {sig.name!r} has another method_name",
+            received=repr(found.method_name), documented=repr(sig.method_name))
+    return []
+
+
+def _tensor_problems(contract: Contract, sig: SignatureSpec, side: str,
+                     specs: tuple[TensorSpec, ...], found: dict[str, TensorInfo]) -> list[str]:
+    problems = []
+    noun = side[:-1]
+    for spec in specs:
+        where = f"signature {sig.name!r} {noun} {spec.name!r}"
+        model = found.get(spec.name)
+        if model is None:
+            problems.append(f"{where}: Received: missing (model {side}: "
+                            f"{', '.join(sorted(found)) or 'none'}) / Documented: {spec.dtype} "
+                            f"{spec.describe_shape()} ({spec.pointer})")
+            continue
+        if model.dtype != spec.dtype:
+            problems.append(f"{where}: dtype Received: {model.dtype} / Documented: {spec.dtype} "
+                            f"({spec.pointer}/dtype)")
+        shape_problem = shape_mismatch(contract, spec, model)
+        if shape_problem:
+            problems.append(f"{where}: shape Received: {model.describe().split(' ', 1)[1]} / "
+                            f"Documented: {spec.describe_shape()} ({spec.pointer}/shape): {shape_problem}")
+        if spec.graph_name and spec.graph_name != model.tensor_name:
+            problems.append(f"{where}: graph tensor Received: {model.tensor_name!r} / "
+                            f"Documented: {spec.graph_name!r} ({spec.pointer}/name)")
+    return problems
+
+
+def shape_mismatch(contract: Contract, spec: TensorSpec, model: TensorInfo) -> str | None:
+    """Why the model's shape cannot honour the contract's, or None when compatible.
+
+    Rank and fixed dims must match; a named or free dim in the contract needs an unknown
+    dim in the model (or a fixed one equal to the only size the named dim allows). A model
+    of unknown rank, or a contract shape of ``null``, is compatible with anything.
+    """
+    if spec.shape is None or model.shape is None:
+        return None
+    if len(spec.shape) != len(model.shape):
+        return f"rank {len(model.shape)} in the model, {len(spec.shape)} in the contract"
+    for axis, (want, have) in enumerate(zip(spec.shape, model.shape)):
+        if have is None:
+            continue
+        if isinstance(want, int):
+            if want != have:
+                return f"axis {axis} is {have} in the model, {want} in the contract"
+        elif isinstance(want, str):
+            bound = contract.dims[want]
+            if not (bound.min == bound.max == have):
+                return (f"axis {axis} is fixed to {have} in the model, but the contract's dim "
+                        f"{want!r} ranges over {bound.min}..{bound.max}")
+        else:
+            return f"axis {axis} is fixed to {have} in the model, but any size in the contract"
+    return None
+
+
+@signature_check("inputs")
+def inputs(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> list[str]:
+    found = dict(signature_of(contract, sig, info).inputs)
+    problems = _tensor_problems(contract, sig, "inputs", sig.inputs, found)
+    declared = {s.name for s in sig.inputs}
+    for name in sorted(set(found) - declared):
+        problems.append(
+            f"signature {sig.name!r} input {name!r}: Received: required by the model "
+            f"({found[name].describe()}) / Documented: not declared ({sig.pointer}/inputs); "
+            "callers following the contract cannot call the signature")
+    if problems:
+        raise CheckFailure("inputs", f"signature {sig.name!r}: inputs do not match the contract",
+                           details=problems)
+    return []
+
+
+@signature_check("outputs")
+def outputs(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> list[str]:
+    found = dict(signature_of(contract, sig, info).outputs)
+    problems = _tensor_problems(contract, sig, "outputs", sig.outputs, found)
+    if problems:
+        raise CheckFailure("outputs", f"signature {sig.name!r}: outputs do not match the contract",
+                           details=problems)
+    extra = sorted(set(found) - {s.name for s in sig.outputs})
+    return [f"signature {sig.name!r}: outputs not in the contract (allowed): {extra}"] if extra else []
+
+
+__all__ = ["STATIC_CHECKS", "SIGNATURE_CHECKS", "describe_shape", "shape_mismatch"]

@@ -1,0 +1,439 @@
+"""Load a contract: parse -> validate against the published schema -> canonicalise.
+
+Every problem is reported with the file, the JSON pointer, what was found and what was
+expected. Syntax errors give line and column. All schema problems of a file are reported
+together, one per line, so a user fixes them in one go.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from harness.contract.model import (
+    DTYPES,
+    FLOAT_DTYPES,
+    FORMATS,
+    INT_DTYPES,
+    Contract,
+    DimBound,
+    ExampleFeature,
+    FormatSpec,
+    FuzzSettings,
+    Relation,
+    SignatureSpec,
+    TensorSpec,
+    Tolerance,
+    ValueCheck,
+    frozen,
+)
+from harness.errors import ContractError
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "contract-v1.schema.json"
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+               int: "an integer", float: "a number", type(None): "null"}
+
+
+def schema() -> dict[str, Any]:
+    """The published JSON Schema (draft 2020-12) of contract files."""
+    return dict(_schema())
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    with open(SCHEMA_PATH, encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+def pointer(parts: Iterable[Any]) -> str:
+    """A JSON pointer (RFC 6901) for a path of keys and indices."""
+    out = ""
+    for part in parts:
+        out += "/" + str(part).replace("~", "~0").replace("/", "~1")
+    return out or "/"
+
+
+def load_contract(path: str | Path) -> Contract:
+    """Read, validate and canonicalise the contract at ``path``.
+
+    Raises :class:`ContractError` naming the file and the place for any problem.
+    """
+    path = Path(path)
+    data = parse(path)
+    validate(data, path)
+    return canonicalise(data, path)
+
+
+def parse(path: Path) -> Any:
+    """The JSON document at ``path``; syntax errors and duplicate keys give line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractError("contract file not found", file=path) from None
+    except IsADirectoryError:
+        raise ContractError("is a directory, expected a contract JSON file", file=path) from None
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"not UTF-8 text (byte {exc.start})", file=path) from None
+    except OSError as exc:
+        raise ContractError(f"cannot read: {exc.strerror}", file=path) from None
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen[key] = value
+        return seen
+
+    try:
+        return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"invalid JSON: {exc.msg}", file=path,
+                            place=f"line {exc.lineno}, column {exc.colno}") from None
+    except _DuplicateKey as exc:
+        line = _line_of_key(text, exc.key)
+        raise ContractError(f"duplicate key {exc.key!r}; each key may appear once in an object",
+                            file=path, place=f"line {line}" if line else None) from None
+    except _BadConstant as exc:
+        raise ContractError(f"{exc.name} is not valid JSON; write a number or a string",
+                            file=path) from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+class _BadConstant(Exception):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _reject_constant(name: str) -> Any:
+    raise _BadConstant(name)
+
+
+def _line_of_key(text: str, key: str) -> int | None:
+    needle = json.dumps(key)
+    hits = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
+    return hits[1] if len(hits) > 1 else (hits[0] if hits else None)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate(data: Any, path: Path) -> None:
+    """Check ``data`` against the schema, then the rules a schema cannot express."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_schema())
+    problems = []
+    errors = [_deepest(e) for e in validator.iter_errors(data)]
+    for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), str(e.validator))):
+        problems.append((pointer(error.absolute_path), _describe(error)))
+    if not problems:
+        problems = list(_semantic_problems(data))
+    if problems:
+        problems = _dedupe(problems)
+        raise ContractError(problems[0][1], file=path, place=problems[0][0], problems=problems)
+
+
+def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for item in problems:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def _kind(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _deepest(error: Any) -> Any:
+    """For anyOf/oneOf failures, the alternative that got furthest into the instance."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        if error.schema.get("title") == "shape entry" if isinstance(error.schema, dict) else False:
+            return error
+        best = max(error.context, key=lambda e: (len(e.absolute_path), e.validator != "type"))
+        if len(best.absolute_path) > len(error.absolute_path):
+            return _deepest(best)
+    return error
+
+
+def _describe(error: Any) -> str:
+    """One readable sentence for a jsonschema error: found, then expected."""
+    v = error.validator
+    inst = error.instance
+    sch = error.schema if isinstance(error.schema, dict) else {}
+    if v == "enum":
+        title = sch.get("title") or "an allowed value"
+        options = ", ".join(str(o) for o in error.validator_value)
+        article = "a " if title[0] not in "aeiou" else "an "
+        if title == "an allowed value":
+            article = ""
+        return f"{_show(inst)} is not {article}{title}; expected one of {options}"
+    if v == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"found {_kind(inst)} {_show(inst)}; expected {_with_article(expected)}"
+    if v == "required":
+        missing = [k for k in error.validator_value if isinstance(inst, dict) and k not in inst]
+        return f"missing required key {missing[0]!r}" if missing else error.message
+    if v == "additionalProperties" and isinstance(inst, dict):
+        allowed = sorted((sch.get("properties") or {}).keys())
+        extra = [k for k in inst if k not in allowed]
+        key = extra[0] if extra else "?"
+        near = difflib.get_close_matches(key, allowed, n=1)
+        tail = f"; did you mean {near[0]!r}?" if near else ""
+        if near:
+            return f"unknown key {key!r}{tail}"
+        return f"unknown key {key!r}; expected one of {', '.join(allowed)}"
+    if v == "anyOf" and sch.get("title") == "shape entry":
+        return (f"{_show(inst)} is not a shape entry; expected an integer >= 0 (fixed size), "
+                "null (any size) or a dim name")
+    if v == "anyOf":
+        desc = sch.get("description", "")
+        return f"{_show(inst)} is not valid here" + (f"; expected {desc[0].lower()}{desc[1:]}" if desc else "")
+    if v in ("minimum", "exclusiveMinimum"):
+        return f"{_show(inst)} is below the minimum {error.validator_value}"
+    if v in ("maximum", "exclusiveMaximum"):
+        return f"{_show(inst)} is above the maximum {error.validator_value}"
+    if v in ("minItems", "maxItems"):
+        n = len(inst) if isinstance(inst, list) else "?"
+        bound = "at least" if v == "minItems" else "at most"
+        return f"found {n} item(s); expected {bound} {error.validator_value}"
+    if v == "items" and error.validator_value is False:
+        return f"found {len(inst)} items; expected exactly 2 ([min, max])"
+    if v == "minProperties":
+        return f"found an empty object; expected at least {error.validator_value} entry"
+    if v == "minLength":
+        return "found an empty string; expected a non-empty string"
+    if v == "pattern" and "x-expected" in sch:
+        return f"{_show(inst)} is not valid here; expected {sch['x-expected']}"
+    if v == "pattern":
+        return f"{_show(inst)} does not match the pattern {error.validator_value}"
+    if v == "uniqueItems":
+        return f"{_show(inst)} has duplicate items; expected unique items"
+    if v == "propertyNames":
+        return f"{_show(inst)} is not a valid name"
+    return error.message
+
+
+def _with_article(word: str) -> str:
+    if word == "null":
+        return "null"
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def _semantic_problems(data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """Rules beyond the schema: dims declared, ranges ordered, references resolve."""
+    dims = data.get("dims", {})
+    for name, bound in dims.items():
+        if bound["min"] > bound["max"]:
+            yield (pointer(["dims", name]),
+                   f"min {bound['min']} is greater than max {bound['max']}; no size satisfies it")
+    for sig_name, sig in data["signatures"].items():
+        base = ["signatures", sig_name]
+        if not sig["outputs"]:
+            yield pointer(base + ["outputs"]), "found no outputs; a signature must declare at least one"
+        for side in ("inputs", "outputs"):
+            for t_name, tensor in sig[side].items():
+                yield from _tensor_problems(base + [side, t_name], tensor, dims, side)
+        outs = sig["outputs"]
+        for i, rel in enumerate(sig.get("relations", [])):
+            rel_ptr = base + ["relations", i]
+            from harness.checks.invariants import RELATIONS
+
+            kind = next((k for k in rel if k in RELATIONS), None)
+            if kind is None:
+                yield (pointer(rel_ptr), f"{_show(rel)} names no known relation; "
+                       f"expected one of {', '.join(sorted(RELATIONS))}")
+                continue
+            for key, value in rel.items():
+                if key in ("argmax", "equals", "of", "to") and value not in outs:
+                    yield (pointer(rel_ptr + [key]),
+                           f"{value!r} is not an output of signature {sig_name!r}; "
+                           f"outputs: {', '.join(outs)}")
+    fmt = data.get("formats", {})
+    for variant_i, variant in enumerate(fmt.get("tflite", {}).get("variants", [])):
+        for key in variant.get("top1_agreement", {}):
+            sig_name, _, out = key.partition("/")
+            sig = data["signatures"].get(sig_name)
+            if sig is None or out not in sig["outputs"]:
+                yield (pointer(["formats", "tflite", "variants", variant_i, "top1_agreement", key]),
+                       f"{key!r} does not name SIGNATURE/OUTPUT of this contract")
+
+
+def _tensor_problems(ptr: list[Any], tensor: Mapping[str, Any], dims: Mapping[str, Any],
+                     side: str) -> Iterable[tuple[str, str]]:
+    dtype = tensor["dtype"]
+    shape = tensor.get("shape", None)
+    if isinstance(shape, list):
+        for i, entry in enumerate(shape):
+            if isinstance(entry, str) and entry not in dims:
+                near = difflib.get_close_matches(entry, list(dims), n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                declared = ", ".join(dims) or "none"
+                yield (pointer(ptr + ["shape", i]),
+                       f"dim {entry!r} is not declared in /dims (declared: {declared}){hint}")
+    rng = tensor.get("range")
+    if rng is not None:
+        if dtype in ("string", "bool"):
+            yield pointer(ptr + ["range"]), f"a range does not apply to dtype {dtype}"
+        elif rng[0] > rng[1]:
+            yield (pointer(ptr + ["range"]),
+                   f"min {rng[0]} is greater than max {rng[1]}; no value satisfies it")
+        elif dtype in INT_DTYPES and not _int_range_fits(dtype, rng):
+            yield (pointer(ptr + ["range"]),
+                   f"{rng} contains no value of dtype {dtype}")
+        elif any(isinstance(x, float) and not math.isfinite(x) for x in rng):
+            yield pointer(ptr + ["range"]), "range ends must be finite numbers"
+    string_only = ("alphabet", "length", "vocabulary", "example")
+    for key in string_only:
+        if key in tensor and dtype != "string":
+            yield pointer(ptr + [key]), f"{key!r} applies to string inputs only; dtype is {dtype}"
+    length = tensor.get("length")
+    if length is not None and length[0] > length[1]:
+        yield pointer(ptr + ["length"]), f"min {length[0]} is greater than max {length[1]}"
+    for key in ("allow_nan", "allow_inf", "allow_subnormal"):
+        if tensor.get(key) and dtype not in FLOAT_DTYPES + ("complex64", "complex128"):
+            yield pointer(ptr + [key]), f"{key!r} applies to floating dtypes only; dtype is {dtype}"
+    for i, check in enumerate(tensor.get("checks", [])):
+        from harness.checks.invariants import VALUE_CHECKS
+
+        kind = check if isinstance(check, str) else next((k for k in check if k in VALUE_CHECKS), None)
+        if kind not in VALUE_CHECKS:
+            yield (pointer(ptr + ["checks", i]),
+                   f"{_show(check)} is not a known check; expected one of {', '.join(sorted(VALUE_CHECKS))}")
+            continue
+        if isinstance(check, dict) and "axis" in check and isinstance(shape, list):
+            axis = check["axis"]
+            if not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
+                yield (pointer(ptr + ["checks", i, "axis"]),
+                       f"axis {axis!r} is out of range for a tensor of rank {len(shape)}")
+
+
+def _int_range_fits(dtype: str, rng: list[float]) -> bool:
+    import numpy as np
+
+    info = np.iinfo(dtype)
+    lo, hi = math.ceil(rng[0]), math.floor(rng[1])
+    return lo <= hi and hi >= info.min and lo <= info.max
+
+
+# --------------------------------------------------------------------------- canonicalise
+
+
+def canonicalise(data: Mapping[str, Any], path: Path) -> Contract:
+    """Build the frozen :class:`Contract`: defaults filled, shorthands expanded, paths resolved."""
+    base = path.resolve().parent
+    dims = {name: DimBound(name, b["min"], b["max"]) for name, b in data.get("dims", {}).items()}
+    signatures = tuple(
+        _signature(name, sig, ["signatures", name]) for name, sig in data["signatures"].items()
+    )
+    formats = {}
+    for fmt, spec in data.get("formats", {}).items():
+        assert fmt in FORMATS, fmt  # the schema admits only these
+        options = {k: v for k, v in spec.items() if k not in ("enabled", "tolerance")}
+        formats[fmt] = FormatSpec(fmt, bool(spec.get("enabled", True)),
+                                  frozen(spec.get("tolerance")), frozen(options))
+    fuzz = data.get("fuzz", {})
+    return Contract(
+        path=path,
+        name=data["name"],
+        version=data.get("version", ""),
+        description=data.get("description", ""),
+        tags=tuple(data.get("tags", ["serve"])),
+        models=tuple((base / m) for m in data.get("models", [])),
+        dims=frozen(dims),
+        signatures=signatures,
+        assets=tuple(data.get("assets", [])),
+        tolerance=Tolerance().merged(data.get("tolerance")),
+        formats=frozen(formats),
+        ops=frozen(data.get("ops")),
+        fuzz=FuzzSettings(
+            examples=fuzz.get("examples", FuzzSettings.examples),
+            max_free_dim=fuzz.get("max_free_dim", FuzzSettings.max_free_dim),
+            edge_probability=fuzz.get("edge_probability", FuzzSettings.edge_probability),
+        ),
+        raw=frozen(data),
+    )
+
+
+def _signature(name: str, sig: Mapping[str, Any], ptr: list[Any]) -> SignatureSpec:
+    inputs = tuple(_tensor(n, t, ptr + ["inputs", n]) for n, t in sig["inputs"].items())
+    outputs = tuple(_tensor(n, t, ptr + ["outputs", n]) for n, t in sig["outputs"].items())
+    relations = []
+    for i, rel in enumerate(sig.get("relations", [])):
+        from harness.checks.invariants import RELATIONS
+
+        kind = next(k for k in rel if k in RELATIONS)
+        relations.append(Relation(kind, frozen(rel), pointer(ptr + ["relations", i])))
+    return SignatureSpec(
+        name=name,
+        inputs=inputs,
+        outputs=outputs,
+        pointer=pointer(ptr),
+        method_name=sig.get("method_name"),
+        relations=tuple(relations),
+        deterministic=sig.get("deterministic", True),
+        batch_consistent=sig.get("batch_consistent", True),
+        reject=tuple(sig.get("reject", ["dtype", "rank"])),
+        stateful=sig.get("stateful", False),
+    )
+
+
+def _tensor(name: str, t: Mapping[str, Any], ptr: list[Any]) -> TensorSpec:
+    shape = t.get("shape", None)
+    vocab = t.get("vocabulary")
+    checks = []
+    for i, check in enumerate(t.get("checks", [])):
+        from harness.checks.invariants import VALUE_CHECKS
+
+        if isinstance(check, str):
+            checks.append(ValueCheck(check, frozen({}), pointer(ptr + ["checks", i])))
+        else:
+            kind = next(k for k in check if k in VALUE_CHECKS)
+            checks.append(ValueCheck(kind, frozen(check), pointer(ptr + ["checks", i])))
+    example = None
+    if "example" in t:
+        example = tuple(
+            ExampleFeature(f, spec["dtype"], tuple(spec.get("shape", [1])),
+                           tuple(spec["range"]) if "range" in spec else None)
+            for f, spec in t["example"].items()
+        )
+    assert t["dtype"] in DTYPES
+    return TensorSpec(
+        name=name,
+        dtype=t["dtype"],
+        shape=None if shape is None else tuple(shape),
+        pointer=pointer(ptr),
+        graph_name=t.get("name"),
+        range=tuple(t["range"]) if "range" in t else None,  # type: ignore[arg-type]
+        enum=tuple(t["enum"]) if "enum" in t else None,
+        allow_nan=t.get("allow_nan", False),
+        allow_inf=t.get("allow_inf", False),
+        allow_subnormal=t.get("allow_subnormal", False),
+        alphabet=t.get("alphabet"),
+        length=tuple(t["length"]) if "length" in t else None,  # type: ignore[arg-type]
+        vocabulary=tuple(vocab) if isinstance(vocab, list) else None,
+        vocabulary_asset=vocab.get("asset") if isinstance(vocab, dict) else None,
+        vocabulary_oov=vocab.get("oov", True) if isinstance(vocab, dict) else True,
+        example=example,
+        checks=tuple(checks),
+        tolerance=frozen(t.get("tolerance")),
+    )

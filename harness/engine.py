@@ -1,0 +1,208 @@
+"""One contract x its models x backends -> check cases and their results.
+
+The engine knows nothing of pytest or the CLI: it plans :class:`Case` objects (plain
+data with the function that runs them), runs them on request, caches what is expensive
+(model reads, loaded backends) for the whole session, and tells its listeners about every
+result. The pytest plugin turns cases into test items; the CLI drives the plugin.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from harness.backends.base import BACKENDS, Backend
+from harness.checks import static as static_checks
+from harness.contract.load import load_contract
+from harness.contract.model import Contract
+from harness.errors import BackendUnavailable, CheckFailure, HarnessError, ModelError
+from harness.options import RunOptions
+from harness.savedmodel.layout import ModelRef, resolve_model
+from harness.savedmodel.reader import SavedModelInfo, read_saved_model
+
+
+class Skipped(Exception):
+    """A case that cannot run here (backend missing, check not applicable); says why."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One check of one contract on one model (and signature, and backend)."""
+
+    contract: Contract
+    model: ModelRef
+    signature: str | None
+    check: str
+    family: str
+    runner: Callable[["Engine", "Case"], list[str]] = field(compare=False, repr=False)
+    backend: str = "savedmodel"
+
+    @property
+    def id(self) -> str:
+        parts = [self.contract.name, self.model.label, self.signature or "-", self.check]
+        return "::".join(parts)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    outcome: str  # passed | failed | skipped | error
+    message: str
+    notes: tuple[str, ...]
+    seconds: float
+
+
+Planner = Callable[["Engine", Contract, ModelRef], Iterable[Case]]
+
+#: Each family of checks contributes cases through a planner, in this order.
+PLANNERS: list[Planner] = []
+
+
+def planner(fn: Planner) -> Planner:
+    PLANNERS.append(fn)
+    return fn
+
+
+class Engine:
+    """Session state: options, caches of model reads and loaded backends, result listeners."""
+
+    def __init__(self, options: RunOptions | None = None) -> None:
+        self.options = options or RunOptions()
+        self.listeners: list[Callable[[CaseResult], None]] = []
+        self.results: list[CaseResult] = []
+        self._infos: dict[Path, SavedModelInfo | HarnessError] = {}
+        self._backends: dict[tuple[str, Path, str], Backend | BaseException] = {}
+        self.data: dict[str, Any] = {}  # per-session data families share (e.g. parity rows)
+
+    # ------------------------------------------------------------------ planning
+    def load(self, path: Path) -> Contract:
+        return load_contract(path)
+
+    def models_of(self, contract: Contract) -> list[ModelRef]:
+        paths = self.options.models or contract.models
+        if not paths:
+            raise ModelError("the contract names no models and no --model was given",
+                             file=contract.path, place="/models")
+        refs: list[ModelRef] = []
+        for path in paths:
+            refs.extend(resolve_model(path))
+        return refs
+
+    def plan(self, contract: Contract, model: ModelRef) -> list[Case]:
+        cases: list[Case] = []
+        for plan in PLANNERS:
+            cases.extend(plan(self, contract, model))
+        return cases
+
+    def backend_selected(self, contract: Contract, name: str) -> bool:
+        """Whether a backend runs: named by --backend, or (without it) listed by the contract."""
+        if self.options.backends:
+            return name in self.options.backends
+        if name == "savedmodel":
+            return True
+        return contract.format(name) is not None
+
+    # ------------------------------------------------------------------ running
+    def execute(self, case: Case) -> list[str]:
+        """Run one case: returns notes; raises CheckFailure, HarnessError or Skipped."""
+        start = time.perf_counter()
+        outcome, message, notes = "passed", "", []
+        try:
+            notes = case.runner(self, case)
+            return notes
+        except CheckFailure as exc:
+            outcome, message = "failed", str(exc)
+            raise
+        except Skipped as exc:
+            outcome, message = "skipped", str(exc)
+            raise
+        except HarnessError as exc:
+            outcome, message = ("skipped", str(exc)) if isinstance(exc, BackendUnavailable) \
+                else ("error", str(exc))
+            raise
+        except BaseException as exc:
+            outcome, message = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            result = CaseResult(case, outcome, message, tuple(notes), time.perf_counter() - start)
+            self.results.append(result)
+            for listener in self.listeners:
+                listener(result)
+
+    def model_info(self, ref: ModelRef) -> SavedModelInfo:
+        """The static read of a model, once per session (errors are cached and re-raised)."""
+        cached = self._infos.get(ref.path)
+        if cached is None:
+            try:
+                cached = read_saved_model(ref.path)
+            except ModelError as exc:
+                cached = exc
+            self._infos[ref.path] = cached
+        if isinstance(cached, HarnessError):
+            raise cached
+        return cached
+
+    def backend(self, name: str, contract: Contract, ref: ModelRef) -> Backend:
+        """A loaded backend for (name, model, contract tags), activated once per session."""
+        key = (name, ref.path, ",".join(contract.tags) + "|" + str(contract.path))
+        cached = self._backends.get(key)
+        if cached is None:
+            cls = BACKENDS.get(name)
+            if cls is None:
+                raise BackendUnavailable(name, "no such backend is registered")
+            try:
+                cls.check_available()
+                self.before_load(contract, ref)
+                cached = cls(ref, contract)
+                setattr(cached, "engine", self)
+                cached.activate()
+            except BaseException as exc:  # noqa: BLE001 - remembered, re-raised per case
+                cached = exc
+            self._backends[key] = cached
+        if isinstance(cached, BaseException):
+            raise cached
+        return cached
+
+    def before_load(self, contract: Contract, ref: ModelRef) -> None:
+        """Hook run before any loader touches a model (the op-policy scan plugs in here)."""
+        for hook in BEFORE_LOAD:
+            hook(self, contract, ref)
+
+    def close(self) -> None:
+        for item in self._backends.values():
+            if isinstance(item, Backend):
+                try:
+                    item.deactivate()
+                except Exception:  # noqa: BLE001 - closing must not mask results
+                    pass
+        self._backends.clear()
+
+
+#: Hooks run before a backend loads a model: (engine, contract, model) -> None or raise.
+BEFORE_LOAD: list[Callable[[Engine, Contract, ModelRef], None]] = []
+
+
+# ---------------------------------------------------------------------- static family
+
+
+def _run_model_check(engine: Engine, case: Case) -> list[str]:
+    info = engine.model_info(case.model)
+    return static_checks.STATIC_CHECKS[case.check](case.contract, info)
+
+
+def _run_signature_check(engine: Engine, case: Case) -> list[str]:
+    info = engine.model_info(case.model)
+    assert case.signature is not None
+    sig = case.contract.signature(case.signature)
+    return static_checks.SIGNATURE_CHECKS[case.check](case.contract, sig, info)
+
+
+@planner
+def static_cases(engine: Engine, contract: Contract, model: ModelRef) -> Iterable[Case]:
+    for name in static_checks.STATIC_CHECKS:
+        yield Case(contract, model, None, name, "static", _run_model_check)
+    for sig in contract.signatures:
+        for name in static_checks.SIGNATURE_CHECKS:
+            yield Case(contract, model, sig.name, name, "static", _run_signature_check)

@@ -1,0 +1,140 @@
+"""Run a property over fuzzed calls with hypothesis: shrink, save, and say how to replay.
+
+A property is a function ``prop(call) -> None`` that raises
+:class:`~harness.errors.CheckFailure` when the model breaks its contract on ``call``.
+:func:`run_property` draws calls from the contract's strategy, lets hypothesis shrink a
+failure to a minimal call, saves that call as ``.npz`` (with a JSON sidecar naming the
+contract, model, signature and check) under the results folder, and re-raises the failure
+with one command that replays it.
+
+Effort: ``--examples N`` wins; otherwise an explicitly chosen hypothesis profile
+(``--hypothesis-profile``) decides; otherwise the contract's ``fuzz.examples`` (default 20).
+Hypothesis' example database (``.hypothesis/``) is keyed per case, so a rerun replays the
+last failure first and is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from harness.contract.model import SignatureSpec
+from harness.errors import CheckFailure, ContractError
+
+Property = Callable[[Any], None]
+
+
+def examples_for(engine: Any, contract: Any) -> int | None:
+    """The number of examples for this run, or None to keep the loaded profile's."""
+    if engine.options.examples:
+        return int(engine.options.examples)
+    if engine.data.get("profile_chosen"):
+        return None
+    return int(contract.fuzz.examples)
+
+
+def run_property(engine: Any, case: Any, signature: SignatureSpec, prop: Property, *,
+                 examples: int | None = None) -> None:
+    """Check ``prop`` on calls drawn for ``signature``; raise the shrunk failure, replayable."""
+    from hypothesis import HealthCheck, given, settings
+
+    from harness.strategies import call_strategy
+
+    contract = case.contract
+    if engine.options.replay:
+        call = load_call(engine.options.replay, signature)
+        prop(call)
+        return
+    strategy = call_strategy(contract, signature, assets_dir=case.model.path / "assets")
+    count = examples if examples is not None else examples_for(engine, contract)
+    overrides: dict[str, Any] = {
+        "deadline": None,
+        "report_multiple_bugs": False,
+        "suppress_health_check": list(HealthCheck),
+        "print_blob": False,
+    }
+    if count is not None:
+        overrides["max_examples"] = count
+    last: dict[str, Any] = {}
+
+    def test(call: Any) -> None:
+        last["call"] = call
+        prop(call)
+
+    wrapped = given(strategy)(settings(settings.default, **overrides)(test))
+    wrapped._hypothesis_internal_database_key = ("model-contract:" + case.id).encode()  # type: ignore[attr-defined]
+    try:
+        wrapped()
+    except CheckFailure as failure:
+        call = last.get("call")
+        if call is None:
+            raise
+        saved = save_call(engine, case, call)
+        raise failure.with_reproduce(replay_command(engine, case, saved)) from None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.@-]+", "_", text).strip("_")
+
+
+def save_call(engine: Any, case: Any, call: Any) -> Path:
+    """Write the call's inputs as .npz plus a .json sidecar; returns the .npz path."""
+    folder = Path(engine.options.results_dir) / "failures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{_slug(case.id)}.npz"
+    arrays = {f"input:{k}": np.asarray(v) for k, v in call.inputs.items()}
+    # String inputs are object arrays of bytes: stored pickled, as numpy does for object
+    # arrays (fixed-width bytes would drop trailing NUL bytes of serialized protos).
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+    sidecar = {
+        "contract": str(case.contract.path),
+        "model": str(case.model.path),
+        "signature": case.signature,
+        "check": case.check,
+        "dims": dict(call.dims),
+        "inputs": {k: {"dtype": str(np.asarray(v).dtype), "shape": list(np.shape(v))}
+                   for k, v in call.inputs.items()},
+    }
+    path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def load_call(path: Path, signature: SignatureSpec) -> Any:
+    """A call saved by :func:`save_call`, for ``--replay``."""
+    from harness.strategies import Call
+
+    with np.load(path, allow_pickle=True) as data:
+        inputs = {k.split(":", 1)[1]: data[k] for k in data.files if k.startswith("input:")}
+    dims: dict[str, int] = {}
+    sidecar = Path(path).with_suffix(".json")
+    if sidecar.is_file():
+        dims = json.loads(sidecar.read_text(encoding="utf-8")).get("dims", {})
+    missing = [t.name for t in signature.inputs if t.name not in inputs]
+    if missing:
+        raise ContractError(f"replay file lacks inputs {missing} of signature {signature.name!r}",
+                            file=path)
+    return Call(signature.name, inputs, dims)
+
+
+def replay_command(engine: Any, case: Any, saved: Path) -> str:
+    contract = _relative(case.contract.path)
+    node = "::".join([contract, case.model.label] + ([case.signature] if case.signature else [])
+                     + [case.check])
+    parts = ["pytest", "--contract", contract]
+    for model in engine.options.models:
+        parts += ["--model", _relative(model)]
+    parts += [node, "--replay", _relative(saved)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _relative(path: Path | str) -> str:
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,117 @@
+"""Option definitions, written once and registered by both the pytest plugin and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+#: Backends a user can select with --backend. "savedmodel" is always the reference.
+BACKEND_CHOICES = ("savedmodel", "tflite", "onnx", "serving")
+
+
+@dataclass(frozen=True)
+class OptionDef:
+    """One command-line option: its flag, argparse keywords and help text."""
+
+    flag: str
+    dest: str
+    help: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+OPTIONS: tuple[OptionDef, ...] = (
+    OptionDef("--contract", "contract", "Contract file to check (repeatable). Without it, pytest "
+              "runs as usual.", {"action": "append", "default": [], "metavar": "PATH"}),
+    OptionDef("--model", "model", "Model directory or TF Serving base path to check instead of "
+              "the contract's \"models\" list (repeatable).",
+              {"action": "append", "default": [], "metavar": "DIR"}),
+    OptionDef("--backend", "backend", "Limit the run to these backends (repeatable): "
+              + ", ".join(BACKEND_CHOICES) + ". Default: every backend the contract's "
+              "\"formats\" list, plus savedmodel.",
+              {"action": "append", "default": [], "choices": BACKEND_CHOICES, "metavar": "NAME"}),
+    OptionDef("--examples", "examples", "Fuzzed examples per signature and check (overrides "
+              "the contract's fuzz.examples; default 20).",
+              {"type": int, "default": None, "metavar": "N"}),
+    OptionDef("--results-dir", "results_dir", "Where failing examples (.npz + replay command), "
+              "the parity matrix and reports are written. Default: .model-contract/results.",
+              {"default": None, "metavar": "DIR"}),
+    OptionDef("--replay", "replay", "Replay one saved failing example (.npz written by an "
+              "earlier run) instead of fuzzing.", {"default": None, "metavar": "NPZ"}),
+    OptionDef("--tflite", "tflite", "A .tflite file your pipeline produced, checked as is "
+              "instead of exporting one.", {"default": None, "metavar": "PATH"}),
+    OptionDef("--onnx", "onnx", "An .onnx file your pipeline produced, checked as is instead "
+              "of exporting one.", {"default": None, "metavar": "PATH"}),
+    OptionDef("--export-cache", "export_cache", "Cache folder for TFLite/ONNX exports. "
+              "Default: $MODEL_CONTRACT_CACHE or ~/.cache/model-contract.",
+              {"default": None, "metavar": "DIR"}),
+    OptionDef("--serving-url", "serving_url", "REST address of a running TF Serving "
+              "(http://HOST:PORT).", {"default": None, "metavar": "URL"}),
+    OptionDef("--serving-grpc", "serving_grpc", "gRPC address of a running TF Serving "
+              "(HOST:PORT).", {"default": None, "metavar": "HOST:PORT"}),
+    OptionDef("--serving-binary", "serving_binary", "tensorflow_model_server binary to start "
+              "(default: the one on PATH).", {"default": None, "metavar": "PATH"}),
+    OptionDef("--serving-image", "serving_image", "Docker image for TF Serving when no binary is "
+              "found.", {"default": None, "metavar": "IMAGE:TAG"}),
+    OptionDef("--allow-op", "allow_op", "Permit an op type the default op policy denies "
+              "(repeatable).", {"action": "append", "default": [], "metavar": "OP"}),
+)
+
+
+def add_to_argparse(parser: Any, names: Sequence[str] | None = None) -> None:
+    """Register the options (all, or those named by dest) on an argparse parser."""
+    for opt in OPTIONS:
+        if names is None or opt.dest in names:
+            parser.add_argument(opt.flag, dest=opt.dest, help=opt.help, **opt.kwargs)
+
+
+def add_to_pytest(group: Any) -> None:
+    """Register every option on a pytest option group."""
+    for opt in OPTIONS:
+        group.addoption(opt.flag, dest=f"mc_{opt.dest}", help=opt.help, **opt.kwargs)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of one run, whichever front end parsed them."""
+
+    contracts: tuple[Path, ...] = ()
+    models: tuple[Path, ...] = ()
+    backends: tuple[str, ...] = ()
+    examples: int | None = None
+    results_dir: Path = Path(".model-contract/results")
+    replay: Path | None = None
+    tflite: Path | None = None
+    onnx: Path | None = None
+    export_cache: Path | None = None
+    serving_url: str | None = None
+    serving_grpc: str | None = None
+    serving_binary: str | None = None
+    serving_image: str | None = None
+    allow_ops: tuple[str, ...] = ()
+
+    @staticmethod
+    def from_namespace(ns: Any, prefix: str = "") -> "RunOptions":
+        def get(name: str) -> Any:
+            return getattr(ns, prefix + name, None)
+
+        def path(name: str) -> Path | None:
+            value = get(name)
+            return Path(value) if value else None
+
+        return RunOptions(
+            contracts=tuple(Path(p) for p in get("contract") or ()),
+            models=tuple(Path(p) for p in get("model") or ()),
+            backends=tuple(dict.fromkeys(get("backend") or ())),
+            examples=get("examples"),
+            results_dir=path("results_dir") or Path(".model-contract/results"),
+            replay=path("replay"),
+            tflite=path("tflite"),
+            onnx=path("onnx"),
+            export_cache=path("export_cache"),
+            serving_url=get("serving_url"),
+            serving_grpc=get("serving_grpc"),
+            serving_binary=get("serving_binary"),
+            serving_image=get("serving_image"),
+            allow_ops=tuple(get("allow_op") or ()),
+        )

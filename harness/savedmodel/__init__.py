@@ -1,0 +1,1 @@
+"""Reading SavedModels statically: layout (version folders) and saved_model.pb."""

@@ -1,0 +1,233 @@
+"""Read a SavedModel's interface from ``saved_model.pb`` without executing anything.
+
+The protobuf classes come from TensorFlow's package (imported lazily: importing them
+imports TensorFlow). Nothing here loads variables or runs a graph.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness.contract.model import frozen
+from harness.errors import ModelError
+
+#: TF DataType enum names -> the contract's dtype spelling.
+DTYPE_NAMES = {
+    "DT_HALF": "float16", "DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_BFLOAT16": "bfloat16",
+    "DT_INT8": "int8", "DT_INT16": "int16", "DT_INT32": "int32", "DT_INT64": "int64",
+    "DT_UINT8": "uint8", "DT_UINT16": "uint16", "DT_UINT32": "uint32", "DT_UINT64": "uint64",
+    "DT_BOOL": "bool", "DT_STRING": "string", "DT_COMPLEX64": "complex64",
+    "DT_COMPLEX128": "complex128",
+}
+
+
+
+#: Signature keys TensorFlow adds for its own use, never part of a model's interface.
+INTERNAL_SIGNATURES = frozenset({"__saved_model_init_op", "__saved_model_train_op"})
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One input or output of a SignatureDef as the model declares it."""
+
+    key: str
+    tensor_name: str
+    dtype: str  # contract spelling, or the DT_ name for dtypes a contract cannot declare
+    shape: tuple[int | None, ...] | None  # None: unknown rank; None entries: unknown size
+
+    def describe(self) -> str:
+        if self.shape is None:
+            shape = "<unknown rank>"
+        else:
+            shape = "[" + ", ".join("-1" if d is None else str(d) for d in self.shape) + "]"
+        return f"{self.dtype} {shape}"
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    key: str
+    method_name: str
+    inputs: Mapping[str, TensorInfo]
+    outputs: Mapping[str, TensorInfo]
+
+
+@dataclass(frozen=True)
+class MetaGraphInfo:
+    tags: frozenset[str]
+    signatures: Mapping[str, SignatureInfo]
+    asset_files: tuple[str, ...]  # file names the graph references (asset_file_def)
+    tensorflow_version: str
+    has_variables: bool
+
+
+@dataclass(frozen=True)
+class SavedModelInfo:
+    """What a SavedModel directory declares: tag-sets, signatures, assets, variables."""
+
+    path: Path
+    meta_graphs: tuple[MetaGraphInfo, ...]
+    assets_on_disk: tuple[str, ...]
+    variables_present: bool
+    fingerprint: Mapping[str, int]
+
+    def meta_graph(self, tags: "set[str] | frozenset[str] | tuple[str, ...]") -> MetaGraphInfo | None:
+        wanted = frozenset(tags)
+        for mg in self.meta_graphs:
+            if mg.tags == wanted:
+                return mg
+        return None
+
+    @property
+    def tag_sets(self) -> list[list[str]]:
+        return [sorted(mg.tags) for mg in self.meta_graphs]
+
+
+def is_saved_model_dir(path: Path) -> bool:
+    return (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
+
+
+def read_saved_model(path: str | Path) -> SavedModelInfo:
+    """Parse ``path/saved_model.pb`` (or ``.pbtxt``); :class:`ModelError` if it is not a SavedModel."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError("model directory does not exist", file=path)
+    if not path.is_dir():
+        raise ModelError("is a file; a SavedModel is a directory holding saved_model.pb", file=path)
+    pb, pbtxt = path / "saved_model.pb", path / "saved_model.pbtxt"
+    if not pb.is_file() and not pbtxt.is_file():
+        present = sorted(p.name for p in path.iterdir())[:8]
+        raise ModelError(
+            "not a SavedModel: no saved_model.pb or saved_model.pbtxt"
+            + (f" (found: {', '.join(present)})" if present else " (the directory is empty)"),
+            file=path,
+            hint="point at the SavedModel directory, or at a TF Serving base path whose numeric "
+                 "version folders hold SavedModels",
+        )
+    proto = _parse(pb if pb.is_file() else pbtxt)
+    assets_dir = path / "assets"
+    assets = tuple(sorted(
+        str(p.relative_to(assets_dir)) for p in assets_dir.rglob("*") if p.is_file()
+    )) if assets_dir.is_dir() else ()
+    variables_present = (path / "variables" / "variables.index").is_file()
+    metas = tuple(_meta_graph(mg) for mg in proto.meta_graphs)
+    if not metas:
+        raise ModelError("saved_model.pb holds no MetaGraph", file=pb)
+    return SavedModelInfo(path, metas, assets, variables_present, _fingerprint(path))
+
+
+def _parse(file: Path) -> Any:
+    from google.protobuf import message, text_format
+
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read: {exc.strerror}", file=file) from None
+    if not data:
+        raise ModelError("is empty (0 bytes); the export was interrupted or the file truncated",
+                         file=file)
+    try:
+        if file.suffix == ".pbtxt":
+            text_format.Parse(data.decode("utf-8"), proto)
+        else:
+            proto.ParseFromString(data)
+    except (message.DecodeError, text_format.ParseError, UnicodeDecodeError, RuntimeError) as exc:
+        raise ModelError(
+            f"is truncated or corrupt: cannot parse {len(data)} bytes as a SavedModel proto ({exc})",
+            file=file,
+        ) from None
+    return proto
+
+
+def _shape(shape_proto: Any) -> tuple[int | None, ...] | None:
+    if shape_proto.unknown_rank:
+        return None
+    return tuple(None if d.size < 0 else int(d.size) for d in shape_proto.dim)
+
+
+def _tensor(key: str, info: Any) -> TensorInfo:
+    from tensorflow.core.framework import types_pb2
+
+    dt_name = types_pb2.DataType.Name(info.dtype)
+    if dt_name.endswith("_REF"):  # reference variables (TF1) carry the same values
+        dt_name = dt_name[: -len("_REF")]
+    if info.WhichOneof("encoding") == "coo_sparse":
+        name = info.coo_sparse.values_tensor_name
+    elif info.WhichOneof("encoding") == "composite_tensor":
+        name = "<composite tensor>"
+    else:
+        name = info.name
+    return TensorInfo(key, name, DTYPE_NAMES.get(dt_name, dt_name), _shape(info.tensor_shape))
+
+
+def _meta_graph(mg: Any) -> MetaGraphInfo:
+    sigs = {}
+    for key, sig in mg.signature_def.items():
+        if key in INTERNAL_SIGNATURES:
+            continue
+        sigs[key] = SignatureInfo(
+            key,
+            sig.method_name,
+            frozen({k: _tensor(k, v) for k, v in sorted(sig.inputs.items())}),
+            frozen({k: _tensor(k, v) for k, v in sorted(sig.outputs.items())}),
+        )
+    has_variables = bool(mg.saver_def.filename_tensor_name) or any(
+        node.op in ("VariableV2", "VarHandleOp", "Variable") for node in mg.graph_def.node
+    ) or any(
+        n.WhichOneof("kind") == "variable" for n in mg.object_graph_def.nodes
+    )
+    return MetaGraphInfo(
+        tags=frozenset(mg.meta_info_def.tags),
+        signatures=frozen(dict(sorted(sigs.items()))),
+        asset_files=_asset_files(mg),
+        tensorflow_version=mg.meta_info_def.tensorflow_version,
+        has_variables=has_variables,
+    )
+
+
+def _asset_files(mg: Any) -> tuple[str, ...]:
+    """Asset file names the graph references: TF2 ``asset_file_def`` and the TF1 collection."""
+    names = [a.filename for a in mg.asset_file_def]
+    collection = mg.collection_def.get("saved_model_assets")
+    if collection is not None and collection.HasField("any_list"):
+        from tensorflow.core.protobuf import meta_graph_pb2
+
+        for item in collection.any_list.value:
+            asset = meta_graph_pb2.AssetFileDef()
+            if item.Unpack(asset):
+                names.append(asset.filename)
+    return tuple(dict.fromkeys(names))
+
+
+def _fingerprint(path: Path) -> Mapping[str, int]:
+    """The fields of ``fingerprint.pb`` (TF >= 2.12 writes it), or empty."""
+    file = path / "fingerprint.pb"
+    if not file.is_file():
+        return frozen({})
+    try:
+        from tensorflow.core.protobuf import fingerprint_pb2
+
+        fp = fingerprint_pb2.FingerprintDef.FromString(file.read_bytes())
+    except Exception:  # noqa: BLE001 - an unreadable fingerprint is only a missed shortcut
+        return frozen({})
+    return frozen({
+        "saved_model_checksum": fp.saved_model_checksum,
+        "graph_def_program_hash": fp.graph_def_program_hash,
+        "signature_def_hash": fp.signature_def_hash,
+        "saved_object_graph_hash": fp.saved_object_graph_hash,
+        "checkpoint_hash": fp.checkpoint_hash,
+    })
+
+
+def model_files(path: Path) -> list[Path]:
+    """Every regular file of a model directory, sorted (for fingerprints and copies)."""
+    out = []
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            out.append(Path(root) / f)
+    return sorted(out)
