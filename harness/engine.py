@@ -69,6 +69,7 @@ class Engine:
     """Session state: options, caches of model reads and loaded backends, result listeners."""
 
     def __init__(self, options: RunOptions | None = None) -> None:
+        load_families()
         self.options = options or RunOptions()
         self.listeners: list[Callable[[CaseResult], None]] = []
         self.results: list[CaseResult] = []
@@ -178,6 +179,20 @@ class Engine:
                 except Exception:  # noqa: BLE001 - closing must not mask results
                     pass
         self._backends.clear()
+
+
+#: Modules that register check families (planners, hooks) when imported.
+FAMILY_MODULES = (
+    "harness.checks.safety",
+    "harness.checks.calls",
+)
+
+
+def load_families() -> None:
+    import importlib
+
+    for name in FAMILY_MODULES:
+        importlib.import_module(name)
 
 
 #: Hooks run before a backend loads a model: (engine, contract, model) -> None or raise.

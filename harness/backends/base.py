@@ -184,7 +184,11 @@ BACKENDS: dict[str, type[Backend]] = {}
 
 def register(cls: B) -> B:
     """Class decorator adding a backend to :data:`BACKENDS` under ``cls.name``."""
-    assert cls.name and cls.name not in BACKENDS, cls.name
+    assert cls.name, cls
+    previous = BACKENDS.get(cls.name)
+    # Re-importing the same module (pytester runs in-process) replaces it; two different
+    # classes under one name is a bug.
+    assert previous is None or previous.__qualname__ == cls.__qualname__, cls.name
     BACKENDS[cls.name] = cls
     return cls
 

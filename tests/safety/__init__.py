@@ -1,0 +1,1 @@
+"""Tests of the pre-load op scan (harness.safety)."""
