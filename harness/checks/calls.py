@@ -209,18 +209,27 @@ def _run(engine: Engine, case: Case) -> list[str]:
 
 
 def _require_signature(engine: Engine, case: Case) -> None:
-    """Fail early, pointing at the static check, when the model cannot honour the signature."""
-    from harness.checks.static import SIGNATURE_CHECKS
+    """Fail early, pointing at the static checks, when calls cannot even be made.
+
+    The signature must exist and take the contract's inputs with the contract's dtypes.
+    Shapes are left to the calls: a SignatureDef's declared shapes are not enforced at run
+    time, and what the model really does is what the fuzz checks are for.
+    """
+    from harness.checks.static import signature_of
 
     info = engine.model_info(case.model)
     sig = case.contract.signature(case.signature or "")
-    for name in ("signature", "inputs"):
-        try:
-            SIGNATURE_CHECKS[name](case.contract, sig, info)
-        except CheckFailure as exc:
-            raise CheckFailure(case.check, f"not run: the static check {name!r} fails "
-                               f"(see {case.model.label}::{sig.name}::{name})",
-                               details=[exc.title]) from None
+    try:
+        found = signature_of(case.contract, sig, info)
+    except CheckFailure as exc:
+        raise CheckFailure(case.check, f"not run: {exc.title}") from None
+    problems = [f"input {t.name!r}: {'missing' if t.name not in found.inputs else found.inputs[t.name].dtype}"
+                f" (contract: {t.dtype})" for t in sig.inputs
+                if t.name not in found.inputs or found.inputs[t.name].dtype != t.dtype]
+    if problems:
+        raise CheckFailure(case.check, f"not run: signature {sig.name!r} cannot be called with the "
+                           f"contract's inputs (see {case.model.label}::{sig.name}::inputs)",
+                           details=problems)
 
 
 @planner
