@@ -65,6 +65,10 @@ def planner(fn: Planner) -> Planner:
     return fn
 
 
+#: Loaded backends kept at once (each isolated one is a process holding TensorFlow).
+MAX_ACTIVE = 3
+
+
 class Engine:
     """Session state: options, caches of model reads and loaded backends, result listeners."""
 
@@ -156,7 +160,7 @@ class Engine:
             try:
                 cls.check_available()
                 self.before_load(contract, ref)
-                cached = cls(ref, contract)
+                cached = self._make_backend(cls, contract, ref)
                 setattr(cached, "engine", self)
                 cached.activate()
             except BaseException as exc:  # noqa: BLE001 - remembered, re-raised per case
@@ -164,7 +168,28 @@ class Engine:
             self._backends[key] = cached
         if isinstance(cached, BaseException):
             raise cached
+        self._touch(key, cached)
         return cached
+
+    def _make_backend(self, cls: type[Backend], contract: Contract, ref: ModelRef) -> Backend:
+        """The backend itself, or (by default) the same backend in an isolated child process."""
+        if self.options.in_process or not cls.isolate:
+            return cls(ref, contract)
+        from harness.backends import isolation
+
+        return isolation.IsolatedBackend(
+            ref, contract, inner=cls.name, models_override=self.options.models,
+            call_timeout=self.options.call_timeout or isolation.CALL_TIMEOUT_S,
+            memory_limit_mb=self.options.memory_limit or isolation.MEMORY_LIMIT_MB)
+
+    def _touch(self, key: tuple[str, Path, str], backend: Backend) -> None:
+        """Keep at most MAX_ACTIVE backends loaded; the least recently used is released
+        (it reloads on its next call), so a run over many models stays within memory."""
+        self._recent = [k for k in getattr(self, "_recent", []) if k != key] + [key]
+        while len(self._recent) > MAX_ACTIVE:
+            old = self._backends.get(self._recent.pop(0))
+            if isinstance(old, Backend):
+                old.deactivate()
 
     def before_load(self, contract: Contract, ref: ModelRef) -> None:
         """Hook run before any loader touches a model (the op-policy scan plugs in here)."""

@@ -53,6 +53,15 @@ OPTIONS: tuple[OptionDef, ...] = (
               "(default: the one on PATH).", {"default": None, "metavar": "PATH"}),
     OptionDef("--serving-image", "serving_image", "Docker image for TF Serving when no binary is "
               "found.", {"default": None, "metavar": "IMAGE:TAG"}),
+    OptionDef("--in-process", "in_process", "Run backends inside the pytest process instead of "
+              "an isolated child process (faster start, but a crash of TensorFlow ends the run).",
+              {"action": "store_true", "default": False}),
+    OptionDef("--call-timeout", "call_timeout", "Seconds a backend call may take before it is "
+              "stopped and fails its check (default 120).",
+              {"type": float, "default": None, "metavar": "S"}),
+    OptionDef("--memory-limit", "memory_limit", "Memory (MB) a backend process may use before it "
+              "is stopped and fails its check (default 8192).",
+              {"type": float, "default": None, "metavar": "MB"}),
     OptionDef("--allow-op", "allow_op", "Permit an op type the default op policy denies "
               "(repeatable).", {"action": "append", "default": [], "metavar": "OP"}),
 )
@@ -89,6 +98,9 @@ class RunOptions:
     serving_binary: str | None = None
     serving_image: str | None = None
     allow_ops: tuple[str, ...] = ()
+    in_process: bool = False
+    call_timeout: float | None = None
+    memory_limit: float | None = None
 
     @staticmethod
     def from_namespace(ns: Any, prefix: str = "") -> "RunOptions":
@@ -114,4 +126,7 @@ class RunOptions:
             serving_binary=get("serving_binary"),
             serving_image=get("serving_image"),
             allow_ops=tuple(get("allow_op") or ()),
+            in_process=bool(get("in_process")),
+            call_timeout=get("call_timeout"),
+            memory_limit=get("memory_limit"),
         )

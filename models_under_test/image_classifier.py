@@ -123,6 +123,10 @@ class ImageClassifierModule(tf.Module):
         spec = tf.TensorSpec([None, SIZE, SIZE, 3], tf.float32, name="x")
 
         def probs(x: tf.Tensor) -> tf.Tensor:
+            # Refuse a wrong shape with an error: fed a tensor of the wrong rank, the
+            # convolution kernels abort the whole process (a C++ CHECK), which would take
+            # down a server on one bad request. The rejection check found this.
+            x = tf.ensure_shape(x, [None, SIZE, SIZE, 3])
             return model(to_model_range(x), training=False)
 
         # One shared function for the network, called by both signatures.

@@ -65,6 +65,8 @@ class Backend(ABC):
     name: ClassVar[str] = ""
     #: how to install what this backend needs (shown when it is unavailable)
     install: ClassVar[str | None] = None
+    #: run in a child process by default (a crash or hang then fails a check, not the run)
+    isolate: ClassVar[bool] = True
 
     def __init__(self, model: ModelRef, contract: Contract) -> None:
         self.model = model
@@ -107,7 +109,7 @@ class Backend(ABC):
         start = time.perf_counter()
         try:
             outputs = self.infer_impl(spec, inputs)
-        except (HarnessError, AssertionError):
+        except (HarnessError, AssertionError, InferenceError):
             raise
         except Exception as exc:  # noqa: BLE001 - the backend's own error is the result
             raise InferenceError(self.label, signature, _one_line(exc)) from exc

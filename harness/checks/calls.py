@@ -45,10 +45,17 @@ def call(backend: Backend, sig: SignatureSpec, inputs: Mapping[str, np.ndarray],
     try:
         return backend.infer(sig.name, inputs)
     except InferenceError as exc:
-        raise CheckFailure(check, f"{backend.label}: a valid input was refused",
+        what = "crashed on a valid input" if _crashed(exc) else "a valid input was refused"
+        raise CheckFailure(check, f"{backend.label}: {what}",
                            received=exc.message,
                            documented=f"outputs for any input the contract allows ({sig.pointer})",
                            details=[describe_inputs(inputs)]) from None
+
+
+def _crashed(exc: InferenceError) -> bool:
+    from harness.backends.isolation import BackendCrashed
+
+    return isinstance(exc, BackendCrashed)
 
 
 @call_check("conformance")
@@ -182,8 +189,15 @@ def rejection(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) 
         for label, bad in variants:
             try:
                 outputs = backend.infer(sig.name, bad.inputs, check_inputs=False)
-            except InferenceError:
-                continue
+            except InferenceError as exc:
+                if not _crashed(exc):
+                    continue
+                raise CheckFailure(
+                    "rejection", f"{backend.label}: signature {sig.name!r} crashed on {label}",
+                    received=exc.message,
+                    documented="an error answer; a crash means one bad request takes down the "
+                               "process serving the model (TF Serving included)",
+                    details=[describe_inputs(bad.inputs)]) from None
             shapes = {k: list(np.shape(v)) for k, v in outputs.items()}
             raise CheckFailure(
                 "rejection", f"{backend.label}: signature {sig.name!r} silently accepted {label}",

@@ -1,0 +1,230 @@
+"""Run any backend in a child process with a time and a memory limit.
+
+TensorFlow aborts the whole process on some bad inputs (a conv fed a tensor of the wrong
+rank trips a C++ CHECK), converters and runtimes can hang or exhaust memory. An
+:class:`IsolatedBackend` keeps that out of the pytest session: it runs the real backend
+in ``python -m harness.backends.worker`` and turns a crash, a time-out or a memory
+overrun into :class:`BackendCrashed`, a failure of the check that made the call. The
+next call starts a fresh child.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from harness.backends.base import Backend, InferenceError, SignatureIO
+from harness.contract.model import Contract, SignatureSpec
+from harness.errors import HarnessError
+from harness.savedmodel.layout import ModelRef
+
+#: Defaults; a backend call or load taking longer, or a child using more memory, fails.
+CALL_TIMEOUT_S = 120.0
+ACTIVATE_TIMEOUT_S = 600.0
+MEMORY_LIMIT_MB = 8192
+
+
+class BackendCrashed(InferenceError):
+    """The backend's process died (abort, segfault, killed) or overran its limits."""
+
+
+class _Remote(Exception):
+    """An error the child reported; its text is the child's one-line message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the process was killed by {name}"
+    return f"the process exited with status {code}"
+
+
+class Child:
+    """One worker process and its two pipes."""
+
+    def __init__(self, *, memory_limit_mb: float) -> None:
+        parent_read, child_write = os.pipe()
+        child_read, parent_write = os.pipe()
+        self.log = tempfile.TemporaryFile(mode="w+b")
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.backends.worker", str(child_read), str(child_write)],
+            pass_fds=(child_read, child_write), stdin=subprocess.DEVNULL,
+            stdout=self.log, stderr=self.log, env=env, start_new_session=True,
+        )
+        os.close(child_read)
+        os.close(child_write)
+        self.writer = Connection(parent_write, readable=False)
+        self.reader = Connection(parent_read, writable=False)
+        self.memory_limit_mb = memory_limit_mb
+        self.peak_mb = 0.0
+
+    def request(self, message: tuple[Any, ...], timeout: float) -> Any:
+        try:
+            self.writer.send(message)
+        except (BrokenPipeError, OSError):
+            raise self._died() from None
+        deadline = time.monotonic() + timeout
+        while not self.reader.poll(0.05):
+            if self.proc.poll() is not None:
+                raise self._died()
+            rss = _rss_mb(self.proc.pid)
+            self.peak_mb = max(self.peak_mb, rss)
+            if rss > self.memory_limit_mb:
+                self.kill()
+                raise BackendCrashed("isolated", "", f"the backend used {rss:.0f} MB, over the "
+                                     f"memory limit of {self.memory_limit_mb:.0f} MB; it was stopped")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise BackendCrashed("isolated", "", f"no answer within {timeout:.0f} s; the "
+                                     "backend was stopped (a hang in TensorFlow or the runtime?)")
+        try:
+            reply = self.reader.recv()
+        except (EOFError, OSError):
+            raise self._died() from None
+        if reply[0] == "ok":
+            return reply[1]
+        _, kind, text = reply
+        if kind == "inference":
+            raise _Remote(text)
+        if kind == "harness":
+            raise HarnessError(text)
+        raise RuntimeError(f"bug in the backend worker:\n{text}")
+
+    def _died(self) -> BackendCrashed:
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.proc.wait()
+        return BackendCrashed("isolated", "", f"{_describe_exit(code)}; last output: "
+                              f"{self.log_tail()}")
+
+    def log_tail(self, lines: int = 6) -> str:
+        try:
+            self.log.seek(0)
+            text = self.log.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return "<no log>"
+        useful = [ln.strip() for ln in text.splitlines()
+                  if ln.strip() and not ln.startswith(("I0000", "W0000")) and "    @ " not in ln]
+        fatal = [ln for ln in useful if "Check failed" in ln or ln.startswith("F0000")
+                 or "Fatal" in ln or "Error" in ln]
+        return " | ".join((fatal or useful)[-lines:]) or "<nothing>"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.writer.send(("stop",))
+                self.proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - fall through to kill
+                self.kill()
+        self.reader.close()
+        self.writer.close()
+        self.log.close()
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class IsolatedBackend(Backend):
+    """A backend of another name run in a child process; same interface, same results."""
+
+    name = "isolated"
+
+    def __init__(self, model: ModelRef, contract: Contract, *, inner: str,
+                 models_override: tuple[Path, ...] = (), call_timeout: float = CALL_TIMEOUT_S,
+                 activate_timeout: float = ACTIVATE_TIMEOUT_S,
+                 memory_limit_mb: float = MEMORY_LIMIT_MB) -> None:
+        super().__init__(model, contract)
+        self.inner = inner
+        self.models_override = models_override
+        self.call_timeout = call_timeout
+        self.activate_timeout = activate_timeout
+        self.memory_limit_mb = memory_limit_mb
+        self.child: Child | None = None
+        self.inner_label = inner
+        self.crashes = 0
+
+    @property
+    def label(self) -> str:
+        return self.inner_label
+
+    def _ensure_child(self) -> Child:
+        if self.child is None or self.child.proc.poll() is not None:
+            if self.child is not None:
+                self.child.stop()
+            child = Child(memory_limit_mb=self.memory_limit_mb)
+            self.child = child
+            try:
+                self.inner_label = child.request(
+                    ("activate", self.inner, self.model, str(self.contract.path),
+                     self.models_override), self.activate_timeout)
+            except BackendCrashed as exc:
+                self.child = None
+                child.stop()
+                raise HarnessError(f"{self.inner} could not load {self.model.path}: {exc.message}") from None
+            except HarnessError:
+                self.child = None
+                child.stop()
+                raise
+        return self.child
+
+    def activate_impl(self) -> None:
+        self._ensure_child()
+
+    def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]) -> Mapping[str, Any]:
+        child = self._ensure_child()
+        try:
+            return child.request(("infer", signature.name, dict(inputs), False), self.call_timeout)
+        except _Remote as exc:
+            raise InferenceError(self.label, signature.name, exc.message) from None
+        except BackendCrashed as exc:
+            self.crashes += 1
+            child.stop()
+            self.child = None
+            raise BackendCrashed(self.label, signature.name, exc.message) from None
+
+    def signatures_impl(self) -> Mapping[str, SignatureIO]:
+        result: Mapping[str, SignatureIO] = self._ensure_child().request(("signatures",), self.call_timeout)
+        return result
+
+    def deactivate_impl(self) -> None:
+        if self.child is not None:
+            self.child.stop()
+            self.child = None
