@@ -1,0 +1,96 @@
+"""The SavedModel backend on TF Serving's own test models: their documented answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.backends.base import InferenceError
+from harness.backends.savedmodel import SavedModelBackend
+from harness.contract import load_contract
+from harness.savedmodel.layout import resolve_model
+from harness.tf_example import encode_example
+from tests.conftest import ROOT
+
+CORPUS_CONTRACTS = ROOT / "contracts" / "corpus"
+
+
+def backend(contract: str, model: str, corpus: Path) -> SavedModelBackend:
+    loaded = load_contract(CORPUS_CONTRACTS / f"{contract}.json")
+    [ref] = resolve_model(corpus / model)[:1]
+    b = SavedModelBackend(ref, loaded)
+    b.activate()
+    return b
+
+
+def examples(*xs: float) -> np.ndarray:
+    return np.array([encode_example({"x": [x]}, {"x": "float32"}) for x in xs], dtype=object)
+
+
+def test_half_plus_two_known_answers(corpus: Path) -> None:
+    b = backend("half_plus_two", "saved_model_half_plus_two_cpu", corpus)
+    assert b.label == "savedmodel (tf.saved_model.load)"
+    y = b.infer("serving_default", {"x": np.array([[3.0], [1.0]], np.float32)})["y"]
+    assert y.tolist() == [[3.5], [2.5]]
+    assert b.infer("regress_x_to_y", {"inputs": examples(80.0)})["outputs"].tolist() == [[42.0]]
+    assert b.infer("classify_x_to_y", {"inputs": examples(20.0)})["scores"].tolist() == [[12.0]]
+
+
+def test_half_plus_three_falls_back_to_the_tf1_loader_and_says_so(corpus: Path) -> None:
+    b = backend("half_plus_three", "saved_model_half_plus_three", corpus)
+    assert b.loader == "tf1"
+    assert b.label.startswith("savedmodel (TF1 session loader; tf.saved_model.load failed: ")
+    y = b.infer("serving_default", {"x": np.array([[1.0], [2.0], [5.0]], np.float32)})["y"]
+    assert y.tolist() == [[3.5], [4.0], [5.5]]
+
+
+def test_counter_from_a_fresh_load(corpus: Path) -> None:
+    b = backend("counter", "saved_model_counter", corpus)
+    assert b.loader == "tf1"  # reference variables: tf.saved_model.load cannot
+    assert float(b.infer("incr_counter_by", {"delta": np.array(5.0, np.float32)})["output"]) == 5.0
+    assert float(b.infer("incr_counter", {})["output"]) == 6.0
+
+
+def test_tf1_loader_refuses_a_wrong_dtype_instead_of_casting(corpus: Path) -> None:
+    b = backend("half_plus_three", "saved_model_half_plus_three", corpus)
+    with pytest.raises(InferenceError, match="expects float32 but int32 is provided"):
+        b.infer("serving_default", {"x": np.array([[1]], np.int32)}, check_inputs=False)
+
+
+def test_tf2_loader_refuses_a_wrong_dtype(corpus: Path) -> None:
+    b = backend("half_plus_two", "saved_model_half_plus_two_cpu", corpus)
+    with pytest.raises(InferenceError, match="expected to be a float tensor but is a int32 tensor"):
+        b.infer("serving_default", {"x": np.array([[1]], np.int32)}, check_inputs=False)
+
+
+def test_inputs_are_checked_against_the_contract_before_a_call(corpus: Path) -> None:
+    from harness.errors import HarnessError
+
+    b = backend("half_plus_two", "saved_model_half_plus_two_cpu", corpus)
+    with pytest.raises(HarnessError, match="input 'x' of signature 'serving_default' is float64, "
+                                           "contract says float32"):
+        b.infer("serving_default", {"x": np.array([[1.0]])})
+
+
+def test_corpus_contracts_run_through_the_fuzzer(corpus: Path, tmp_path: Path) -> None:
+    """serving_default, regress_x_to_y and classify_x_to_y fuzzed (the last two with tf.Examples)."""
+    from harness.engine import Engine
+    from harness.options import RunOptions
+
+    engine = Engine(RunOptions(in_process=True, examples=10, results_dir=tmp_path))
+    try:
+        contract = load_contract(CORPUS_CONTRACTS / "half_plus_two.json")
+        ran = []
+        for ref in engine.models_of(contract)[:1]:
+            for case in engine.plan(contract, ref):
+                if case.family == "fuzz":
+                    engine.execute(case)
+                    ran.append((case.signature, case.check))
+        assert {s for s, _ in ran} == {"serving_default", "regress_x_to_y", "classify_x_to_y"}
+        assert json.dumps(sorted({c for _, c in ran})) == json.dumps(
+            ["batch_consistency", "conformance", "determinism", "rejection", "values"])
+    finally:
+        engine.close()

@@ -1,0 +1,131 @@
+"""The fuzz family: every negative fixture fails its check with a shrunk, replayable example."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.contract import load_contract
+from harness.engine import Engine, Skipped
+from harness.errors import CheckFailure
+from harness.options import RunOptions
+from tests.conftest import FIXTURES
+
+CONTRACTS = FIXTURES / "contracts"
+
+#: fixture -> (the check it must fail, text the failure must contain)
+NEGATIVE = {
+    "out_of_range": ("values", "output 'y' range (/signatures/serving_default/outputs/y/range): at index"),
+    "nan_in_range": ("values", "output 'y' check 'finite' (/signatures/serving_default/outputs/y/checks/0)"),
+    "batch_dependent": ("batch_consistency", "differs from the same row called alone"),
+    "nondeterministic": ("determinism", "output 'y' differs between two calls on the same input"),
+    "broken_argmax": ("values", "relation {'argmax': 'y', 'equals': 'label'}"),
+    "accepts_any_rank": ("rejection", "silently accepted x with rank"),
+}
+
+
+def run_check(contract_path: Path, check: str, tmp_path: Path, **options: object) -> list[str]:
+    engine = Engine(RunOptions(in_process=True, examples=25, results_dir=tmp_path, **options))  # type: ignore[arg-type]
+    try:
+        contract = load_contract(contract_path)
+        [ref] = engine.models_of(contract)
+        [case] = [c for c in engine.plan(contract, ref)
+                  if c.check == check and c.signature == "serving_default"]
+        return engine.execute(case)
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("fixture", sorted(NEGATIVE))
+def test_negative_fixture_fails_its_check_replayably(fixture: str, tmp_path: Path) -> None:
+    check, text = NEGATIVE[fixture]
+    contract = CONTRACTS / f"{fixture}.json"
+    with pytest.raises(CheckFailure) as info:
+        run_check(contract, check, tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"[{check}] savedmodel (tf.saved_model.load): ")
+    assert text in message
+    assert "Inputs: x: float32 [" in message
+    assert "Reproduce with: pytest --contract " in message and " --replay " in message
+    saved = Path(message.rsplit(" --replay ", 1)[1].strip())
+    saved = saved if saved.is_absolute() else Path.cwd() / saved
+    assert saved.is_file() and saved.with_suffix(".json").is_file()
+    sidecar = json.loads(saved.with_suffix(".json").read_text())
+    assert sidecar["check"] == check and sidecar["signature"] == "serving_default"
+    # the replay runs the saved example alone and fails the same way
+    with pytest.raises(CheckFailure) as again:
+        run_check(contract, check, tmp_path, replay=saved)
+    assert text in str(again.value)
+
+
+def test_failures_are_shrunk_to_a_minimal_batch(tmp_path: Path) -> None:
+    with pytest.raises(CheckFailure) as info:
+        run_check(CONTRACTS / "out_of_range.json", "values", tmp_path)
+    saved = Path(str(info.value).rsplit(" --replay ", 1)[1].strip())
+    with np.load(saved if saved.is_absolute() else Path.cwd() / saved) as data:
+        x = data["input:x"]
+    assert x.shape == (1, 4)  # one row is enough to leave the range
+    assert x[0, 0] > 0.7
+
+
+GOOD_CHECKS = ["conformance", "values", "determinism", "batch_consistency", "rejection"]
+
+
+@pytest.mark.parametrize("check", GOOD_CHECKS)
+def test_the_good_fixture_passes_every_fuzz_check(check: str, tmp_path: Path) -> None:
+    run_check(CONTRACTS / "tiny.json", check, tmp_path)
+
+
+def test_opt_outs_skip_with_the_reason(tmp_path: Path) -> None:
+    data = json.loads((CONTRACTS / "nondeterministic.json").read_text())
+    data["signatures"]["serving_default"]["deterministic"] = False
+    data["models"] = [str(FIXTURES / "nondeterministic")]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(Skipped, match="declared non-deterministic"):
+        run_check(path, "determinism", tmp_path)
+
+
+def _build_aborting_model(dest: Path) -> None:
+    import tensorflow as tf
+
+    class M(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.k = tf.Variable(tf.ones([3, 3, 1, 2]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.float32, name="x")])
+        def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+            y = tf.nn.conv2d(x, self.k, strides=1, padding="SAME")
+            return {"y": tf.reduce_mean(y, axis=[1, 2])}
+
+    m = M()
+    tf.saved_model.save(m, str(dest), signatures={"serving_default": m.serve})
+
+
+def test_a_tensorflow_abort_fails_the_check_not_the_session(tmp_path: Path) -> None:
+    model = tmp_path / "aborts"
+    _build_aborting_model(model)
+    contract = tmp_path / "aborts.json"
+    contract.write_text(json.dumps({
+        "name": "aborts", "models": [str(model)], "dims": {"batch": {"min": 1, "max": 2}},
+        "signatures": {"serving_default": {
+            "inputs": {"x": {"dtype": "float32", "shape": ["batch", 8, 8, 1], "range": [0, 1]}},
+            "outputs": {"y": {"dtype": "float32", "shape": ["batch", 2]}}, "reject": ["rank"]}}}))
+    engine = Engine(RunOptions(examples=3, results_dir=tmp_path))  # isolated (the default)
+    try:
+        loaded = load_contract(contract)
+        [ref] = engine.models_of(loaded)
+        cases = {c.check: c for c in engine.plan(loaded, ref) if c.signature}
+        with pytest.raises(CheckFailure) as info:
+            engine.execute(cases["rejection"])
+        text = str(info.value)
+        assert "signature 'serving_default' crashed on x with rank" in text
+        assert "the process was killed by SIGABRT" in text
+        # the session goes on: the next check starts a fresh child and passes
+        engine.execute(cases["conformance"])
+    finally:
+        engine.close()
