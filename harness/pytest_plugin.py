@@ -176,6 +176,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(f"{case_id}: {note}")
     for summary in SUMMARIES:
         summary(engine, terminalreporter)
+    if not engine.results:
+        return
+    from harness.report import build_report, parity_table, write_reports
+
+    report = build_report(engine)
+    if report["parity"]:
+        terminalreporter.section("parity matrix (each format against the SavedModel)")
+        for line in parity_table(report["parity"]):
+            terminalreporter.write_line(line)
+    paths = write_reports(report, Path(engine.options.results_dir))
+    terminalreporter.write_line(f"model-contract report: {paths['html']} (JSON: {paths['json']})")
 
 
 #: Extra end-of-run sections (parity matrix, serving findings): fn(engine, terminalreporter).

@@ -120,7 +120,7 @@ def _first_difference(a: np.ndarray, b: np.ndarray) -> str:
     with np.errstate(invalid="ignore"):
         diff = ~((a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind in "fc" else (a == b))
     idx = tuple(int(i) for i in np.argwhere(diff)[0]) if diff.any() else ()
-    return f"at index {list(idx)}: {b[idx]!r}, first call {a[idx]!r}"
+    return f"at index {list(idx)}: {b[idx].item()!r}, first call {a[idx].item()!r}"
 
 
 def batch_axis_dim(sig: SignatureSpec) -> str | None:

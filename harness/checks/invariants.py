@@ -155,6 +155,6 @@ def argmax_equals(outputs: Mapping[str, np.ndarray], params: Mapping[str, Any]) 
     if not bad.any():
         return None
     where = tuple(int(i) for i in np.argwhere(bad)[0])
-    return Violation(where, f"{target}={labels[where]!r}",
+    return Violation(where, f"{target}={_fmt(labels[where])}",
                      f"argmax({source})={int(expected[where])} "
                      f"(row {source}={_fmt(scores[where])})", int(bad.sum()), int(bad.size))

@@ -8,6 +8,7 @@ together, one per line, so a user fixes them in one go.
 from __future__ import annotations
 
 import difflib
+import os
 import json
 import math
 from functools import lru_cache
@@ -358,7 +359,7 @@ def canonicalise(data: Mapping[str, Any], path: Path) -> Contract:
         version=data.get("version", ""),
         description=data.get("description", ""),
         tags=tuple(data.get("tags", ["serve"])),
-        models=tuple((base / m) for m in data.get("models", [])),
+        models=tuple(Path(os.path.normpath(base / m)) for m in data.get("models", [])),
         dims=frozen(dims),
         signatures=signatures,
         assets=tuple(data.get("assets", [])),

@@ -1,0 +1,24 @@
+"""Run reports: plain data (:mod:`.data`), a terminal parity table, a self-contained HTML page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.report.data import build_report
+from harness.report.html import render_html
+from harness.report.terminal import parity_table
+
+__all__ = ["build_report", "parity_table", "render_html", "write_reports"]
+
+
+def write_reports(report: dict, folder: Path) -> dict[str, Path]:  # type: ignore[type-arg]
+    """Write report.json, report.html and parity.json into ``folder``; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"json": folder / "report.json", "html": folder / "report.html",
+             "parity": folder / "parity.json"}
+    paths["json"].write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    paths["html"].write_text(render_html(report), encoding="utf-8")
+    paths["parity"].write_text(json.dumps(report.get("parity", []), indent=2) + "\n",
+                               encoding="utf-8")
+    return paths

@@ -1,0 +1,96 @@
+"""The run report as plain data: what ran, on which models, with which results and figures.
+
+Built from the engine's results and the rows its check families recorded
+(``engine.data["parity"]``, ``engine.data["serving_findings"]``); written as JSON and
+rendered as a terminal table (:mod:`.terminal`) and a self-contained HTML page (:mod:`.html`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+import sys
+from typing import Any
+
+from harness.engine import CaseResult, Engine
+
+
+def replay_command(message: str) -> str | None:
+    for line in message.splitlines():
+        if line.startswith("Reproduce with: "):
+            return line[len("Reproduce with: "):]
+    return None
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for module, name in (("tensorflow", "tensorflow"), ("onnxruntime", "onnxruntime"),
+                         ("tf2onnx", "tf2onnx"), ("ai_edge_litert", "ai-edge-litert"),
+                         ("hypothesis", "hypothesis")):
+        mod = sys.modules.get(module)
+        version = getattr(mod, "__version__", None) if mod else None
+        if version:
+            out[name] = str(version)
+    return out
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: infinities and NaN as strings, tuples as lists, private keys dropped."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def result_row(result: CaseResult) -> dict[str, Any]:
+    case = result.case
+    return {
+        "id": case.id,
+        "contract": case.contract.name,
+        "contract_path": str(case.contract.path),
+        "model": case.model.label,
+        "model_path": str(case.model.path),
+        "signature": case.signature,
+        "check": case.check,
+        "family": case.family,
+        "outcome": result.outcome,
+        "message": result.message,
+        "notes": list(result.notes),
+        "seconds": round(result.seconds, 4),
+        "replay": replay_command(result.message),
+    }
+
+
+def build_report(engine: Engine) -> dict[str, Any]:
+    results = [result_row(r) for r in engine.results]
+    contracts: dict[str, dict[str, Any]] = {}
+    models: dict[str, dict[str, Any]] = {}
+    for r in engine.results:
+        c = r.case.contract
+        contracts.setdefault(str(c.path), {"name": c.name, "version": c.version,
+                                           "description": c.description, "path": str(c.path),
+                                           "signatures": [s.name for s in c.signatures],
+                                           "formats": sorted(k for k in c.formats if c.format(k))})
+        m = r.case.model
+        models.setdefault(str(m.path), {"label": m.label, "path": str(m.path),
+                                        "base": str(m.base), "version": m.version,
+                                        "contract": c.name})
+    counts: dict[str, int] = {}
+    for row in results:
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    return _clean({
+        "tool": "model-contract",
+        "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "counts": counts,
+        "contracts": list(contracts.values()),
+        "models": list(models.values()),
+        "results": results,
+        "parity": list(engine.data.get("parity", [])),
+        "findings": list(engine.data.get("serving_findings", [])),
+    })
