@@ -161,7 +161,7 @@ class Engine:
                 cls.check_available()
                 self.before_load(contract, ref)
                 cached = self._make_backend(cls, contract, ref)
-                setattr(cached, "engine", self)
+                cached.engine = self
                 cached.activate()
             except BaseException as exc:  # noqa: BLE001 - remembered, re-raised per case
                 cached = exc

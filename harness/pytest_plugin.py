@@ -71,7 +71,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-def engine_of(node: pytest.Node) -> Engine:
+def engine_of(node: pytest.Item | pytest.Collector) -> Engine:
     return node.config.stash[ENGINE]
 
 

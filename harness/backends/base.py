@@ -67,6 +67,8 @@ class Backend(ABC):
     install: ClassVar[str | None] = None
     #: run in a child process by default (a crash or hang then fails a check, not the run)
     isolate: ClassVar[bool] = True
+    #: the engine that made this backend (for run options), when made by one
+    engine: Any = None
 
     def __init__(self, model: ModelRef, contract: Contract) -> None:
         self.model = model

@@ -8,9 +8,9 @@ together, one per line, so a user fixes them in one go.
 from __future__ import annotations
 
 import difflib
-import os
 import json
 import math
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -424,13 +424,13 @@ def _tensor(name: str, t: Mapping[str, Any], ptr: list[Any]) -> TensorSpec:
         shape=None if shape is None else tuple(shape),
         pointer=pointer(ptr),
         graph_name=t.get("name"),
-        range=tuple(t["range"]) if "range" in t else None,  # type: ignore[arg-type]
+        range=tuple(t["range"]) if "range" in t else None,
         enum=tuple(t["enum"]) if "enum" in t else None,
         allow_nan=t.get("allow_nan", False),
         allow_inf=t.get("allow_inf", False),
         allow_subnormal=t.get("allow_subnormal", False),
         alphabet=t.get("alphabet"),
-        length=tuple(t["length"]) if "length" in t else None,  # type: ignore[arg-type]
+        length=tuple(t["length"]) if "length" in t else None,
         vocabulary=tuple(vocab) if isinstance(vocab, list) else None,
         vocabulary_asset=vocab.get("asset") if isinstance(vocab, dict) else None,
         vocabulary_oov=vocab.get("oov", True) if isinstance(vocab, dict) else True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from harness.report.data import build_report
 from harness.report.html import render_html
@@ -12,7 +13,7 @@ from harness.report.terminal import parity_table
 __all__ = ["build_report", "parity_table", "render_html", "write_reports"]
 
 
-def write_reports(report: dict, folder: Path) -> dict[str, Path]:  # type: ignore[type-arg]
+def write_reports(report: dict[str, Any], folder: Path) -> dict[str, Path]:
     """Write report.json, report.html and parity.json into ``folder``; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"json": folder / "report.json", "html": folder / "report.html",
