@@ -1,0 +1,324 @@
+"""``model-contract``: validate, init, check, diff and scan from the command line.
+
+A thin front end: ``check`` drives pytest (and so the plugin and the engine) in-process,
+the other commands call :mod:`harness.contract`, :mod:`harness.safety` and
+:mod:`harness.savedmodel` directly. Options shared with the pytest plugin come from
+:mod:`harness.options`. User errors print one message on stderr (no traceback, exit 2);
+anything else is a bug and keeps its traceback (exit 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable, Sequence
+
+from harness.errors import HarnessError
+from harness.options import OPTIONS, add_to_argparse
+
+OK = 0
+FAILED = 1
+USER_ERROR = 2
+INTERNAL_ERROR = 3
+
+EXIT_CODES = f"""\
+exit codes:
+  {OK}  ok: valid, passed, no breaking change, no policy violation
+  {FAILED}  the command's verdict is negative: an invalid contract (validate), a failed check
+     (check), a breaking change (diff), an op-policy violation (scan)
+  {USER_ERROR}  usage or input error: bad arguments, an unreadable contract given to init/check/
+     diff/scan, a path that is not a SavedModel, nothing to compare or collect (one message
+     on stderr, no traceback)
+  {INTERNAL_ERROR}  internal error: a bug in model-contract (the traceback is printed)"""
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class UsageError(HarnessError):
+    """Arguments that cannot work together; exit 2 with the message."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in args_list:
+        cut = args_list.index("--")
+        args_list, passthrough = args_list[:cut], args_list[cut + 1:]
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(args_list)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else USER_ERROR
+    ns.passthrough = passthrough
+    if passthrough and ns.command != "check":
+        print(f"model-contract {ns.command}: arguments after '--' are passed to pytest and only "
+              "'check' takes them", file=sys.stderr)
+        return USER_ERROR
+    command: Command = ns.run
+    try:
+        return command(ns)
+    except HarnessError as exc:
+        print(f"model-contract {ns.command}: error: {exc}", file=sys.stderr)
+        return USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return USER_ERROR
+    except Exception:  # noqa: BLE001 - a bug: keep the traceback
+        traceback.print_exc()
+        print("model-contract: internal error (a bug in model-contract; please report it with "
+              "the traceback above)", file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="model-contract", formatter_class=formatter,
+        description="Contracts for TensorFlow SavedModels: declare a model's signatures, "
+                    "dtypes, shapes and value domains in a JSON file and test them.",
+        epilog="commands:\n"
+               "  validate  check contract files against the schema and their own rules\n"
+               "  init      write a first contract from a model\n"
+               "  check     run a contract's checks on its models (through pytest)\n"
+               "  diff      list interface changes between two contracts/models, gate on "
+               "breaking ones\n"
+               "  scan      the op-policy scan of saved_model.pb (nothing is loaded)\n\n"
+               + EXIT_CODES)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, description: str, run: Command) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=description, epilog=EXIT_CODES,
+                           formatter_class=formatter)
+        p.set_defaults(run=run)
+        return p
+
+    p = command("validate", "validate contract files",
+                "Validate contract files against the published JSON Schema and the rules a "
+                "schema cannot express (declared dims, ordered ranges, known checks). Prints "
+                "'ok: PATH' for each valid file and the problems of each invalid one; exits 1 "
+                "when any file is invalid (validation is this command's verdict).", _validate)
+    p.add_argument("contracts", nargs="+", metavar="CONTRACT", help="contract JSON file(s)")
+
+    p = command("init", "write a contract from a model",
+                "Write a contract from a SavedModel's signatures (read statically): names, "
+                "dtypes, shapes (a leading unknown size shared by all tensors of a signature "
+                "becomes the dim 'batch', 1..32), tf.Example features of parse ops, assets and "
+                "tag-set. Value domains cannot be read from a model: float inputs are fuzzed "
+                "in [-1, 1] and integer inputs in [0, 1] until you edit them. A TF Serving base "
+                "path gives a contract for its latest version that checks every version.",
+                _init)
+    p.add_argument("model", metavar="MODEL_DIR", help="SavedModel directory or TF Serving base path")
+    p.add_argument("--name", help="contract name (default: the model folder's name)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the contract here (default: stdout); paths in it are relative to "
+                        "FILE's folder")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
+                   help="MetaGraph tag-set to read (default: serve)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="also propose per-format, per-output tolerances from exports run on "
+                        "fuzzed inputs (not available yet: exits 2)")
+
+    p = command("check", "run a contract's checks",
+                "Run every check of CONTRACT on its models: 'pytest --contract CONTRACT' "
+                "in-process, with the options below passed through and any arguments after "
+                "'--' given to pytest as they are (e.g. -- -k inputs -x). The exit code is "
+                "pytest's: 0 all passed, 1 a check failed; 2 for an unusable contract or model "
+                "path, or when no check was collected (e.g. -k matched nothing); 3 for "
+                "pytest's internal errors.", _check)
+    p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")
+    add_to_argparse(p, [o.dest for o in OPTIONS if o.dest != "contract"])
+
+    p = command("diff", "interface changes between two contracts or models",
+                "Compare the interfaces of OLD and NEW (contract files, SavedModel directories, "
+                "or TF Serving base paths: their latest version), or, given one base path, each "
+                "pair of consecutive versions. Every change has a severity: breaking (a "
+                "signature, input or output removed or renamed, a dtype or method changed, a "
+                "new required input, an input dim narrowed, a fixed size or rank changed, an "
+                "asset removed), compatible (a signature or output added, a dim widened, an "
+                "asset added) or unchanged. Two models whose fingerprint.pb signature_def_hash "
+                "are equal are unchanged without further comparison. Exits 1 when any change "
+                "is breaking: a release gate.", _diff)
+    p.add_argument("old", metavar="OLD", help="contract, SavedModel or TF Serving base path")
+    p.add_argument("new", metavar="NEW", nargs="?",
+                   help="contract or model to compare with (omit to compare the versions of "
+                        "the base path OLD)")
+    p.add_argument("--json", action="store_true", help="print the changes as JSON")
+    p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
+                   help="MetaGraph tag-set of models (default: serve)")
+    p.add_argument("--no-fingerprint", dest="fingerprint", action="store_false",
+                   help="compare signatures even when fingerprint.pb says they are equal")
+
+    p = command("scan", "op-policy scan of a model (nothing is loaded)",
+                "Scan saved_model.pb statically (nothing is loaded or run) for ops the policy "
+                "denies: file access, Python callbacks, custom ops, Keras Lambda layers. "
+                "Default: the built-in deny list; --contract uses a contract's \"ops\" and "
+                "tag-set, --policy a policy file. A TF Serving base path scans every version. "
+                "Exits 1 on a violation.", _scan)
+    p.add_argument("model", metavar="MODEL_DIR", help="SavedModel directory or TF Serving base path")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--policy", metavar="FILE", help="JSON op policy file ({\"ops\": {...}})")
+    source.add_argument("--contract", dest="policy_contract", metavar="CONTRACT",
+                        help="take the op policy and tag-set from this contract")
+    add_to_argparse(p, ["allow_op"])
+    return parser
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+def _validate(ns: argparse.Namespace) -> int:
+    from harness.contract.load import load_contract
+    from harness.errors import ContractError
+
+    invalid = 0
+    for path in ns.contracts:
+        try:
+            load_contract(path)
+        except ContractError as exc:
+            invalid += 1
+            print(str(exc), file=sys.stderr)
+            continue
+        print(f"ok: {path}")
+    if invalid:
+        print(f"{invalid} of {len(ns.contracts)} contract(s) invalid", file=sys.stderr)
+    return FAILED if invalid else OK
+
+
+# ----------------------------------------------------------------------------- init
+
+
+def _init(ns: argparse.Namespace) -> int:
+    from harness.contract.init import contract_from_model
+
+    if ns.calibrate:
+        raise UsageError("--calibrate is not available yet: tolerance calibration from exports "
+                         "is not implemented in this version",
+                         hint="run without --calibrate and set formats.*.tolerance by hand")
+    output = Path(ns.output) if ns.output else None
+    if output is not None and output.exists() and not ns.force:
+        raise UsageError("exists; not overwritten", file=output, hint="pass --force to replace it")
+    result = contract_from_model(ns.model, name=ns.name, tags=_tags(ns.tags), output=output)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    text = result.render()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}: {len(result.data['signatures'])} signature(s) from {result.model_dir}")
+    return OK
+
+
+# ----------------------------------------------------------------------------- check
+
+
+def _check(ns: argparse.Namespace) -> int:
+    import pytest
+
+    from harness.contract.load import load_contract
+    from harness.savedmodel.layout import resolve_model
+
+    contract = load_contract(ns.contract_file)  # an unusable contract: exit 2, not a test failure
+    for model in ns.model or contract.models:
+        resolve_model(model)  # a path that does not exist: exit 2
+    # harness is imported already: silence pytest's "cannot rewrite asserts" warning about it.
+    args = ["--contract", str(ns.contract_file), "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    for opt in OPTIONS:
+        if opt.dest == "contract":
+            continue
+        value = getattr(ns, opt.dest, None)
+        action = opt.kwargs.get("action")
+        if action in ("store_true", "store_false"):
+            if value != (action == "store_false"):  # differs from the default: pass the flag
+                args.append(opt.flag)
+        elif isinstance(value, list):
+            for item in value:
+                args += [opt.flag, str(item)]
+        elif value is not None:
+            args += [opt.flag, str(value)]
+    code = int(pytest.main(args + list(ns.passthrough)))
+    if code == int(pytest.ExitCode.NO_TESTS_COLLECTED):
+        print(f"model-contract check: no check was collected for {ns.contract_file} "
+              "(did a -k or -m expression after '--' match nothing?)", file=sys.stderr)
+        return USER_ERROR
+    if code in (int(pytest.ExitCode.USAGE_ERROR), int(pytest.ExitCode.INTERRUPTED)):
+        return USER_ERROR
+    if code == int(pytest.ExitCode.INTERNAL_ERROR):
+        return INTERNAL_ERROR
+    return code
+
+
+# ----------------------------------------------------------------------------- diff
+
+
+def _diff(ns: argparse.Namespace) -> int:
+    from harness.contract.diff import diff_paths, render_table
+
+    results = diff_paths(ns.old, ns.new, tags=_tags(ns.tags), use_fingerprint=ns.fingerprint)
+    breaking = any(r.breaking for r in results)
+    if ns.json:
+        print(json.dumps({"breaking": breaking, "diffs": [r.as_dict() for r in results]},
+                         indent=2))
+    else:
+        print("\n\n".join(render_table(r) for r in results))
+    return FAILED if breaking else OK
+
+
+# ----------------------------------------------------------------------------- scan
+
+
+def _scan(ns: argparse.Namespace) -> int:
+    from harness.safety import DEFAULT_POLICY, OpPolicy, load_policy, scan_saved_model
+    from harness.savedmodel.layout import resolve_model
+
+    tags: set[str] | None = None
+    policy = DEFAULT_POLICY
+    source = "default op policy"
+    if ns.policy:
+        policy, source = load_policy(ns.policy), f"op policy {ns.policy}"
+    elif ns.policy_contract:
+        from harness.contract.load import load_contract
+
+        contract = load_contract(ns.policy_contract)
+        policy = OpPolicy.from_mapping(dict(contract.ops), file=contract.path, pointer="/ops")
+        tags, source = set(contract.tags), f"op policy of {ns.policy_contract}"
+    if ns.allow_op:
+        policy = policy.permitting(ns.allow_op)
+        source += f" + --allow-op {', '.join(ns.allow_op)}"
+    violations = 0
+    for ref in resolve_model(ns.model):
+        report = scan_saved_model(ref.path, policy, tags=tags)
+        roots = {k: v for k, v in report.ops_by_signature.items() if not k.startswith("__")}
+        reachable = set().union(*report.ops_by_signature.values()) if report.ops_by_signature else set()
+        if report.ok:
+            print(f"clean: {ref.path} ({len(reachable)} op types reachable from "
+                  f"{len(roots)} signature(s); {source}; "
+                  f"{report.seconds * 1000:.0f} ms)")
+            continue
+        violations += 1
+        print(f"VIOLATION: {ref.path}: {len(report.findings)} finding(s) under the {source}")
+        for finding in report.findings:
+            print("  " + finding.render().replace("\n", "\n  "))
+    if violations:
+        print("to permit an op deliberately: --allow-op OP, or \"ops\": {\"permit\": [...]} in "
+              "the contract", file=sys.stderr)
+    return FAILED if violations else OK
+
+
+def _tags(text: str) -> tuple[str, ...]:
+    tags = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not tags:
+        raise UsageError("--tags needs at least one tag, e.g. --tags serve")
+    return tags
+
+
+if __name__ == "__main__":
+    sys.exit(main())
