@@ -197,6 +197,7 @@ class Engine:
             hook(self, contract, ref)
 
     def close(self) -> None:
+        """Release every backend, then run the closers families registered (servers, containers)."""
         for item in self._backends.values():
             if isinstance(item, Backend):
                 try:
@@ -204,12 +205,20 @@ class Engine:
                 except Exception:  # noqa: BLE001 - closing must not mask results
                     pass
         self._backends.clear()
+        closers = self.data.pop("closers", [])
+        for close in reversed(closers):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - one failed stop must not skip the others
+                pass
 
 
 #: Modules that register check families (planners, hooks) when imported.
 FAMILY_MODULES = (
     "harness.checks.safety",
     "harness.checks.calls",
+    "harness.checks.formats",
+    "harness.checks.serving",
 )
 
 
@@ -219,6 +228,9 @@ def load_families() -> None:
     for name in FAMILY_MODULES:
         importlib.import_module(name)
 
+
+#: End-of-run sections families add: fn(engine) -> (title, lines) or None. Front ends print them.
+REPORT_SECTIONS: list[Callable[[Engine], "tuple[str, list[str]] | None"]] = []
 
 #: Hooks run before a backend loads a model: (engine, contract, model) -> None or raise.
 BEFORE_LOAD: list[Callable[[Engine, Contract, ModelRef], None]] = []

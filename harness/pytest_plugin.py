@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from harness.engine import Case, Engine, Skipped
+from harness.engine import REPORT_SECTIONS, Case, Engine, Skipped
 from harness.errors import BackendUnavailable, CheckFailure, HarnessError
 from harness.options import RunOptions, add_to_pytest
 
@@ -174,8 +174,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("model contract notes")
         for case_id, note in dict.fromkeys(notes):
             terminalreporter.write_line(f"{case_id}: {note}")
-    for summary in SUMMARIES:
-        summary(engine, terminalreporter)
+    for section in REPORT_SECTIONS:
+        found = section(engine)
+        if found:
+            title, lines = found
+            terminalreporter.section(title)
+            for line in lines:
+                terminalreporter.write_line(line)
     if not engine.results:
         return
     from harness.report import build_report, parity_table, write_reports
@@ -188,6 +193,3 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     paths = write_reports(report, Path(engine.options.results_dir))
     terminalreporter.write_line(f"model-contract report: {paths['html']} (JSON: {paths['json']})")
 
-
-#: Extra end-of-run sections (parity matrix, serving findings): fn(engine, terminalreporter).
-SUMMARIES: list[Any] = []

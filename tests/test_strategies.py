@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from harness.tf_example import decode_features
 ROOT = Path(__file__).resolve().parents[1]
 FEW = settings(max_examples=25, database=None, deadline=None,
                suppress_health_check=[HealthCheck.too_slow])
-SEARCH = settings(max_examples=2000, database=None, deadline=None,
+SEARCH = settings(max_examples=2000, database=None, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
 #: For "does this ever appear": stop at the first hit, no shrinking.
 APPEAR = settings(SEARCH, phases=[Phase.generate])
@@ -488,22 +487,6 @@ def test_large_tensor_is_varied_and_inside_the_domain() -> None:
     found = some(c, lambda call: len(np.unique(call.inputs["image"])) > 100_000)
     x = found.inputs["image"]
     assert x.dtype == np.float32 and (x >= 0).all() and (x <= 1).all()
-
-
-def test_large_tensor_generation_is_fast() -> None:
-    """Regression guard (the benchmark measures precisely): CPU time per example."""
-    c = contract({"image": {"dtype": "float32", "shape": [1, 224, 224, 3], "range": [0, 1]}})
-    count = [0]
-
-    @settings(max_examples=60, database=None, deadline=None, phases=[Phase.generate])
-    @given(calls(c))
-    def run(call: Call) -> None:
-        count[0] += 1
-
-    start = time.process_time()
-    run()
-    per_example_ms = 1e3 * (time.process_time() - start) / count[0]
-    assert per_example_ms < 10, f"{per_example_ms:.2f} ms per example"
 
 
 # --------------------------------------------------------------------------- wrong inputs

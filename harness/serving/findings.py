@@ -1,0 +1,99 @@
+"""REST fidelity findings: what a client team loses or must handle when it calls over JSON.
+
+Computed from the contract alone (pure): for each signature, the inputs and outputs
+whose values JSON cannot carry faithfully through TF Serving's REST API.
+
+* ``int64-above-2^53``: int64/uint64 outputs (or inputs) whose values can exceed 2^53;
+  TF Serving prints them as bare integers, which JavaScript (and any client parsing JSON
+  numbers as doubles) rounds.
+* ``nan-inf-not-json``: float tensors that can hold NaN/Inf (outputs without a
+  ``finite`` check, inputs with ``allow_nan``/``allow_inf``); TF Serving writes and
+  reads bare ``NaN``/``Infinity``, which strict JSON parsers reject.
+* ``dtype-not-on-rest``: float16, bfloat16 and complex tensors, which TF Serving's REST
+  API does not support at all (use gRPC).
+* ``strings-not-b64``: string outputs whose names do not end in ``_bytes``; TF Serving
+  returns them as JSON strings, so binary values (non-UTF-8) are not safely carried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from harness.contract.model import Contract, SignatureSpec, TensorSpec
+
+REST_UNSUPPORTED = ("float16", "bfloat16", "complex64", "complex128")
+TWO_53 = 2**53
+
+
+@dataclass(frozen=True)
+class Finding:
+    contract: str
+    signature: str
+    tensor: str
+    side: str  # input | output
+    kind: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return f"REST fidelity ({self.kind}): {self.message}"
+
+
+def _can_exceed_2_53(spec: TensorSpec) -> bool:
+    if spec.range is not None:
+        low, high = spec.range
+        return max(abs(float(low)), abs(float(high))) > TWO_53
+    if spec.enum is not None:
+        return any(isinstance(v, int) and abs(v) > TWO_53 for v in spec.enum)
+    return True
+
+
+def _finite_check(spec: TensorSpec) -> bool:
+    return any(c.kind == "finite" for c in spec.checks)
+
+
+def tensor_findings(contract: Contract, sig: SignatureSpec, spec: TensorSpec,
+                    side: str) -> list[Finding]:
+    def finding(kind: str, message: str) -> Finding:
+        return Finding(contract.name, sig.name, spec.name, side, kind, message)
+
+    where = f"signature {sig.name!r} {side} {spec.name!r} ({spec.dtype})"
+    out = []
+    if spec.dtype in REST_UNSUPPORTED:
+        out.append(finding("dtype-not-on-rest", f"{where}: TF Serving's REST API does not support "
+                           f"{spec.dtype} tensors; REST calls of this signature fail, use gRPC"))
+    if spec.dtype in ("int64", "uint64") and _can_exceed_2_53(spec):
+        bound = "no range bounds it" if spec.range is None else f"range {list(spec.range)}"
+        out.append(finding("int64-above-2^53", f"{where}: {bound}, so values can exceed 2^53; "
+                           "REST carries them as bare JSON integers that JavaScript and other "
+                           "double-based JSON clients round"))
+    if spec.is_float and spec.dtype not in REST_UNSUPPORTED:
+        if side == "output" and not _finite_check(spec) and spec.range is None:
+            out.append(finding("nan-inf-not-json", f"{where}: no 'finite' check or range, so "
+                               "NaN/Inf can come back; TF Serving writes them as bare NaN/Infinity, "
+                               "which strict JSON parsers (JSON.parse, Go, Java) reject"))
+        if side == "input" and (spec.allow_nan or spec.allow_inf):
+            out.append(finding("nan-inf-not-json", f"{where}: the contract allows NaN/Inf; a REST "
+                               "client must send them as bare NaN/Infinity, which strict JSON "
+                               "encoders cannot produce"))
+    if spec.dtype == "string" and side == "output" and not spec.name.endswith("_bytes"):
+        out.append(finding("strings-not-b64", f"{where}: returned as plain JSON strings (only "
+                           "outputs named *_bytes are base64-encoded), so non-UTF-8 bytes are not "
+                           "carried safely over REST"))
+    return out
+
+
+def signature_findings(contract: Contract, sig: SignatureSpec) -> list[Finding]:
+    out: list[Finding] = []
+    for spec in sig.inputs:
+        out += tensor_findings(contract, sig, spec, "input")
+    for spec in sig.outputs:
+        out += tensor_findings(contract, sig, spec, "output")
+    return out
+
+
+def rest_blocked(sig: SignatureSpec) -> list[str]:
+    """Tensors of ``sig`` REST cannot carry at all (the REST cases skip with these)."""
+    return [f"{t.name} ({t.dtype})" for t in sig.inputs + sig.outputs if t.dtype in REST_UNSUPPORTED]

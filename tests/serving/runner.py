@@ -1,0 +1,47 @@
+"""Run the serving family of one contract through the engine, in process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import harness.checks.serving  # noqa: F401 - registers the family (the lead adds it to FAMILY_MODULES)
+from harness.engine import Engine, Skipped
+from harness.errors import BackendUnavailable, CheckFailure
+from harness.options import RunOptions
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str
+    message: str
+    notes: tuple[str, ...]
+
+
+def run_serving(contract: Path, *, checks: tuple[str, ...] | None = None, examples: int = 2,
+                **options: Any) -> tuple[dict[str, Outcome], Engine]:
+    """{case id: outcome} of every serving case (closing every server it started)."""
+    engine = Engine(RunOptions(contracts=(contract,), backends=("serving",), examples=examples,
+                               in_process=True, **options))
+    out: dict[str, Outcome] = {}
+    try:
+        loaded = engine.load(contract)
+        for ref in engine.models_of(loaded):
+            for case in engine.plan(loaded, ref):
+                if case.family != "serving" or (checks and case.check not in checks):
+                    continue
+                try:
+                    notes = engine.execute(case)
+                    out[case.id] = Outcome("passed", "", tuple(notes))
+                except CheckFailure as exc:
+                    out[case.id] = Outcome("failed", str(exc), ())
+                except (Skipped, BackendUnavailable) as exc:
+                    out[case.id] = Outcome("skipped", str(exc), ())
+    finally:
+        engine.close()
+    return out, engine
+
+
+def not_passed(results: dict[str, Outcome]) -> dict[str, str]:
+    return {k: f"{v.outcome}: {v.message[:2000]}" for k, v in results.items() if v.outcome != "passed"}
