@@ -10,6 +10,14 @@ has a contract under ``fixtures/contracts/`` whose ``models`` is the good ``tiny
 * ``tiny_renamed.tflite`` / ``tiny_renamed.onnx`` - ``tiny`` with output ``y`` returned as
   ``probabilities``: name mapping must fail (``tiny_renamed_output.json``) unless the
   contract maps the name (``tiny_renamed_mapped.json``, which passes).
+
+And one SavedModel that the *standard* TFLite export gets wrong (a known converter defect):
+
+* ``fixtures/keras3_saved`` - a small Keras 3 model (Dense, BatchNormalization, Dense,
+  softmax) saved with ``tf.saved_model.save(model)``. ``TFLiteConverter.from_saved_model``
+  keeps its weights as resource variables (VAR_HANDLE/READ_VARIABLE) that nothing in the
+  .tflite initialises: the file loads and runs, and returns NaN. Contract
+  ``keras3_uninitialised_tflite.json`` must fail ``parity[tflite]`` and say why.
 """
 
 from __future__ import annotations
@@ -51,6 +59,18 @@ def build_renamed_tiny(dest: Path) -> None:
     save_tiny_variant(dest, serve)
 
 
+def build_keras3_saved(dest: Path) -> None:
+    """A Keras 3 model saved with tf.saved_model.save (inputs 'inputs', output 'output_0')."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(PERTURB_SEED)
+    model = keras.Sequential([keras.Input((8,), name="x"), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.BatchNormalization(),
+                              keras.layers.Dense(3, activation="softmax")])
+    tf.saved_model.save(model, str(dest))
+
+
 def build_exports(out: Path = EXPORTS_DIR) -> list[Path]:
     from harness.exports.cache import ExportCache
     from harness.exports.onnx import export_onnx
@@ -76,5 +96,13 @@ def build_exports(out: Path = EXPORTS_DIR) -> list[Path]:
 
 
 if __name__ == "__main__":
+    import sys
+
+    if "--keras3" in sys.argv:
+        target = MODELS_DIR / "fixtures" / "keras3_saved"
+        shutil.rmtree(target, ignore_errors=True)
+        build_keras3_saved(target)
+        print(target)
+        sys.exit(0)
     for path in build_exports():
         print(path, path.stat().st_size)

@@ -1,0 +1,185 @@
+"""ONNX, run by onnxruntime on the CPU execution provider.
+
+The artifacts are, in order: ``--onnx PATH`` (one file used for every signature);
+``formats.onnx.path`` (one path for every signature, or ``{SIGNATURE: path}``, relative
+to the contract); otherwise the harness's own tf2onnx export, one file per signature
+(:mod:`harness.exports.onnx`). ONNX has no signature keys: a file's graph inputs and
+outputs must carry the contract's names (tf2onnx uses the signature's keys), resolved by
+:mod:`harness.backends.names`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from harness.backends.base import Backend, SignatureIO, TensorIO, register
+from harness.backends.names import Resolution, name_map_of, resolve
+from harness.contract.model import Contract, SignatureSpec
+from harness.errors import BackendUnavailable, ExportError, HarnessError
+from harness.exports import Export, session_cache, shown_path
+from harness.savedmodel.layout import ModelRef
+
+INSTALL = "pip install onnxruntime tf2onnx onnx  (or: pip install 'model-contract[onnx]')"
+
+#: onnxruntime's type strings -> the contract's dtype names
+ORT_DTYPES = {
+    "tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
+    "tensor(bfloat16)": "bfloat16", "tensor(int8)": "int8", "tensor(int16)": "int16",
+    "tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(uint8)": "uint8",
+    "tensor(uint16)": "uint16", "tensor(uint32)": "uint32", "tensor(uint64)": "uint64",
+    "tensor(bool)": "bool", "tensor(string)": "string", "tensor(complex64)": "complex64",
+    "tensor(complex128)": "complex128",
+}
+
+
+def _ort() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise BackendUnavailable("onnx", f"onnxruntime is not importable ({exc})",
+                                 install=INSTALL) from None
+    return onnxruntime
+
+
+def _io(arg: Any) -> TensorIO:
+    shape = None if arg.shape is None else tuple(d if isinstance(d, int) else None for d in arg.shape)
+    return TensorIO(arg.name, ORT_DTYPES.get(arg.type, arg.type), shape)
+
+
+@register
+class OnnxBackend(Backend):
+    name = "onnx"
+    install = INSTALL
+    #: Runs in the session process: conversion (the part that crashes) is already in a
+    #: subprocess, the runtime imports no TensorFlow, and name resolution, the export
+    #: cache and --tflite/--onnx live with the engine.
+    isolate = False
+
+    def __init__(self, model: ModelRef, contract: Contract) -> None:
+        super().__init__(model, contract)
+        self.artifacts: dict[str, Export | ExportError] = {}
+        self._sessions: dict[str, Any] = {}
+        self._resolutions: dict[str, Resolution] = {}
+
+    @classmethod
+    def check_available(cls) -> None:
+        _ort()
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        spec = self.contract.formats.get("onnx")
+        return spec.options if spec is not None else {}
+
+    @property
+    def opset(self) -> int:
+        from harness.exports.onnx import DEFAULT_OPSET
+
+        return int(self.options.get("opset", DEFAULT_OPSET))
+
+    @property
+    def label(self) -> str:
+        done = [a for a in self.artifacts.values() if isinstance(a, Export)]
+        if not done:
+            return "onnx"
+        if done[0].given:
+            return f"onnx ({done[0].how})"
+        state = "cached" if all(a.cached for a in done) else "converted"
+        return f"onnx (exported: tf2onnx opset {self.opset}; {state})"
+
+    def artifact_label(self, signature: str) -> str:
+        art = self.artifacts.get(signature)
+        if isinstance(art, Export):
+            return f"onnx ({art.how}{'' if art.given else '; cached' if art.cached else ''})"
+        return "onnx"
+
+    # ----------------------------------------------------------------- artifacts
+    def given_paths(self) -> dict[str, Path] | None:
+        """``{signature: file}`` the user gave (option, then contract), or None to export."""
+        names = [s.name for s in self.contract.signatures]
+        engine = getattr(self, "engine", None)
+        if engine is not None and engine.options.onnx:
+            return {n: Path(engine.options.onnx) for n in names}
+        path = self.options.get("path")
+        if not path:
+            return None
+        base = self.contract.path.resolve().parent
+        if isinstance(path, str):
+            return {n: (base / path).resolve() for n in names}
+        return {n: (base / str(p)).resolve() for n, p in dict(path).items()}
+
+    def activate_impl(self) -> None:
+        ort = _ort()
+        given = self.given_paths()
+        if given is not None:
+            for sig, path in given.items():
+                if not path.is_file():
+                    raise HarnessError(f"ONNX file {path} does not exist", file=self.contract.path,
+                                       place="/formats/onnx/path")
+                self.artifacts[sig] = Export("onnx", path, f"given: {shown_path(path)}", given=True)
+        else:
+            from harness.exports.onnx import export_onnx
+
+            engine = getattr(self, "engine", None)
+            from harness.exports.cache import ExportCache, default_cache_dir
+
+            cache = session_cache(engine) if engine is not None else ExportCache(default_cache_dir())
+            self.artifacts = export_onnx(self.model.path, [s.name for s in self.contract.signatures],
+                                         cache=cache, tags=self.contract.tags, opset=self.opset)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        for sig, art in self.artifacts.items():
+            if isinstance(art, Export):
+                self._sessions[sig] = ort.InferenceSession(
+                    str(art.path), sess_options=options, providers=["CPUExecutionProvider"])
+
+    def deactivate_impl(self) -> None:
+        self._sessions = {}
+
+    def signatures_impl(self) -> Mapping[str, SignatureIO]:
+        return {sig: SignatureIO(sig, {a.name: _io(a) for a in s.get_inputs()},
+                                 {a.name: _io(a) for a in s.get_outputs()})
+                for sig, s in self._sessions.items()}
+
+    def resolution(self, spec: SignatureSpec) -> Resolution:
+        """The names of ``spec`` in its ONNX file; raises ExportError or CheckFailure."""
+        if spec.name in self._resolutions:
+            return self._resolutions[spec.name]
+        if not self.active:
+            self.activate()
+        art = self.artifacts.get(spec.name)
+        if isinstance(art, ExportError):
+            raise art
+        if art is None:
+            raise HarnessError(f"no ONNX file for signature {spec.name!r}: formats.onnx.path "
+                               f"names only {sorted(self.artifacts)}", file=self.contract.path,
+                               place="/formats/onnx/path")
+        io = self.signatures_impl()[spec.name]
+        name_map = name_map_of(self.options, spec.name)
+        io = SignatureIO(name_map.get("signature", spec.name), io.inputs, io.outputs)
+        res = resolve("onnx", spec, io, name_map, source=self.artifact_label(spec.name),
+                      check="conformance[onnx]")
+        self._resolutions[spec.name] = res
+        return res
+
+    def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
+                   ) -> Mapping[str, Any]:
+        res = self.resolution(signature)
+        session = self._sessions[signature.name]
+        feeds = {res.inputs[name]: _feed(np.asarray(value)) for name, value in inputs.items()}
+        wanted = [res.outputs[o.name] for o in signature.outputs]
+        values = session.run(wanted, feeds)
+        return {o.name: v for o, v in zip(signature.outputs, values, strict=True)}
+
+
+def _feed(value: np.ndarray) -> np.ndarray:
+    """onnxruntime takes strings as str objects; TensorFlow callers hold bytes."""
+    if value.dtype.kind in "OS":
+        flat = [v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else str(v)
+                for v in value.reshape(-1)]
+        out = np.empty(len(flat), dtype=object)
+        out[:] = flat
+        return out.reshape(value.shape)
+    return value

@@ -1,0 +1,257 @@
+"""TFLite, run by ai-edge-litert's signature runner (never the deprecated ``tf.lite.Interpreter``).
+
+The artifact is, in order: ``--tflite PATH``; ``formats.tflite.path`` (relative to the
+contract); otherwise the harness's own export (:mod:`harness.exports.tflite`), float or the
+quantized ``variant`` this backend was made for. Dynamic dims: the signature runner's
+inputs carry ``shape_signature`` with -1; each call resizes the inputs to the call's shapes
+(the runner resizes and re-allocates), after checking fixed dims here, because LiteRT's
+non-strict resize would silently accept any size. A file without SignatureDefs is run
+tensor by tensor under its tensor names (``serving_default_x:0``), which then must resolve
+by :mod:`harness.backends.names`. Quantized int8/uint8 inputs and outputs are
+(de)quantized with the tensor's scale and zero point when the contract says float.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from harness.backends.base import Backend, SignatureIO, TensorIO, register
+from harness.backends.names import Resolution, missing_signature, name_map_of, resolve
+from harness.contract.model import Contract, SignatureSpec
+from harness.errors import BackendUnavailable
+from harness.exports import Export, session_cache, shown_path
+from harness.savedmodel.layout import ModelRef
+
+INSTALL = "pip install ai-edge-litert  (or: pip install 'model-contract[tflite]')"
+#: key of the pseudo-signature of a file that has no SignatureDefs
+TENSORS_KEY = "<tensors>"
+
+
+def _interpreter_class() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as exc:
+        raise BackendUnavailable("tflite", f"ai-edge-litert is not importable ({exc})",
+                                 install=INSTALL) from None
+    return Interpreter
+
+
+def _shape(details: Mapping[str, Any]) -> tuple[int | None, ...]:
+    sig = details.get("shape_signature")
+    if sig is None or len(sig) == 0:
+        sig = details["shape"]
+    return tuple(None if int(d) < 0 else int(d) for d in sig)
+
+
+def _dtype(details: Mapping[str, Any]) -> str:
+    kind = np.dtype(details["dtype"])
+    return "string" if kind.kind in "OSU" else kind.name
+
+
+@register
+class TFLiteBackend(Backend):
+    name = "tflite"
+    install = INSTALL
+    #: Runs in the session process: conversion (the part that crashes) is already in a
+    #: subprocess, the runtime imports no TensorFlow, and name resolution, the export
+    #: cache and --tflite/--onnx live with the engine.
+    isolate = False
+
+    def __init__(self, model: ModelRef, contract: Contract, *,
+                 variant: Mapping[str, Any] | None = None) -> None:
+        super().__init__(model, contract)
+        self.variant = dict(variant) if variant else None
+        self.artifact: Export | None = None
+        self._resolutions: dict[str, Resolution] = {}
+
+    @classmethod
+    def check_available(cls) -> None:
+        _interpreter_class()
+
+    @property
+    def quantization(self) -> str:
+        return str(self.variant["quantization"]) if self.variant else "float"
+
+    @property
+    def label(self) -> str:
+        if self.artifact is None:
+            return f"tflite[{self.quantization}]" if self.variant else "tflite"
+        if self.artifact.given:
+            return f"tflite ({self.artifact.how})"
+        state = "cached" if self.artifact.cached else f"converted in {self.artifact.seconds:.1f} s"
+        return f"tflite (exported: {self.artifact.how}; {state})"
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        spec = self.contract.formats.get("tflite")
+        return spec.options if spec is not None else {}
+
+    # ----------------------------------------------------------------- artifact
+    def given_path(self) -> Path | None:
+        """The artifact the user gave (option, then contract), or None to export."""
+        if self.variant:
+            return None
+        engine = getattr(self, "engine", None)
+        if engine is not None and engine.options.tflite:
+            return Path(engine.options.tflite)
+        path = self.options.get("path")
+        if path:
+            return (self.contract.path.resolve().parent / str(path)).resolve()
+        return None
+
+    def _artifact(self) -> Export:
+        given = self.given_path()
+        if given is not None:
+            if not given.is_file():
+                from harness.errors import HarnessError
+
+                raise HarnessError(f"TFLite file {given} does not exist", file=self.contract.path,
+                                   place="/formats/tflite/path")
+            return Export("tflite", given, f"given: {shown_path(given)}", given=True)
+        from harness.exports.tflite import export_tflite, representative_dataset
+
+        engine = getattr(self, "engine", None)
+        from harness.exports.cache import ExportCache, default_cache_dir
+
+        cache = session_cache(engine) if engine is not None else ExportCache(default_cache_dir())
+        representative = None
+        if self.quantization == "int8":
+            representative = representative_dataset(
+                self.contract, self.contract.signatures, assets_dir=self.model.path / "assets")
+        return export_tflite(self.model.path, [s.name for s in self.contract.signatures],
+                             cache=cache, tags=self.contract.tags, quantization=self.quantization,
+                             representative=representative,
+                             allow_flex=bool(self.options.get("allow_flex", False)))
+
+    # ----------------------------------------------------------------- hooks
+    def activate_impl(self) -> None:
+        interpreter_class = _interpreter_class()
+        self.artifact = self._artifact()
+        self._interpreter = interpreter_class(model_path=str(self.artifact.path))
+        self._keys = list(self._interpreter.get_signature_list())
+        self._runners: dict[str, Any] = {}
+
+    def signatures_impl(self) -> Mapping[str, SignatureIO]:
+        if not self._keys:
+            return {TENSORS_KEY: SignatureIO(
+                TENSORS_KEY,
+                {d["name"]: TensorIO(d["name"], _dtype(d), _shape(d))
+                 for d in self._interpreter.get_input_details()},
+                {d["name"]: TensorIO(d["name"], _dtype(d), _shape(d))
+                 for d in self._interpreter.get_output_details()})}
+        out = {}
+        for key in self._keys:
+            runner = self._runner(key)
+            out[key] = SignatureIO(
+                key,
+                {n: TensorIO(n, _dtype(d), _shape(d)) for n, d in runner.get_input_details().items()},
+                {n: TensorIO(n, _dtype(d), _shape(d)) for n, d in runner.get_output_details().items()})
+        return out
+
+    def _runner(self, key: str) -> Any:
+        if key not in self._runners:
+            self._runners[key] = self._interpreter.get_signature_runner(key)
+        return self._runners[key]
+
+    def resolution(self, spec: SignatureSpec) -> Resolution:
+        """The names of ``spec`` in this file; raises CheckFailure when they do not resolve."""
+        if spec.name in self._resolutions:
+            return self._resolutions[spec.name]
+        if not self.active:
+            self.activate()
+        check = "conformance[tflite]"
+        name_map = name_map_of(self.options, spec.name)
+        ios = self.signatures_impl()
+        if self._keys:
+            key = name_map.get("signature", spec.name)
+            if key not in ios:
+                why = " ".join(self.artifact.notes) if self.artifact else ""
+                raise missing_signature("tflite", spec, self._keys, name_map, source=self.label,
+                                        check=check, why=why)
+            io = ios[key]
+        else:
+            plain = ios[TENSORS_KEY]
+            # tensor names carry the signature key as a prefix (serving_default_x:0)
+            io = SignatureIO(name_map.get("signature", spec.name), plain.inputs, plain.outputs)
+        resolution = resolve("tflite", spec, io, name_map, source=self.label, check=check)
+        self._resolutions[spec.name] = resolution
+        return resolution
+
+    def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
+                   ) -> Mapping[str, Any]:
+        res = self.resolution(signature)
+        if self._keys:
+            runner = self._runner(res.key)
+            in_details = runner.get_input_details()
+            out_details = runner.get_output_details()
+        else:
+            in_details = {d["name"]: d for d in self._interpreter.get_input_details()}
+            out_details = {d["name"]: d for d in self._interpreter.get_output_details()}
+        feeds = {}
+        for name, value in inputs.items():
+            fmt_name = res.inputs[name]
+            details = in_details[fmt_name]
+            _check_shape(name, np.asarray(value), details)
+            feeds[fmt_name] = _quantize(np.asarray(value), details)
+        if self._keys:
+            raw = runner(**feeds)
+        else:
+            raw = self._invoke_tensors(feeds, in_details, out_details)
+        outputs = {}
+        for spec in signature.outputs:
+            fmt_name = res.outputs[spec.name]
+            outputs[spec.name] = _dequantize(np.asarray(raw[fmt_name]), out_details[fmt_name],
+                                             spec.is_float)
+        return outputs
+
+    def _invoke_tensors(self, feeds: Mapping[str, np.ndarray], in_details: Mapping[str, Any],
+                        out_details: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        interp = self._interpreter
+        for name, value in feeds.items():
+            interp.resize_tensor_input(in_details[name]["index"], list(value.shape))
+        interp.allocate_tensors()
+        for name, value in feeds.items():
+            interp.set_tensor(in_details[name]["index"], value)
+        interp.invoke()
+        return {name: interp.get_tensor(d["index"]) for name, d in out_details.items()}
+
+    def variable_ops(self) -> list[str]:
+        """Resource-variable ops in the file (a sign of weights that may be uninitialised)."""
+        try:
+            names = {d["op_name"] for d in self._interpreter._get_ops_details()}
+        except Exception:  # noqa: BLE001 - a private API; no hint rather than an error
+            return []
+        return sorted(names & {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"})
+
+    def deactivate_impl(self) -> None:
+        self._runners = {}
+        self._interpreter = None
+
+
+def _check_shape(name: str, value: np.ndarray, details: Mapping[str, Any]) -> None:
+    want = _shape(details)
+    have = value.shape
+    if len(want) != len(have) or any(w is not None and w != h for w, h in zip(want, have, strict=True)):
+        shown = "[" + ", ".join("-1" if w is None else str(w) for w in want) + "]"
+        raise ValueError(f"input {name!r} has shape {list(have)}; the TFLite tensor "
+                         f"{details['name']!r} has shape_signature {shown}")
+
+
+def _quantize(value: np.ndarray, details: Mapping[str, Any]) -> np.ndarray:
+    want = np.dtype(details["dtype"])
+    scale, zero = details.get("quantization", (0.0, 0))
+    if want.kind in "iu" and value.dtype.kind == "f" and scale:
+        info = np.iinfo(want)
+        q = np.round(value / scale + zero)
+        return np.clip(q, info.min, info.max).astype(want)
+    return value
+
+
+def _dequantize(value: np.ndarray, details: Mapping[str, Any], want_float: bool) -> np.ndarray:
+    scale, zero = details.get("quantization", (0.0, 0))
+    if want_float and value.dtype.kind in "iu" and scale:
+        return ((value.astype(np.float32) - zero) * scale).astype(np.float32)
+    return value

@@ -1,0 +1,385 @@
+"""The parity family: each export format against the SavedModel, on the same fuzzed inputs.
+
+For every format the contract lists (or ``--backend`` selects) and every signature:
+
+* ``conformance[FMT]`` - the contract's names resolve in the format (no positional
+  matching), the format declares the contract's dtypes and ranks (e.g. TFLite turning an
+  int64 output into int32 is reported), and its outputs on fuzzed inputs conform to the
+  contract (dtype, shape with named dims bound).
+* ``parity[FMT]`` - every output on every fuzzed call agrees with the SavedModel's within
+  the tolerance for that format and output (:meth:`Contract.tolerance_for`); integer,
+  bool and string outputs exactly.
+* ``parity[tflite-QUANTIZATION]`` - one per quantized TFLite variant. Outputs named in
+  the variant's ``top1_agreement`` are judged by the share of rows whose argmax agrees
+  with the SavedModel's over one seeded batch of >= 64 rows; float outputs are judged
+  elementwise when the variant declares a ``tolerance``. Other outputs are recorded in
+  the parity matrix but not judged (quantized integer outputs such as a class id follow
+  from the judged probabilities).
+
+A converter failure (unsupported op, Flex ops, crash, timeout) fails these checks with
+the converter's message. Every comparison's figures go to ``engine.data["parity"]``
+(one row per model, signature, format and output; the worst figures over all calls).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from harness.backends.base import Backend, InferenceError
+from harness.checks.conformance import describe_inputs, output_conformance
+from harness.checks.parity import ParityResult, compare, parity_failure, top1_agreement
+from harness.contract.model import Contract, SignatureSpec, Tolerance
+from harness.engine import Case, Engine, Skipped, planner
+from harness.errors import CheckFailure, ExportError
+from harness.fuzz import run_property
+from harness.savedmodel.layout import ModelRef
+
+CONVERTED_FORMATS = ("tflite", "onnx")
+TOP1_ROWS = 64
+MAX_SAMPLES = 500
+TOP1_SEED = 4242
+FLEX_MESSAGE = "Regular TensorFlow ops are not supported by this interpreter"
+HASHTABLE_MESSAGE = "hashtable need to be initialized"
+
+#: (text in a runtime error, what it means and which export step to change)
+RUNTIME_HINTS = (
+    (FLEX_MESSAGE,
+     "hint: the TFLite file needs TensorFlow (Flex) ops the plain LiteRT interpreter lacks; "
+     "export without SELECT_TF_OPS (replace the op) or ship the Flex delegate"),
+    (HASHTABLE_MESSAGE,
+     "known converter defect: the TFLite file looks values up in a HASHTABLE that nothing in "
+     "it initialises - TFLiteConverter.from_saved_model drops a lookup table's initializer "
+     "that reads a vocabulary file (tf.lookup.TextFileInitializer on an asset), so every "
+     "call fails. Change the export: build the table from in-graph constants "
+     "(tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(ids))), or do the "
+     "lookup outside the TFLite model and feed ids; or list the format with "
+     "\"enabled\": false if TFLite is not shipped"),
+)
+
+
+def condense(message: str) -> str:
+    """A runtime message once: LiteRT repeats the same node failure for every retry."""
+    complete = message.split("failed to invoke.")[:-1]  # the rest may be cut off
+    if len(complete) <= 1:
+        return message
+    unique = list(dict.fromkeys(p.strip() for p in complete if p.strip()))
+    return " ".join(f"{p} failed to invoke." for p in unique)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def variants(contract: Contract) -> list[tuple[str, Mapping[str, Any]]]:
+    """``(check suffix, variant)`` for each quantized TFLite variant, e.g. ``tflite-int8``."""
+    spec = contract.formats.get("tflite")
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    seen: dict[str, int] = {}
+    for variant in (spec.options.get("variants") or ()) if spec is not None else ():
+        name = f"tflite-{variant['quantization']}"
+        seen[name] = seen.get(name, 0) + 1
+        out.append((name if seen[name] == 1 else f"{name}-{seen[name]}", variant))
+    return out
+
+
+def _exports_tflite(engine: Engine, contract: Contract) -> bool:
+    spec = contract.formats.get("tflite")
+    given = engine.options.tflite or (spec is not None and spec.options.get("path"))
+    return not given
+
+
+@planner
+def format_cases(engine: Engine, contract: Contract, model: ModelRef) -> Iterable[Case]:
+    for fmt in CONVERTED_FORMATS:
+        if not engine.backend_selected(contract, fmt):
+            continue
+        for sig in contract.signatures:
+            yield Case(contract, model, sig.name, f"conformance[{fmt}]", "parity",
+                       _run_conformance, backend=fmt)
+            yield Case(contract, model, sig.name, f"parity[{fmt}]", "parity", _run_parity,
+                       backend=fmt)
+        if fmt == "tflite" and _exports_tflite(engine, contract):
+            for name, _ in variants(contract):
+                for sig in contract.signatures:
+                    yield Case(contract, model, sig.name, f"parity[{name}]", "parity",
+                               _run_variant, backend="tflite")
+
+
+# --------------------------------------------------------------------------- backends
+
+
+def format_backend(engine: Engine, case: Case, variant: str | None = None) -> Backend:
+    """The format's backend for this case; a converter failure becomes a failing check."""
+    try:
+        if variant is None:
+            return engine.backend(case.backend, case.contract, case.model)
+        return _variant_backend(engine, case, variant)
+    except ExportError as exc:
+        raise export_failure(case, exc) from None
+
+
+def export_failure(case: Case, exc: ExportError) -> CheckFailure:
+    fmt = case.backend
+    details = [f"hint: {exc.hint}"] if exc.hint else []
+    return CheckFailure(
+        case.check, f"{fmt}: the converter failed on {case.model.label} (signature "
+        f"{case.signature!r} cannot be checked in {fmt})",
+        received=exc.message, documented=f"a {fmt} export of every contract signature "
+        f"(formats.{fmt} in {case.contract.path.name})", details=details)
+
+
+def _variant_backend(engine: Engine, case: Case, name: str) -> Backend:
+    from harness.backends.tflite import TFLiteBackend
+
+    variant = dict(variants(case.contract))[name]
+    cache: dict[Any, Any] = engine.data.setdefault("format_backends", {})
+    key = (name, case.model.path, str(case.contract.path))
+    cached = cache.get(key)
+    if cached is None:
+        try:
+            TFLiteBackend.check_available()
+            engine.before_load(case.contract, case.model)
+            cached = TFLiteBackend(case.model, case.contract, variant=variant)
+            cached.engine = engine
+            cached.activate()
+        except BaseException as exc:  # noqa: BLE001 - remembered, re-raised per case
+            cached = exc
+        cache[key] = cached
+    if isinstance(cached, BaseException):
+        raise cached
+    return cached
+
+
+def _resolve(case: Case, backend: Backend, sig: SignatureSpec) -> None:
+    """Resolve names before fuzzing, so a naming or export problem fails at once."""
+    try:
+        backend.resolution(sig)  # type: ignore[attr-defined]
+    except ExportError as exc:
+        raise export_failure(case, exc) from None
+    except CheckFailure as exc:
+        raise CheckFailure(case.check, exc.title, received=exc.received,
+                           documented=exc.documented, details=exc.details) from None
+
+
+def _call(backend: Backend, sig: SignatureSpec, inputs: Mapping[str, np.ndarray],
+          check: str) -> dict[str, np.ndarray]:
+    try:
+        return backend.infer(sig.name, inputs)
+    except InferenceError as exc:
+        hints = [hint for text, hint in RUNTIME_HINTS if text in exc.message]
+        raise CheckFailure(check, f"{backend.label}: a valid input was refused",
+                           received=condense(exc.message),
+                           documented=f"outputs for any input the contract allows ({sig.pointer})",
+                           details=hints + [describe_inputs(inputs)]) from None
+
+
+# --------------------------------------------------------------------------- conformance
+
+
+def _run_conformance(engine: Engine, case: Case) -> list[str]:
+    sig = case.contract.signature(case.signature or "")
+    backend = format_backend(engine, case)
+    _resolve(case, backend, sig)
+    res = backend.resolution(sig)  # type: ignore[attr-defined]
+    io = backend.signatures_impl()[res.key] if res.key in backend.signatures_impl() \
+        else next(iter(backend.signatures_impl().values()))
+    problems = []
+    for side, specs, names, tensors in (("input", sig.inputs, res.inputs, io.inputs),
+                                        ("output", sig.outputs, res.outputs, io.outputs)):
+        for spec in specs:
+            t = tensors[names[spec.name]]
+            if t.dtype != spec.dtype:
+                problems.append(f"{side} {spec.name!r} ({t.name} in {case.backend}): dtype "
+                                f"Received: {t.dtype} / Documented: {spec.dtype} "
+                                f"({spec.pointer}/dtype) - {case.backend} turned {spec.dtype} "
+                                f"into {t.dtype}")
+            if spec.shape is not None and t.shape is not None and len(t.shape) != len(spec.shape):
+                problems.append(f"{side} {spec.name!r} ({t.name} in {case.backend}): rank "
+                                f"Received: {len(t.shape)} {list(t.shape)} / Documented: "
+                                f"{len(spec.shape)} {spec.describe_shape()}")
+    if problems:
+        raise CheckFailure(case.check, f"{backend.label}: signature {sig.name!r} as the "
+                           f"{case.backend} file declares it does not match the contract",
+                           details=problems)
+
+    def prop(c: Any) -> None:
+        outputs = _call(backend, sig, c.inputs, case.check)
+        output_conformance(case.contract, sig, c.inputs, outputs, source=backend.label,
+                           dims=c.dims, check=case.check)
+
+    run_property(engine, case, sig, prop)
+    return list(res.notes) + [f"ran on {backend.label}"]
+
+
+# --------------------------------------------------------------------------- parity
+
+
+def record(engine: Engine, case: Case, fmt: str, output: str, result: ParityResult,
+           tolerance: Tolerance | None, *, label: str, judged: bool = True,
+           top1: float | None = None, top1_required: float | None = None) -> dict[str, Any]:
+    """Add one comparison to the run's parity rows (kept: the worst figures per output)."""
+    rows: list[dict[str, Any]] = engine.data.setdefault("parity", [])
+    key = (case.model.label, case.signature, fmt, output, str(case.contract.path))
+    for row in rows:
+        if row["_key"] == key:
+            break
+    else:
+        row = {"_key": key, "contract": case.contract.name, "model": case.model.base.name,
+               "version": case.model.version, "signature": case.signature, "format": fmt,
+               "output": output, "label": label, "calls": 0, "max_abs": 0.0, "max_rel": 0.0,
+               "passed": True, "judged": judged,
+               "tolerance": None if tolerance is None else {
+                   "atol": tolerance.atol, "rtol": tolerance.rtol,
+                   "statistic": tolerance.statistic},
+               "exact": result.exact, "atol_to_pass": 0.0 if not result.exact else None,
+               "rtol_to_pass": 0.0 if not result.exact else None}
+        rows.append(row)
+    row["calls"] += 1
+    samples = row.setdefault("samples", [])
+    if len(samples) < MAX_SAMPLES:  # per-call errors, for the report's distribution plot
+        samples.append(_finite_or_inf(result.max_abs))
+    row["max_abs"] = max(row["max_abs"], _finite_or_inf(result.max_abs))
+    row["max_rel"] = max(row["max_rel"], _finite_or_inf(result.max_rel))
+    if not result.exact:
+        row["atol_to_pass"] = max(row["atol_to_pass"] or 0.0, _finite_or_inf(result.atol_to_pass))
+        row["rtol_to_pass"] = max(row["rtol_to_pass"] or 0.0, _finite_or_inf(result.rtol_to_pass))
+    if result.nan_mismatch:
+        row["nan_mismatch"] = result.nan_mismatch
+    if top1 is not None:
+        row["top1_agreement"] = top1
+        row["top1_required"] = top1_required
+    if judged:
+        passed = result.passed if top1 is None else top1 >= (top1_required or 0.0)
+        row["passed"] = bool(row["passed"] and passed)
+    return row
+
+
+def _finite_or_inf(value: float | None) -> float:
+    return math.inf if value is None or math.isnan(value) else float(value)
+
+
+def _defect_hints(backend: Backend, result: ParityResult) -> list[str]:
+    """Why a converted model may return wrong numbers, when the artifact shows a known cause."""
+    ops: list[str] = getattr(backend, "variable_ops", lambda: [])()
+    if not ops or result.passed:
+        return []
+    return [
+        "known converter defect: the TFLite file reads resource variables "
+        f"({', '.join(ops)}) that nothing in it initialises; with TF 2.x + Keras 3 "
+        "TFLiteConverter.from_saved_model can leave them uninitialised, so the model "
+        "runs and returns NaN or garbage. Change the export step: save the Keras model with "
+        "Keras 3's model.export(DIR) instead of tf.saved_model.save(model) (its SavedModel "
+        "converts with the weights as constants), or save a tf.Module whose tf.functions "
+        "close over the model, then re-export"]
+
+
+def _compare_outputs(engine: Engine, case: Case, fmt: str, backend: Backend, sig: SignatureSpec,
+                     reference: Mapping[str, np.ndarray], received: Mapping[str, np.ndarray],
+                     variant: Mapping[str, Any] | None, inputs: Mapping[str, np.ndarray]) -> None:
+    failures = []
+    for spec in sig.outputs:
+        tol = case.contract.tolerance_for("tflite" if variant else fmt, sig.name, spec.name, variant)
+        result = compare(reference[spec.name], received[spec.name], tol, exact=not spec.is_float)
+        record(engine, case, fmt, spec.name, result, None if result.exact else tol,
+               label=backend.label)
+        if not result.passed:
+            failure = parity_failure(result, check=case.check, format=fmt, signature=sig.name,
+                                     output=spec.name, tolerance=tol, source=backend.label)
+            failures.append(CheckFailure(
+                failure.check, failure.title, received=failure.received,
+                documented=failure.documented,
+                details=list(failure.details) + _defect_hints(backend, result)
+                + [describe_inputs(inputs)]))
+    if failures:
+        raise failures[0]
+
+
+def _run_parity(engine: Engine, case: Case) -> list[str]:
+    sig = case.contract.signature(case.signature or "")
+    reference = engine.backend("savedmodel", case.contract, case.model)
+    backend = format_backend(engine, case)
+    _resolve(case, backend, sig)
+    fmt = case.backend
+
+    def prop(c: Any) -> None:
+        ref = _call(reference, sig, c.inputs, case.check)
+        got = _call(backend, sig, c.inputs, case.check)
+        _compare_outputs(engine, case, fmt, backend, sig, ref, got, None, c.inputs)
+
+    run_property(engine, case, sig, prop)
+    return [f"ran on {backend.label} against {reference.label}"]
+
+
+# --------------------------------------------------------------------------- quantized
+
+
+def _run_variant(engine: Engine, case: Case) -> list[str]:
+    from harness.exports.tflite import seeded_inputs
+
+    sig = case.contract.signature(case.signature or "")
+    name = case.check[len("parity["):-1]
+    variant = dict(variants(case.contract))[name]
+    fmt = name
+    top1 = {k.partition("/")[2]: float(v) for k, v in (variant.get("top1_agreement") or {}).items()
+            if k.partition("/")[0] == sig.name}
+    has_tol = bool(variant.get("tolerance"))
+    judged = [o for o in sig.outputs if o.name in top1 or (has_tol and o.is_float)]
+    if not judged:
+        raise Skipped(f"variant {name!r} declares neither top1_agreement for an output of "
+                      f"signature {sig.name!r} nor a tolerance (formats.tflite.variants)")
+    reference = engine.backend("savedmodel", case.contract, case.model)
+    backend = format_backend(engine, case, name)
+    _resolve(case, backend, sig)
+    calls = seeded_inputs(case.contract, sig, assets_dir=case.model.path / "assets",
+                          rows=TOP1_ROWS, seed=TOP1_SEED)
+    refs: dict[str, list[np.ndarray]] = {o.name: [] for o in sig.outputs}
+    gots: dict[str, list[np.ndarray]] = {o.name: [] for o in sig.outputs}
+    for inputs in calls:
+        ref = _call(reference, sig, inputs, case.check)
+        got = _call(backend, sig, inputs, case.check)
+        for o in sig.outputs:
+            refs[o.name].append(np.asarray(ref[o.name]))
+            gots[o.name].append(np.asarray(got[o.name]))
+    failures: list[CheckFailure] = []
+    notes = [f"ran on {backend.label}: {len(calls)} calls, "
+             f"{sum(len(a) for a in next(iter(refs.values())))} rows"]
+    for o in sig.outputs:
+        ref_all = np.concatenate(refs[o.name], axis=0)
+        got_all = np.concatenate(gots[o.name], axis=0)
+        tol = case.contract.tolerance_for("tflite", sig.name, o.name, variant)
+        result = compare(ref_all, got_all, tol, exact=not o.is_float)
+        if o.name in top1:
+            rate = top1_agreement(ref_all, got_all, axis=-1)
+            record(engine, case, fmt, o.name, result, None, label=backend.label, top1=rate,
+                   top1_required=top1[o.name])
+            notes.append(f"{o.name}: top-1 agreement {rate:.3f} (required {top1[o.name]:g}), "
+                         f"max abs error {result.max_abs:.2g}")
+            if rate < top1[o.name]:
+                rows = ref_all.shape[0]
+                index = [n for n, _ in variants(case.contract)].index(name)
+                failures.append(CheckFailure(
+                    case.check, f"{backend.label}: output {o.name!r} of signature "
+                    f"{sig.name!r}: top-1 agreement with the SavedModel is below the contract's",
+                    received=f"{rate:.4f} ({round(rate * rows)} of {rows} rows agree)",
+                    documented=f"top1_agreement >= {top1[o.name]:g} "
+                               f"(/formats/tflite/variants/{index}/top1_agreement/"
+                               f"{sig.name}~1{o.name})",
+                    details=[f"max abs error {result.max_abs:.2g}, max rel error "
+                             f"{result.max_rel:.2g} over {result.size} elements (not judged: "
+                             "the variant is judged by agreement)"]
+                    + _defect_hints(backend, result)))
+        elif has_tol and o.is_float:
+            record(engine, case, fmt, o.name, result, tol, label=backend.label)
+            if not result.passed:
+                failures.append(parity_failure(result, check=case.check, format="tflite",
+                                               signature=sig.name, output=o.name, tolerance=tol,
+                                               source=backend.label))
+        else:
+            record(engine, case, fmt, o.name, result, None, label=backend.label, judged=False)
+            notes.append(f"{o.name}: not judged for {name} (recorded: {result.mismatched} of "
+                         f"{result.size} elements differ)")
+    if failures:
+        raise failures[0]
+    return notes

@@ -1,0 +1,127 @@
+"""TFLite and ONNX exports of a SavedModel: made in a subprocess, kept in a content-keyed cache.
+
+* :func:`harness.exports.tflite.export_tflite` - ``TFLiteConverter.from_saved_model`` with
+  every contract signature in one file; float, dynamic-range, float16 or full-int8.
+* :func:`harness.exports.onnx.export_onnx` - tf2onnx, one file per signature.
+
+Both run :mod:`harness.exports.worker` with a timeout; a converter that fails, crashes or
+times out raises :class:`~harness.errors.ExportError` with the converter's own message,
+which the format checks report as a failing check. Exports land in an
+:class:`~harness.exports.cache.ExportCache`, never in the model directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.errors import ExportError
+from harness.exports.cache import ExportCache, default_cache_dir
+
+#: Seconds a conversion may take (``$MODEL_CONTRACT_EXPORT_TIMEOUT`` overrides).
+DEFAULT_TIMEOUT = 900.0
+TIMEOUT_ENV = "MODEL_CONTRACT_EXPORT_TIMEOUT"
+_NOISE = ("WARNING: All log messages before absl::InitializeLog()", "oneDNN custom operations",
+          "I0000 00:00", "To enable the following instructions", "cpu_feature_guard")
+
+
+@dataclass(frozen=True)
+class Export:
+    """A converted (or given) artifact and how it came to be."""
+
+    format: str
+    path: Path
+    #: how it was made, for labels: "TFLiteConverter.from_saved_model, int8" or "given: x.tflite"
+    how: str
+    given: bool = False
+    cached: bool = False
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+
+
+def shown_path(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def export_timeout() -> float:
+    return float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
+
+
+def session_cache(engine: Any) -> ExportCache:
+    """The export cache of an engine's session (created on first use)."""
+    cache = engine.data.get("export_cache")
+    if cache is None:
+        cache = ExportCache(default_cache_dir(engine.options.export_cache))
+        engine.data["export_cache"] = cache
+    return cache
+
+
+def stderr_tail(text: str, lines: int = 25) -> str:
+    kept = [ln for ln in text.splitlines() if ln.strip() and not any(n in ln for n in _NOISE)]
+    return "\n".join(kept[-lines:])
+
+
+def hint_for(fmt: str, message: str) -> str | None:
+    """What to change, judged from the converter's message."""
+    low = message.lower()
+    if "flex" in low or "select_tf_ops" in low or "select tf ops" in low:
+        return ("the model needs TensorFlow ops that TFLite builtins lack: replace the op, or "
+                "set formats.tflite.allow_flex: true (the app must then ship the Flex delegate)")
+    if fmt == "onnx" and ("unsupported" in low or "not supported" in low or "no conversion" in low):
+        return ("tf2onnx cannot convert an op at this opset: try a newer formats.onnx.opset, "
+                "or replace the op")
+    if "quantiz" in low or "representative" in low:
+        return "the quantized export failed: drop the variant or change the unsupported op"
+    return None
+
+
+def run_worker(fmt: str, args: Sequence[str], *, what: str, model_dir: Path,
+               timeout: float | None = None) -> dict[str, Any]:
+    """Run the converter worker; return its JSON result or raise :class:`ExportError`."""
+    timeout = export_timeout() if timeout is None else timeout
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    command = [sys.executable, "-m", "harness.exports.worker", fmt, *args]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
+                              cwd=root)
+    except subprocess.TimeoutExpired as exc:
+        tail = stderr_tail(exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or "")
+        raise ExportError(f"{what} timed out after {timeout:g} s" + (f":\n{tail}" if tail else ""),
+                          file=model_dir,
+                          hint=f"raise ${TIMEOUT_ENV} if the model is just large") from None
+    if proc.returncode != 0:
+        tail = stderr_tail(proc.stderr)
+        if proc.returncode < 0:
+            try:
+                sig = signal.Signals(-proc.returncode).name
+            except ValueError:
+                sig = str(-proc.returncode)
+            head = f"{what}: the converter crashed ({sig})"
+        else:
+            head = f"{what} failed (exit status {proc.returncode})"
+        raise ExportError(f"{head}; converter output:\n{tail or '(nothing on stderr)'}",
+                          file=model_dir, hint=hint_for(fmt, proc.stderr))
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "{}"
+    try:
+        result: dict[str, Any] = json.loads(last)
+    except json.JSONDecodeError:
+        result = {}
+    result["stderr"] = proc.stderr
+    return result
+
+
+__all__ = ["Export", "ExportCache", "default_cache_dir", "export_timeout", "run_worker",
+           "session_cache", "shown_path"]
