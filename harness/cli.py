@@ -115,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                 _init)
     p.add_argument("model", metavar="MODEL_DIR", help="SavedModel directory or TF Serving base path")
     p.add_argument("--name", help="contract name (default: the model folder's name)")
+    p.add_argument("--no-probe", action="store_true",
+                   help="write what saved_model.pb declares without calling the model. By default "
+                        "init calls the model a few times (after the op-policy scan, in an "
+                        "isolated process) to settle what the file cannot say: the rank of inputs "
+                        "declared with unknown or wrong shapes, whether wrong ranks are refused, "
+                        "determinism and batch consistency; every adjustment is printed as a note")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="write the contract here (default: stdout); paths in it are relative to "
                         "FILE's folder")
@@ -205,6 +211,14 @@ def _init(ns: argparse.Namespace) -> int:
     if output is not None and output.exists() and not ns.force:
         raise UsageError("exists; not overwritten", file=output, hint="pass --force to replace it")
     result = contract_from_model(ns.model, name=ns.name, tags=_tags(ns.tags), output=output)
+    if not ns.no_probe:
+        from dataclasses import replace
+
+        from harness.contract.probe import probe
+        from harness.savedmodel.layout import resolve_model
+
+        data, probed = probe(result.data, resolve_model(ns.model)[-1])
+        result = replace(result, data=data, notes=result.notes + tuple(probed))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     text = result.render()

@@ -82,7 +82,8 @@ class BackendUnavailable(HarnessError):
         self.backend = backend
         self.reason = reason
         self.install = install
-        hint = f"install with: {install}" if install else None
+        hint = (f"install with: {install}" if install.startswith("pip ") else install) \
+            if install else None
         super().__init__(f"backend {backend!r} unavailable: {reason}", hint=hint)
 
 

@@ -19,7 +19,8 @@ CORPUS = ["matrix_half_plus_two", "saved_model_counter", "saved_model_half_plus_
 
 
 def init(model: Path, out: Path, *extra: str) -> dict:
-    assert main(["init", str(model), "-o", str(out), *extra]) == 0
+    """init reading saved_model.pb only (the probe that calls the model: tests/cli/test_probe.py)."""
+    assert main(["init", str(model), "-o", str(out), "--no-probe", *extra]) == 0
     return json.loads(out.read_text())
 
 
@@ -84,7 +85,7 @@ def test_tiny_contract_contents(tmp_path: Path) -> None:
 
 
 def test_stdout_without_output(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["init", str(FIXTURES / "tiny"), "--name", "mine"]) == 0
+    assert main(["init", str(FIXTURES / "tiny"), "--name", "mine", "--no-probe"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["name"] == "mine"
     assert (Path.cwd() / data["models"][0]).resolve() == (FIXTURES / "tiny").resolve()
