@@ -11,6 +11,7 @@ next call starts a fresh child.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +67,16 @@ def _describe_exit(code: int) -> str:
     return f"the process exited with status {code}"
 
 
+def remove_tree(root: Path) -> None:
+    """Remove a folder that may hold read-only copies."""
+    for folder, _dirs, _files in os.walk(root):
+        try:
+            os.chmod(folder, 0o700)
+        except OSError:
+            pass
+    shutil.rmtree(root, ignore_errors=True)
+
+
 class Child:
     """One worker process and its two pipes."""
 
@@ -73,8 +84,12 @@ class Child:
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
         self.log = tempfile.TemporaryFile(mode="w+b")
+        # The child's temporary files (its hermetic model copy among them) live here, and go
+        # with it even when it dies without cleaning up.
+        self.tmp = Path(tempfile.mkdtemp(prefix="model-contract-child-"))
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env["TMPDIR"] = str(self.tmp)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "harness.backends.worker", str(child_read), str(child_write)],
             pass_fds=(child_read, child_write), stdin=subprocess.DEVNULL,
@@ -150,6 +165,7 @@ class Child:
         self.reader.close()
         self.writer.close()
         self.log.close()
+        remove_tree(self.tmp)
 
     def kill(self) -> None:
         try:

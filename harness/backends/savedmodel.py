@@ -8,6 +8,10 @@ it falls back to the TF1 session loader, the one TF Serving uses, and says so in
 from __future__ import annotations
 
 import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -25,6 +29,35 @@ def import_tensorflow() -> Any:
         raise BackendUnavailable("savedmodel", f"TensorFlow is not importable ({exc})",
                                  install="pip install 'model-contract[tf]'") from None
     return tf
+
+
+class HermeticCopy:
+    """A read-only copy of a model directory in a fresh temporary folder.
+
+    The model is loaded from the copy, so nothing it does can change the user's files, and
+    an asset it finds only because the original folder is where it was exported (a path
+    baked in at export time) is missing here: the call fails and names the path. The op
+    scan catches absolute asset paths before loading; this catches the rest at run time.
+    """
+
+    def __init__(self, source: Path) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="model-contract-"))
+        self.path = self.root / source.name
+        shutil.copytree(source, self.path, symlinks=False)
+        for folder, dirs, files in os.walk(self.path):
+            for name in files:
+                os.chmod(os.path.join(folder, name), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP
+                     | stat.S_IROTH | stat.S_IXOTH)
+
+    def remove(self) -> None:
+        from harness.backends.isolation import remove_tree
+
+        remove_tree(self.root)
+
+
+def hermetic_copy(source: Path) -> HermeticCopy:
+    return HermeticCopy(Path(source))
 
 
 @register
@@ -48,8 +81,10 @@ class SavedModelBackend(Backend):
     def activate_impl(self) -> None:
         tf = import_tensorflow()
         self._tf = tf
+        self._copy = hermetic_copy(self.model.path)
+        self._path = self._copy.path
         try:
-            self._loaded = tf.saved_model.load(str(self.model.path), tags=list(self.contract.tags))
+            self._loaded = tf.saved_model.load(str(self._path), tags=list(self.contract.tags))
             self._functions = dict(self._loaded.signatures)
             self.loader = "tf2"
         except Exception as exc:  # noqa: BLE001 - fall back exactly as TF Serving would load it
@@ -62,7 +97,7 @@ class SavedModelBackend(Backend):
         session = tf.compat.v1.Session(graph=graph)
         with graph.as_default():
             meta = tf.compat.v1.saved_model.loader.load(session, list(self.contract.tags),
-                                                        str(self.model.path))
+                                                        str(self._path))
         self._session = session
         self._graph = graph
         self._signature_defs = dict(meta.signature_def)
@@ -73,6 +108,7 @@ class SavedModelBackend(Backend):
             self._session.close()
         self._loaded = None
         self._functions = {}
+        self._copy.remove()
 
     def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
                    ) -> Mapping[str, Any]:

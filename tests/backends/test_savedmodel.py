@@ -94,3 +94,31 @@ def test_corpus_contracts_run_through_the_fuzzer(corpus: Path, tmp_path: Path) -
             ["batch_consistency", "conformance", "determinism", "rejection", "values"])
     finally:
         engine.close()
+
+
+def _tree(path: Path) -> dict[str, tuple[int, float]]:
+    return {str(p.relative_to(path)): (p.stat().st_size, p.stat().st_mtime)
+            for p in sorted(path.rglob("*"))}
+
+
+def test_the_model_is_loaded_from_a_read_only_copy(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    from tests.conftest import FIXTURES, write_contract
+
+    model = tmp_path / "tiny"
+    shutil.copytree(FIXTURES / "tiny", model)
+    before = _tree(model)
+    contract = load_contract(write_contract(tmp_path, models=[str(model)]))
+    [ref] = resolve_model(model)
+    b = SavedModelBackend(ref, contract)
+    b.activate()
+    copy = b._path
+    assert copy != model and copy.is_dir()
+    assert not os.access(copy / "saved_model.pb", os.W_OK) or os.geteuid() == 0
+    assert oct((copy / "saved_model.pb").stat().st_mode & 0o777) == "0o444"
+    b.infer("serving_default", {"x": np.zeros((2, 4), np.float32)})
+    b.deactivate()
+    assert not copy.exists()
+    assert _tree(model) == before  # the user's folder is untouched
