@@ -135,6 +135,10 @@ class CheckFailure(AssertionError):
         return "\n".join(lines)
 
     def with_reproduce(self, command: str) -> "CheckFailure":
-        return CheckFailure(self.check, self.title, received=self.received,
-                            documented=self.documented, details=self.details,
-                            reproduce=command)
+        return type(self)(self.check, self.title, received=self.received,
+                          documented=self.documented, details=self.details,
+                          reproduce=command)
+
+
+class CrashFailure(CheckFailure):
+    """A check failure caused by the backend's process dying (abort, segfault, limits)."""

@@ -24,9 +24,12 @@ from typing import Any, Callable
 import numpy as np
 
 from harness.contract.model import SignatureSpec
-from harness.errors import CheckFailure, ContractError
+from harness.errors import CheckFailure, ContractError, CrashFailure
 
 Property = Callable[[Any], None]
+
+#: Crashing calls run per property before later examples reuse the last crash.
+CRASH_BUDGET = 3
 
 
 def examples_for(engine: Any, contract: Any) -> int | None:
@@ -61,10 +64,21 @@ def run_property(engine: Any, case: Any, signature: SignatureSpec, prop: Propert
     if count is not None:
         overrides["max_examples"] = count
     last: dict[str, Any] = {}
+    crashes: list[tuple[Any, CrashFailure]] = []
 
     def test(call: Any) -> None:
+        if len(crashes) >= CRASH_BUDGET:
+            # Every call that crashes costs a fresh process; past the budget, the shrinker
+            # gets the last crash back without running again, and it is that crash (with
+            # the call that caused it) that is reported.
+            last["call"] = crashes[-1][0]
+            raise crashes[-1][1]
         last["call"] = call
-        prop(call)
+        try:
+            prop(call)
+        except CrashFailure as crash:
+            crashes.append((call, crash))
+            raise
 
     wrapped = given(strategy)(settings(settings.default, **overrides)(test))
     wrapped._hypothesis_internal_database_key = ("model-contract:" + case.id).encode()  # type: ignore[attr-defined]

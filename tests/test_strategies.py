@@ -523,7 +523,9 @@ def test_wrong_rank_inputs() -> None:
     call = one(c)
     variants = dict(wrong_rank_inputs(call, c.signature("s")))
     assert set(variants) == {"x with rank 3", "x with rank 1", "t with rank 1",
-                             "v with rank 2", "v with rank 0"}
+                             "v with rank 2", "v with rank 0", "x with rank 3 (a leading axis)",
+                             "t with rank 1 (a leading axis)", "v with rank 2 (a leading axis)"}
+    assert variants["x with rank 3 (a leading axis)"].inputs["x"].shape == (1, 2, 3)
     # a rank-1 input really loses its axis (np.ascontiguousarray would give it back)
     assert variants["v with rank 0"].inputs["v"].shape == ()
     assert variants["x with rank 3"].inputs["x"].shape == (2, 3, 1)

@@ -21,7 +21,7 @@ from harness.backends.base import Backend, InferenceError
 from harness.checks.conformance import describe_inputs, output_conformance, value_checks
 from harness.contract.model import Contract, SignatureSpec
 from harness.engine import Case, Engine, Skipped, planner
-from harness.errors import CheckFailure
+from harness.errors import CheckFailure, CrashFailure
 from harness.fuzz import run_property
 from harness.savedmodel.layout import ModelRef
 
@@ -46,7 +46,8 @@ def call(backend: Backend, sig: SignatureSpec, inputs: Mapping[str, np.ndarray],
         return backend.infer(sig.name, inputs)
     except InferenceError as exc:
         what = "crashed on a valid input" if _crashed(exc) else "a valid input was refused"
-        raise CheckFailure(check, f"{backend.label}: {what}",
+        kind = CrashFailure if _crashed(exc) else CheckFailure
+        raise kind(check, f"{backend.label}: {what}",
                            received=exc.message,
                            documented=f"outputs for any input the contract allows ({sig.pointer})",
                            details=[describe_inputs(inputs)]) from None
@@ -211,7 +212,7 @@ def rejection(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) 
             accepted.append(f"{label}: silently accepted, answered output shapes {shapes} "
                             f"({describe_inputs(bad.inputs)})")
         if crashed:
-            raise CheckFailure(
+            raise CrashFailure(
                 "rejection", f"{backend.label}: signature {sig.name!r} crashed on "
                 f"{crashed[0].split(':', 1)[0]}",
                 received=crashed[0].split(": crashed: ", 1)[1],

@@ -44,7 +44,11 @@ def wrong_dtype_inputs(call: Call, signature: SignatureSpec) -> list[tuple[str, 
 
 
 def wrong_rank_inputs(call: Call, signature: SignatureSpec) -> list[tuple[str, Call]]:
-    """(label, call) with one input given a trailing axis of 1, or (rank >= 1) its last axis dropped.
+    """(label, call) with one input given a leading or a trailing axis of 1, or (rank >= 1) its
+    last axis dropped.
+
+    The leading axis keeps every inner size, so a model that silently broadcasts or maps over
+    extra axes answers it; the trailing axis and the dropped axis change the innermost size.
 
     Inputs declared with any rank (``shape: null``) are skipped: no rank is wrong for them.
     """
@@ -53,6 +57,9 @@ def wrong_rank_inputs(call: Call, signature: SignatureSpec) -> list[tuple[str, C
         if spec.name not in call.inputs or spec.shape is None:
             continue
         value = call.inputs[spec.name]
+        leading = np.ascontiguousarray(value[np.newaxis, ...])
+        out.append((f"{spec.name} with rank {leading.ndim} (a leading axis)",
+                    call.with_input(spec.name, leading)))
         grown = np.ascontiguousarray(value[..., np.newaxis])
         out.append((f"{spec.name} with rank {grown.ndim}", call.with_input(spec.name, grown)))
         if value.ndim >= 1:

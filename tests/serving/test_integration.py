@@ -176,7 +176,7 @@ def test_no_server_skips_with_reason_and_install(monkeypatch: pytest.MonkeyPatch
     message = results["tiny::tiny::-::status"].message
     assert "no model server: no --serving-url/--serving-grpc given, no tensorflow_model_server" in message
     assert "tensorflow/serving:2.19.1: no Docker engine answers (test)" in message
-    assert "hint: install with: install tensorflow_model_server" in message
+    assert "hint: install tensorflow_model_server" in message
 
 
 def test_server_that_exits_fails_with_its_log_tail(tmp_path: Path) -> None:
