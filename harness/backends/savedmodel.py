@@ -44,7 +44,7 @@ class HermeticCopy:
         self.root = Path(tempfile.mkdtemp(prefix="model-contract-"))
         self.path = self.root / source.name
         shutil.copytree(source, self.path, symlinks=False)
-        for folder, dirs, files in os.walk(self.path):
+        for folder, _dirs, files in os.walk(self.path):
             for name in files:
                 os.chmod(os.path.join(folder, name), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
             os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP

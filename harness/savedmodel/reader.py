@@ -120,7 +120,6 @@ def read_saved_model(path: str | Path) -> SavedModelInfo:
 
 def _parse(file: Path) -> Any:
     from google.protobuf import message, text_format
-
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
