@@ -128,8 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
                    help="MetaGraph tag-set to read (default: serve)")
     p.add_argument("--calibrate", action="store_true",
-                   help="also propose per-format, per-output tolerances from exports run on "
-                        "fuzzed inputs (not available yet: exits 2)")
+                   help="also export to TFLite and ONNX, run both next to the SavedModel on "
+                        "fuzzed inputs and write per-format, per-output tolerances: the largest "
+                        "absolute error seen times --margin, rounded up to one digit (a format "
+                        "that cannot be exported is left out with the reason)")
+    p.add_argument("--margin", type=float, default=10.0, metavar="X",
+                   help="with --calibrate: safety factor over the largest error seen (default 10)")
 
     p = command("check", "run a contract's checks",
                 "Run every check of CONTRACT on its models: 'pytest --contract CONTRACT' "
@@ -203,10 +207,6 @@ def _validate(ns: argparse.Namespace) -> int:
 def _init(ns: argparse.Namespace) -> int:
     from harness.contract.init import contract_from_model
 
-    if ns.calibrate:
-        raise UsageError("--calibrate is not available yet: tolerance calibration from exports "
-                         "is not implemented in this version",
-                         hint="run without --calibrate and set formats.*.tolerance by hand")
     output = Path(ns.output) if ns.output else None
     if output is not None and output.exists() and not ns.force:
         raise UsageError("exists; not overwritten", file=output, hint="pass --force to replace it")
@@ -219,6 +219,14 @@ def _init(ns: argparse.Namespace) -> int:
 
         data, probed = probe(result.data, resolve_model(ns.model)[-1])
         result = replace(result, data=data, notes=result.notes + tuple(probed))
+    if ns.calibrate:
+        from dataclasses import replace
+
+        from harness.contract.calibrate import calibrate
+        from harness.savedmodel.layout import resolve_model
+
+        data, calibrated = calibrate(result.data, resolve_model(ns.model)[-1], margin=ns.margin)
+        result = replace(result, data=data, notes=result.notes + tuple(calibrated))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     text = result.render()

@@ -154,6 +154,25 @@ def test_unknown_tags(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no MetaGraph with the tag-set ['gpu', 'serve']" in capsys.readouterr().err
 
 
-def test_calibrate_is_not_available_yet(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["init", str(FIXTURES / "tiny"), "--calibrate"]) == 2
-    assert "--calibrate is not available yet" in capsys.readouterr().err
+def test_calibrate_proposes_tolerances_from_observed_errors(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "tiny.json"
+    assert main(["init", str(FIXTURES / "tiny"), "-o", str(out), "--calibrate", "--margin", "100"]) == 0
+    data = json.loads(out.read_text())
+    assert set(data["formats"]) == {"tflite", "onnx"}
+    y = data["signatures"]["serving_default"]["outputs"]["y"]["tolerance"]
+    assert set(y) == {"tflite", "onnx"} and all(t["rtol"] == 0.0 for t in y.values())
+    assert "tolerance" not in data["signatures"]["serving_default"]["outputs"]["label"]  # exact
+    err = capsys.readouterr().err
+    assert "calibration: margin 100x the largest error seen" in err
+    assert "calibration: tflite serving_default/y: max abs error" in err
+    load_contract(out)
+
+
+def test_round_up_to_one_digit() -> None:
+    from harness.contract.calibrate import round_up
+
+    assert round_up(3.1e-6) == 4e-6
+    assert round_up(2e-5) == 2e-5
+    assert round_up(0.0) == 1e-7
+
