@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Hashable, Iterable, TypeVar, cast
 
 from harness.backends.base import BACKENDS, Backend
 from harness.checks import static as static_checks
@@ -21,6 +21,15 @@ from harness.errors import BackendUnavailable, CheckFailure, HarnessError, Model
 from harness.options import RunOptions
 from harness.savedmodel.layout import ModelRef, resolve_model
 from harness.savedmodel.reader import SavedModelInfo, read_saved_model
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """An error kept by :meth:`Engine.once` to raise again."""
+
+    error: Exception
 
 
 class Skipped(Exception):
@@ -78,8 +87,9 @@ class Engine:
         self.listeners: list[Callable[[CaseResult], None]] = []
         self.results: list[CaseResult] = []
         self._infos: dict[Path, SavedModelInfo | HarnessError] = {}
-        self._backends: dict[tuple[str, Path, str], Backend | BaseException] = {}
+        self._once: dict[Hashable, Any] = {}
         self.data: dict[str, Any] = {}  # per-session data families share (e.g. parity rows)
+        self._recent: list[Hashable] = []
 
     # ------------------------------------------------------------------ planning
     def load(self, path: Path) -> Contract:
@@ -149,27 +159,44 @@ class Engine:
             raise cached
         return cached
 
+    def once(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()`` once per session for ``key``: its result is kept, and so is the error it
+        raised, which is raised again for every later case (a model that cannot load fails
+        each of its checks with the same message instead of being loaded again)."""
+        if key not in self._once:
+            try:
+                self._once[key] = make()
+            except Exception as exc:  # noqa: BLE001 - remembered, re-raised per case
+                self._once[key] = _Raised(exc)
+        cached = self._once[key]
+        if isinstance(cached, _Raised):
+            raise cached.error
+        return cast(T, cached)
+
     def backend(self, name: str, contract: Contract, ref: ModelRef) -> Backend:
         """A loaded backend for (name, model, contract tags), activated once per session."""
-        key = (name, ref.path, ",".join(contract.tags) + "|" + str(contract.path))
-        cached = self._backends.get(key)
-        if cached is None:
+        key = ("backend", name, ref.path, ",".join(contract.tags) + "|" + str(contract.path))
+
+        def make() -> Backend:
             cls = BACKENDS.get(name)
             if cls is None:
                 raise BackendUnavailable(name, "no such backend is registered")
-            try:
-                cls.check_available()
-                self.before_load(contract, ref)
-                cached = self._make_backend(cls, contract, ref)
-                cached.engine = self
-                cached.activate()
-            except BaseException as exc:  # noqa: BLE001 - remembered, re-raised per case
-                cached = exc
-            self._backends[key] = cached
-        if isinstance(cached, BaseException):
-            raise cached
-        self._touch(key, cached)
-        return cached
+            return self.activated(cls, contract, ref, lambda: self._make_backend(cls, contract, ref))
+
+        backend = self.once(key, make)
+        self._touch(key, backend)
+        return backend
+
+    def activated(self, cls: type[Backend], contract: Contract, ref: ModelRef,
+                  make: Callable[[], Backend]) -> Backend:
+        """A backend of class ``cls`` made by ``make``, after the availability check and the
+        BEFORE_LOAD hooks (the op-policy scan), activated."""
+        cls.check_available()
+        self.before_load(contract, ref)
+        backend = make()
+        backend.engine = self
+        backend.activate()
+        return backend
 
     def _make_backend(self, cls: type[Backend], contract: Contract, ref: ModelRef) -> Backend:
         """The backend itself, or (by default) the same backend in an isolated child process."""
@@ -182,12 +209,12 @@ class Engine:
             call_timeout=self.options.call_timeout or isolation.CALL_TIMEOUT_S,
             memory_limit_mb=self.options.memory_limit or isolation.MEMORY_LIMIT_MB)
 
-    def _touch(self, key: tuple[str, Path, str], backend: Backend) -> None:
+    def _touch(self, key: Hashable, backend: Backend) -> None:
         """Keep at most MAX_ACTIVE backends loaded; the least recently used is released
         (it reloads on its next call), so a run over many models stays within memory."""
-        self._recent = [k for k in getattr(self, "_recent", []) if k != key] + [key]
+        self._recent = [k for k in self._recent if k != key] + [key]
         while len(self._recent) > MAX_ACTIVE:
-            old = self._backends.get(self._recent.pop(0))
+            old = self._once.get(self._recent.pop(0))
             if isinstance(old, Backend):
                 old.deactivate()
 
@@ -198,13 +225,13 @@ class Engine:
 
     def close(self) -> None:
         """Release every backend, then run the closers families registered (servers, containers)."""
-        for item in self._backends.values():
+        for item in self._once.values():
             if isinstance(item, Backend):
                 try:
                     item.deactivate()
                 except Exception:  # noqa: BLE001 - closing must not mask results
                     pass
-        self._backends.clear()
+        self._once.clear()
         closers = self.data.pop("closers", [])
         for close in reversed(closers):
             try:

@@ -7,6 +7,7 @@ it falls back to the TF1 session loader, the one TF Serving uses, and says so in
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import stat
@@ -60,6 +61,16 @@ def hermetic_copy(source: Path) -> HermeticCopy:
     return HermeticCopy(Path(source))
 
 
+_RETIRED: list[tuple[Any, HermeticCopy]] = []
+
+
+@atexit.register
+def _remove_retired() -> None:
+    for _loaded, copy in _RETIRED:
+        copy.remove()
+    _RETIRED.clear()
+
+
 @register
 class SavedModelBackend(Backend):
     name = "savedmodel"
@@ -106,9 +117,13 @@ class SavedModelBackend(Backend):
     def deactivate_impl(self) -> None:
         if self.loader == "tf1":
             self._session.close()
+        # TensorFlow shares some resources (random generators, tables) between loads of one
+        # model in a process: destroying this load can break a later one mid-call. The
+        # loaded object and its copy therefore live until the process ends (in an isolated
+        # child that is now; in-process, at exit).
+        _RETIRED.append((self._loaded, self._copy))
         self._loaded = None
         self._functions = {}
-        self._copy.remove()
 
     def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
                    ) -> Mapping[str, Any]:

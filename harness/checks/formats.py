@@ -134,22 +134,10 @@ def _variant_backend(engine: Engine, case: Case, name: str) -> Backend:
     from harness.backends.tflite import TFLiteBackend
 
     variant = dict(variants(case.contract))[name]
-    cache: dict[Any, Any] = engine.data.setdefault("format_backends", {})
-    key = (name, case.model.path, str(case.contract.path))
-    cached = cache.get(key)
-    if cached is None:
-        try:
-            TFLiteBackend.check_available()
-            engine.before_load(case.contract, case.model)
-            cached = TFLiteBackend(case.model, case.contract, variant=variant)
-            cached.engine = engine
-            cached.activate()
-        except BaseException as exc:  # noqa: BLE001 - remembered, re-raised per case
-            cached = exc
-        cache[key] = cached
-    if isinstance(cached, BaseException):
-        raise cached
-    return cached
+    return engine.once(
+        ("format-backend", name, case.model.path, str(case.contract.path)),
+        lambda: engine.activated(TFLiteBackend, case.contract, case.model,
+                                 lambda: TFLiteBackend(case.model, case.contract, variant=variant)))
 
 
 def _resolve(case: Case, backend: Backend, sig: SignatureSpec) -> None:

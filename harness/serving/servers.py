@@ -378,19 +378,9 @@ def check_serves(engine: Any, contract: Contract, refs: list[Any], endpoint: End
 
 def endpoint_for(engine: Any, contract: Contract, ref: Any) -> Endpoint:
     """The endpoint serving ``ref``; starts (or checks) a server once per (contract, base)."""
-    cache: dict[tuple[str, str], Endpoint | BaseException] = engine.data.setdefault(
-        "serving_endpoints", {})
-    key = (str(contract.path), str(ref.base))
-    cached = cache.get(key)
-    if cached is None:
-        try:
-            cached = _make_endpoint(engine, contract, ref)
-        except BaseException as exc:  # noqa: BLE001 - remembered, re-raised per case
-            cached = exc
-        cache[key] = cached
-    if isinstance(cached, BaseException):
-        raise cached
-    return cached
+    endpoint: Endpoint = engine.once(("serving-endpoint", str(contract.path), str(ref.base)),
+                                     lambda: _make_endpoint(engine, contract, ref))
+    return endpoint
 
 
 def _refs_of_base(engine: Any, contract: Contract, ref: Any) -> list[Any]:
@@ -429,4 +419,5 @@ def _make_endpoint(engine: Any, contract: Contract, ref: Any) -> Endpoint:
 def _record_start(engine: Any, endpoint: Endpoint) -> None:
     engine.data.setdefault("serving_starts", []).append(
         {"label": endpoint.label, "model": endpoint.model.name,
-         "versions": list(endpoint.model.version_numbers), "seconds": endpoint.start_seconds})
+         "versions": list(endpoint.model.version_numbers), "seconds": endpoint.start_seconds,
+         "rest_url": endpoint.rest_url, "grpc_target": endpoint.grpc_target})

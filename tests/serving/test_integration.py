@@ -74,8 +74,8 @@ def test_binary_path_starts_lays_out_and_stops_the_server(tmp_path: Path) -> Non
     assert status[0].startswith(f"serving (tensorflow_model_server at {STANDIN_WRAPPER}): "
                                 "model 'tiny' version 1 AVAILABLE")
     assert "started in" in status[1]
-    endpoint = next(iter(engine.data["serving_endpoints"].values()))
-    port = int(endpoint.rest_url.rsplit(":", 1)[1])
+    [start] = engine.data["serving_starts"]
+    port = int(start["rest_url"].rsplit(":", 1)[1])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     with pytest.raises(OSError):  # stopped: nothing listens any more
         conn.request("GET", "/v1/models/tiny")
