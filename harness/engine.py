@@ -181,7 +181,7 @@ class Engine:
             cls = BACKENDS.get(name)
             if cls is None:
                 raise BackendUnavailable(name, "no such backend is registered")
-            return self.activated(cls, contract, ref, lambda: self._make_backend(cls, contract, ref))
+            return self.activated(cls, contract, ref, lambda: self.make_backend(cls, contract, ref))
 
         backend = self.once(key, make)
         self._touch(key, backend)
@@ -198,14 +198,15 @@ class Engine:
         backend.activate()
         return backend
 
-    def _make_backend(self, cls: type[Backend], contract: Contract, ref: ModelRef) -> Backend:
+    def make_backend(self, cls: type[Backend], contract: Contract, ref: ModelRef,
+                      **kwargs: Any) -> Backend:
         """The backend itself, or (by default) the same backend in an isolated child process."""
         if self.options.in_process or not cls.isolate:
-            return cls(ref, contract)
+            return cls(ref, contract, **kwargs)
         from harness.backends import isolation
 
         return isolation.IsolatedBackend(
-            ref, contract, inner=cls.name, models_override=self.options.models,
+            ref, contract, inner=cls.name, options=self.options, kwargs=kwargs,
             call_timeout=self.options.call_timeout or isolation.CALL_TIMEOUT_S,
             memory_limit_mb=self.options.memory_limit or isolation.MEMORY_LIMIT_MB)
 

@@ -17,11 +17,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
+
+
+def _restore(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    """Rebuild an error sent from a backend's child process (see ``__reduce__``)."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class HarnessError(Exception):
     """A problem with the user's input that the user can fix; shown without a traceback."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
 
     def __init__(self, message: str, *, file: str | Path | None = None, place: str | None = None,
                  hint: str | None = None) -> None:
@@ -133,6 +144,9 @@ class CheckFailure(AssertionError):
         if self.reproduce:
             lines.append(f"Reproduce with: {self.reproduce}")
         return "\n".join(lines)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
 
     def with_reproduce(self, command: str) -> "CheckFailure":
         return type(self)(self.check, self.title, received=self.received,

@@ -127,12 +127,12 @@ class Child:
             raise self._died() from None
         if reply[0] == "ok":
             return reply[1]
-        _, kind, text = reply
+        _, kind, detail = reply
         if kind == "inference":
-            raise _Remote(text)
-        if kind == "harness":
-            raise HarnessError(text)
-        raise RuntimeError(f"bug in the backend worker:\n{text}")
+            raise _Remote(detail)
+        if kind == "raise":
+            raise detail
+        raise RuntimeError(f"bug in the backend worker:\n{detail}")
 
     def _died(self) -> BackendCrashed:
         try:
@@ -184,12 +184,14 @@ class IsolatedBackend(Backend):
     name = "isolated"
 
     def __init__(self, model: ModelRef, contract: Contract, *, inner: str,
-                 models_override: tuple[Path, ...] = (), call_timeout: float = CALL_TIMEOUT_S,
+                 options: Any = None, kwargs: Mapping[str, Any] | None = None,
+                 call_timeout: float = CALL_TIMEOUT_S,
                  activate_timeout: float = ACTIVATE_TIMEOUT_S,
                  memory_limit_mb: float = MEMORY_LIMIT_MB) -> None:
         super().__init__(model, contract)
         self.inner = inner
-        self.models_override = models_override
+        self.options = options
+        self.kwargs = dict(kwargs or {})
         self.call_timeout = call_timeout
         self.activate_timeout = activate_timeout
         self.memory_limit_mb = memory_limit_mb
@@ -210,7 +212,7 @@ class IsolatedBackend(Backend):
             try:
                 self.inner_label = child.request(
                     ("activate", self.inner, self.model, str(self.contract.path),
-                     self.models_override), self.activate_timeout)
+                     self.options, self.kwargs), self.activate_timeout)
             except BackendCrashed as exc:
                 self.child = None
                 child.stop()
@@ -239,6 +241,13 @@ class IsolatedBackend(Backend):
     def signatures_impl(self) -> Mapping[str, SignatureIO]:
         result: Mapping[str, SignatureIO] = self._ensure_child().request(("signatures",), self.call_timeout)
         return result
+
+    def resolution(self, spec: SignatureSpec) -> Any:
+        """The format's names for ``spec`` (TFLite, ONNX backends), computed in the child."""
+        return self._ensure_child().request(("call", "resolution", spec.name), self.call_timeout)
+
+    def variable_ops(self) -> Any:
+        return self._ensure_child().request(("call", "variable_ops", None), self.call_timeout)
 
     def deactivate_impl(self) -> None:
         if self.child is not None:

@@ -53,10 +53,6 @@ def _io(arg: Any) -> TensorIO:
 class OnnxBackend(Backend):
     name = "onnx"
     install = INSTALL
-    #: Runs in the session process: conversion (the part that crashes) is already in a
-    #: subprocess, the runtime imports no TensorFlow, and name resolution, the export
-    #: cache and --tflite/--onnx live with the engine.
-    isolate = False
 
     def __init__(self, model: ModelRef, contract: Contract) -> None:
         super().__init__(model, contract)

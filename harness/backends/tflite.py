@@ -55,10 +55,6 @@ def _dtype(details: Mapping[str, Any]) -> str:
 class TFLiteBackend(Backend):
     name = "tflite"
     install = INSTALL
-    #: Runs in the session process: conversion (the part that crashes) is already in a
-    #: subprocess, the runtime imports no TensorFlow, and name resolution, the export
-    #: cache and --tflite/--onnx live with the engine.
-    isolate = False
 
     def __init__(self, model: ModelRef, contract: Contract, *,
                  variant: Mapping[str, Any] | None = None) -> None:

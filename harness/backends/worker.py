@@ -3,15 +3,18 @@
 It reads pickled requests from file descriptor RFD and writes pickled replies to WFD.
 Requests are tuples ``(op, *args)``:
 
-* ``("activate", backend_name, model_ref, contract_path, models_override)`` loads the
+* ``("activate", backend_name, model_ref, contract_path, run_options, kwargs)`` loads the
   model; replies with the backend's label;
+* ``("call", method, signature_name_or_None)`` calls a method of the backend (with the
+  contract's signature of that name) and replies with its result;
 * ``("infer", signature, inputs, check_inputs)`` replies with the outputs;
 * ``("signatures",)`` replies with the format's signatures;
 * ``("stop",)`` ends the process.
 
-Replies are ``("ok", value)`` or ``("error", kind, message)`` where kind is ``inference``
-(the backend refused or failed the call), ``harness`` (a user error, e.g. a converter
-failure) or ``bug``. A crash of TensorFlow (abort, segfault) or running out of memory
+Replies are ``("ok", value)`` or ``("error", kind, detail)`` where kind is ``inference``
+(the backend refused or failed the call; detail is its message), ``raise`` (a user error
+or check failure, e.g. a converter failure or names that do not resolve; detail is the
+exception itself, raised again in the parent) or ``bug`` (detail is the traceback). A crash of TensorFlow (abort, segfault) or running out of memory
 simply ends the process; the parent reports it.
 """
 
@@ -38,6 +41,10 @@ def serve(reader: Connection, writer: Connection) -> None:
             if op == "activate":
                 backend = _activate(*request[1:])
                 writer.send(("ok", backend.label))
+            elif op == "call":
+                method, signature = request[1:]
+                args = () if signature is None else (backend.contract.signature(signature),)
+                writer.send(("ok", _plain(getattr(backend, method)(*args))))
             elif op == "infer":
                 signature, inputs, check_inputs = request[1:]
                 outputs = backend.infer(signature, inputs, check_inputs=check_inputs)
@@ -54,25 +61,44 @@ def serve(reader: Connection, writer: Connection) -> None:
             writer.send(_error_reply(exc))
 
 
-def _activate(name: str, model: Any, contract_path: str, models: Any) -> Any:
+def _activate(name: str, model: Any, contract_path: str, options: Any,
+              kwargs: dict[str, Any]) -> Any:
     import harness.backends  # noqa: F401 - registers every backend
     from harness.backends.base import BACKENDS
     from harness.contract.load import load_contract
+    from harness.engine import Engine
 
     contract = load_contract(contract_path)
-    backend = BACKENDS[name](model, contract)
+    backend = BACKENDS[name](model, contract, **kwargs)
+    backend.engine = Engine(options)  # the run's options and export cache, in this process
     backend.activate()
     return backend
 
 
-def _error_reply(exc: BaseException) -> tuple[str, str, str]:
+def _plain(value: Any) -> Any:
+    """``value`` with read-only mappings turned into dicts, so that it pickles."""
+    import dataclasses
+    from types import MappingProxyType
+
+    if isinstance(value, MappingProxyType):
+        return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{
+            f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+            if isinstance(getattr(value, f.name), MappingProxyType)})
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _error_reply(exc: BaseException) -> tuple[str, str, Any]:
     from harness.backends.base import InferenceError
-    from harness.errors import HarnessError
+    from harness.errors import CheckFailure, HarnessError
 
     if isinstance(exc, InferenceError):
         return ("error", "inference", exc.message)
-    if isinstance(exc, HarnessError):
-        return ("error", "harness", str(exc))
+    if isinstance(exc, (HarnessError, CheckFailure)):
+        return ("error", "raise", exc)  # pickled whole: its type and fields survive
     return ("error", "bug", "".join(traceback.format_exception(exc)))
 
 

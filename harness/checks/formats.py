@@ -137,7 +137,8 @@ def _variant_backend(engine: Engine, case: Case, name: str) -> Backend:
     return engine.once(
         ("format-backend", name, case.model.path, str(case.contract.path)),
         lambda: engine.activated(TFLiteBackend, case.contract, case.model,
-                                 lambda: TFLiteBackend(case.model, case.contract, variant=variant)))
+                                 lambda: engine.make_backend(TFLiteBackend, case.contract,
+                                                              case.model, variant=variant)))
 
 
 def _resolve(case: Case, backend: Backend, sig: SignatureSpec) -> None:
