@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from models_under_test import SERVING_VERSION
-from models_under_test.seeding import seed_everything
+from models_under_test.seeding import seed_everything, tf_variables
 
 N_INPUTS = 784
 N_HIDDEN = 128
@@ -77,7 +77,7 @@ class ClassifierModule(tf.Module):
 
     def __init__(self, model: keras.Model) -> None:
         super().__init__(name="classifier")
-        self.network_variables = [variable.value for variable in model.variables]
+        self.network_variables = tf_variables(model)
         hidden = model.get_layer("hidden")
         spec = tf.TensorSpec([None, N_INPUTS], tf.float32, name="x")
 

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from models_under_test import SERVING_VERSION
-from models_under_test.seeding import seed_everything
+from models_under_test.seeding import keras_applications, seed_everything, tf_variables
 
 SIZE = 96
 N_CLASSES = 10
@@ -71,7 +71,7 @@ def make_model() -> keras.Model:
     """Seeded MobileNetV2 with calibrated BatchNorm statistics and a rescaled head."""
     seed_everything(SEED)
     rng = np.random.default_rng(SEED)
-    model = keras.applications.MobileNetV2(
+    model = keras_applications().MobileNetV2(  # type: ignore[attr-defined]
         input_shape=(SIZE, SIZE, 3), alpha=ALPHA, weights=None, classes=N_CLASSES
     )
     batch_norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
@@ -119,7 +119,7 @@ class ImageClassifierModule(tf.Module):
 
     def __init__(self, model: keras.Model) -> None:
         super().__init__(name="image_classifier")
-        self.network_variables = [variable.value for variable in model.variables]
+        self.network_variables = tf_variables(model)
         spec = tf.TensorSpec([None, SIZE, SIZE, 3], tf.float32, name="x")
 
         def probs(x: tf.Tensor) -> tf.Tensor:

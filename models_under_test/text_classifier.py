@@ -127,7 +127,8 @@ def train(module: TextClassifierModule) -> float:
             loss = tf.reduce_mean(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(y, module.logits(x))
             )
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        # no zip(strict=): TF 2.12's autograph replaces zip with one that lacks it
+        optimizer.apply_gradients(list(zip(tape.gradient(loss, variables), variables)))
         return loss
 
     for _ in range(TRAIN_STEPS):
