@@ -48,7 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     resolved = {p.resolve() for p in options.contracts}
     config.stash[CONTRACTS] = resolved
-    config.stash[ENGINE] = Engine(options)
+    engine = Engine(options)
+    # an explicitly chosen hypothesis profile decides the effort unless --examples is given
+    engine.data["profile_chosen"] = bool(config.getoption("hypothesis_profile", None))
+    config.stash[ENGINE] = engine
     # Collect the contracts themselves instead of testpaths (the project's own tests),
     # unless the user named paths explicitly too.
     if config.args_source != pytest.Config.ArgsSource.ARGS:

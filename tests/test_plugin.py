@@ -104,3 +104,29 @@ def test_static_failure_shows_received_and_documented(pytester: pytest.Pytester)
         "(/signatures/serving_default/inputs/x/dtype)",
     ])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_examples_option_then_profile_then_contract(pytester: pytest.Pytester) -> None:
+    """--examples wins; an explicitly chosen hypothesis profile comes next; then the contract."""
+    from hypothesis import settings
+
+    settings.register_profile("three", max_examples=3)
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")],
+                              fuzz={"examples": 7})
+    pytester.makeconftest("""
+import harness.fuzz as fuzz
+seen = []
+original = fuzz.examples_for
+def spy(engine, contract):
+    n = original(engine, contract)
+    seen.append(n)
+    return n
+fuzz.examples_for = spy
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"EXAMPLES {seen[:1]}")
+""")
+    base = ["--contract", str(contract), "-k", "conformance", "--in-process"]
+    run(pytester, *base).stdout.fnmatch_lines(["EXAMPLES [[]7[]]"])
+    run(pytester, *base, "--hypothesis-profile", "three").stdout.fnmatch_lines(["EXAMPLES [[]None[]]"])
+    run(pytester, *base, "--hypothesis-profile", "three", "--examples", "2").stdout.fnmatch_lines(
+        ["EXAMPLES [[]2[]]"])
