@@ -86,7 +86,6 @@ class Engine:
         self.options = options or RunOptions()
         self.listeners: list[Callable[[CaseResult], None]] = []
         self.results: list[CaseResult] = []
-        self._infos: dict[Path, SavedModelInfo | HarnessError] = {}
         self._once: dict[Hashable, Any] = {}
         self.data: dict[str, Any] = {}  # per-session data families share (e.g. parity rows)
         self._recent: list[Hashable] = []
@@ -148,16 +147,7 @@ class Engine:
 
     def model_info(self, ref: ModelRef) -> SavedModelInfo:
         """The static read of a model, once per session (errors are cached and re-raised)."""
-        cached = self._infos.get(ref.path)
-        if cached is None:
-            try:
-                cached = read_saved_model(ref.path)
-            except ModelError as exc:
-                cached = exc
-            self._infos[ref.path] = cached
-        if isinstance(cached, HarnessError):
-            raise cached
-        return cached
+        return self.once(("model-info", ref.path), lambda: read_saved_model(ref.path))
 
     def once(self, key: Hashable, make: Callable[[], T]) -> T:
         """``make()`` once per session for ``key``: its result is kept, and so is the error it

@@ -41,6 +41,14 @@ def examples_for(engine: Any, contract: Any) -> int | None:
     return int(contract.fuzz.examples)
 
 
+def capped_examples(engine: Any, contract: Any, cap: int) -> int:
+    """The run's number of examples, at most ``cap`` (for checks whose calls are costly)."""
+    from hypothesis import settings
+
+    chosen = examples_for(engine, contract)
+    return min(cap, chosen if chosen is not None else settings().max_examples)
+
+
 def run_property(engine: Any, case: Any, signature: SignatureSpec, prop: Property, *,
                  examples: int | None = None) -> None:
     """Check ``prop`` on calls drawn for ``signature``; raise the shrunk failure, replayable."""

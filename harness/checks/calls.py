@@ -22,7 +22,7 @@ from harness.checks.conformance import describe_inputs, output_conformance, valu
 from harness.contract.model import Contract, SignatureSpec
 from harness.engine import Case, Engine, Skipped, planner
 from harness.errors import CheckFailure, CrashFailure
-from harness.fuzz import run_property
+from harness.fuzz import capped_examples, run_property
 from harness.savedmodel.layout import ModelRef
 
 CallCheck = Callable[[Engine, Case, SignatureSpec, Backend], None]
@@ -134,7 +134,7 @@ def batch_axis_dim(sig: SignatureSpec) -> str | None:
     return None
 
 
-def _same_nan(ref: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def same_nan(ref: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """NaN at the same place in both is the same answer (the values check judges NaN itself)."""
     if ref.dtype.kind == "f" and got.shape == ref.shape:
         both = np.isnan(ref) & np.isnan(got)
@@ -170,7 +170,7 @@ def batch_consistency(engine: Engine, case: Case, sig: SignatureSpec, backend: B
             row_inputs = {k: np.asarray(v)[i:i + 1] for k, v in c.inputs.items()}
             single = call(backend, sig, row_inputs, "batch_consistency")
             for spec in sig.outputs:
-                ref, got = _same_nan(np.asarray(single[spec.name]),
+                ref, got = same_nan(np.asarray(single[spec.name]),
                                      np.asarray(batched[spec.name])[i:i + 1])
                 tol = case.contract.tolerance
                 result = compare(ref, got, tol, exact=spec.dtype not in ("float16", "bfloat16",
@@ -228,11 +228,7 @@ def rejection(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) 
                            f"refused ({sig.pointer}/reject)",
                 details=accepted)
 
-    run_property(engine, case, sig, prop, examples=min(5, _examples(engine, case.contract)))
-
-
-def _examples(engine: Engine, contract: Contract) -> int:
-    return int(engine.options.examples or contract.fuzz.examples)
+    run_property(engine, case, sig, prop, examples=capped_examples(engine, case.contract, 5))
 
 
 def _run(engine: Engine, case: Case) -> list[str]:

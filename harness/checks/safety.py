@@ -27,12 +27,8 @@ def scan(engine: Engine, contract: Contract, ref: ModelRef) -> Any:
     """The scan report of one model under the contract's policy, once per session."""
     from harness.safety import scan_saved_model
 
-    cache = engine.data.setdefault("scans", {})
-    key = (ref.path, contract.path)
-    if key not in cache:
-        policy = policy_for(engine, contract)
-        cache[key] = scan_saved_model(ref.path, policy, tags=set(contract.tags))
-    return cache[key]
+    return engine.once(("scan", ref.path, contract.path), lambda: scan_saved_model(
+        ref.path, policy_for(engine, contract), tags=set(contract.tags)))
 
 
 def gate(engine: Engine, contract: Contract, ref: ModelRef) -> None:

@@ -39,7 +39,7 @@ from harness.checks.parity import compare, parity_failure
 from harness.contract.model import Contract, SignatureSpec
 from harness.engine import REPORT_SECTIONS, Case, Engine, Skipped, planner
 from harness.errors import CheckFailure, HarnessError
-from harness.fuzz import run_property
+from harness.fuzz import capped_examples, run_property
 from harness.savedmodel.layout import ModelRef
 from harness.serving import config as cfg
 from harness.serving.findings import rest_blocked, signature_findings
@@ -569,7 +569,7 @@ def addressing(engine: Engine, case: Case) -> list[str]:
                 compare_outputs(engine, case, sig, "serving-grpc", grpc.label, expected,
                                 dict(answer.outputs), c.inputs, how=f"gRPC {spec}")
 
-    run_property(engine, case, sig, prop, examples=min(3, _examples(engine, case.contract)))
+    run_property(engine, case, sig, prop, examples=capped_examples(engine, case.contract, 3))
     reached = [f"/versions/{version}"] + [f"/labels/{label}" for label in labels]
     notes = [f"{ep.label}: {', '.join(reached)} answer as version {version}'s SavedModel"]
     if not labels and ep.model.labels:
@@ -604,10 +604,6 @@ def _labels_point_at(case: Case, ep: Any, grpc: Any, version: int, labels: list[
                                         f"for ModelSpec.version_label={label!r}",
                                documented=f"version {version} (formats.serving.version_labels"
                                           f"[{label!r}] in {case.contract.path.name})")
-
-
-def _examples(engine: Engine, contract: Contract) -> int:
-    return int(engine.options.examples or contract.fuzz.examples)
 
 
 # --------------------------------------------------------------------------- bad requests
@@ -713,7 +709,7 @@ def bad_requests(engine: Engine, case: Case) -> list[str]:
             for label, bad in variants:
                 grpc_expect(sig.name, bad.inputs, label, bad.inputs)
 
-    run_property(engine, case, sig, prop, examples=min(3, _examples(engine, case.contract)))
+    run_property(engine, case, sig, prop, examples=capped_examples(engine, case.contract, 3))
     kinds = sorted(set(s.split(" ", 1)[1] if s.startswith(("REST", "gRPC")) else s for s in sent))
     return [f"{ep.label}: refused {len(sent)} bad requests ({'; '.join(kinds[:6])}"
             f"{'; ...' if len(kinds) > 6 else ''})"]

@@ -176,10 +176,11 @@ def _settle_determinism(data: dict[str, Any], key: str, contract: Contract, back
     if not sig.get("deterministic", True) or sig.get("stateful"):
         return
     call = _simplest_call(contract, key, backend.model, _non_empty)
+    from harness.checks.calls import same
+
     first = backend.infer(key, call.inputs, check_inputs=False)
     second = backend.infer(key, call.inputs, check_inputs=False)
-    if any(not np.array_equal(first[k], second[k], equal_nan=first[k].dtype.kind == "f")
-           for k in first):
+    if any(not same(first[k], second[k]) for k in first):
         sig["deterministic"] = False
         notes.append(f"signature {key!r} gives different outputs for the same input: marked "
                      "\"deterministic\": false")
@@ -190,7 +191,8 @@ def _settle_batch(data: dict[str, Any], key: str, contract: Contract, backend: B
     sig = data["signatures"][key]
     if not sig.get("batch_consistent", True) or sig.get("stateful") or not sig["inputs"]:
         return
-    from harness.checks.calls import batch_axis_dim
+    from harness.checks.calls import batch_axis_dim, same_nan
+    from harness.checks.parity import compare
 
     dim = batch_axis_dim(contract.signature(key))
     if dim is None or contract.dims[dim].max < 2:
@@ -205,10 +207,9 @@ def _settle_batch(data: dict[str, Any], key: str, contract: Contract, backend: B
         single = backend.infer(key, {k: np.asarray(v)[i:i + 1] for k, v in call.inputs.items()},
                                check_inputs=False)
         for name, value in single.items():
-            a, b = np.asarray(value), np.asarray(batched[name])[i:i + 1]
-            if a.shape != b.shape or (a.dtype.kind == "f" and not np.allclose(a, b, rtol=1e-4,
-                                                                               atol=1e-5, equal_nan=True)) \
-                    or (a.dtype.kind != "f" and not np.array_equal(a, b)):
+            # the same comparison the batch_consistency check makes
+            a, b = same_nan(np.asarray(value), np.asarray(batched[name])[i:i + 1])
+            if not compare(a, b, contract.tolerance, exact=a.dtype.kind != "f").passed:
                 sig["batch_consistent"] = False
                 notes.append(f"signature {key!r}: row {i} of a batch differs from the same row "
                              "called alone (output {name!r}): marked \"batch_consistent\": false")
