@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from harness.context import RunContext
 from harness.contract.model import SignatureSpec
 from harness.errors import CheckFailure, ContractError, CrashFailure
 
@@ -32,24 +33,24 @@ Property = Callable[[Any], None]
 CRASH_BUDGET = 3
 
 
-def examples_for(engine: Any, contract: Any) -> int | None:
+def examples_for(context: RunContext, contract: Any) -> int | None:
     """The number of examples for this run, or None to keep the loaded profile's."""
-    if engine.options.examples:
-        return int(engine.options.examples)
-    if engine.data.get("profile_chosen"):
+    if context.options.examples:
+        return int(context.options.examples)
+    if context.options.profile_chosen:
         return None
     return int(contract.fuzz.examples)
 
 
-def capped_examples(engine: Any, contract: Any, cap: int) -> int:
+def capped_examples(context: RunContext, contract: Any, cap: int) -> int:
     """The run's number of examples, at most ``cap`` (for checks whose calls are costly)."""
     from hypothesis import settings
 
-    chosen = examples_for(engine, contract)
+    chosen = examples_for(context, contract)
     return min(cap, chosen if chosen is not None else settings().max_examples)
 
 
-def run_property(engine: Any, case: Any, signature: SignatureSpec, prop: Property, *,
+def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop: Property, *,
                  examples: int | None = None) -> None:
     """Check ``prop`` on calls drawn for ``signature``; raise the shrunk failure, replayable."""
     from hypothesis import HealthCheck, given, settings
@@ -57,12 +58,12 @@ def run_property(engine: Any, case: Any, signature: SignatureSpec, prop: Propert
     from harness.strategies import call_strategy
 
     contract = case.contract
-    if engine.options.replay:
-        call = load_call(engine.options.replay, signature)
+    if context.options.replay:
+        call = load_call(context.options.replay, signature)
         prop(call)
         return
     strategy = call_strategy(contract, signature, assets_dir=case.model.path / "assets")
-    count = examples if examples is not None else examples_for(engine, contract)
+    count = examples if examples is not None else examples_for(context, contract)
     overrides: dict[str, Any] = {
         "deadline": None,
         "report_multiple_bugs": False,
@@ -96,17 +97,17 @@ def run_property(engine: Any, case: Any, signature: SignatureSpec, prop: Propert
         call = last.get("call")
         if call is None:
             raise
-        saved = save_call(engine, case, call)
-        raise failure.with_reproduce(replay_command(engine, case, saved)) from None
+        saved = save_call(context, case, call)
+        raise failure.with_reproduce(replay_command(context, case, saved)) from None
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.@-]+", "_", text).strip("_")
 
 
-def save_call(engine: Any, case: Any, call: Any) -> Path:
+def save_call(context: RunContext, case: Any, call: Any) -> Path:
     """Write the call's inputs as .npz plus a .json sidecar; returns the .npz path."""
-    folder = Path(engine.options.results_dir) / "failures"
+    folder = Path(context.options.results_dir) / "failures"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{_slug(case.id)}.npz"
     arrays = {f"input:{k}": np.asarray(v) for k, v in call.inputs.items()}
@@ -143,12 +144,12 @@ def load_call(path: Path, signature: SignatureSpec) -> Any:
     return Call(signature.name, inputs, dims)
 
 
-def replay_command(engine: Any, case: Any, saved: Path) -> str:
+def replay_command(context: RunContext, case: Any, saved: Path) -> str:
     contract = _relative(case.contract.path)
     node = "::".join([contract, case.model.label] + ([case.signature] if case.signature else [])
                      + [case.check])
     parts = ["pytest", "--contract", contract]
-    for model in engine.options.models:
+    for model in context.options.models:
         parts += ["--model", _relative(model)]
     parts += [node, "--replay", _relative(saved)]
     return " ".join(shlex.quote(p) for p in parts)

@@ -101,6 +101,9 @@ class RunOptions:
     in_process: bool = False
     call_timeout: float | None = None
     memory_limit: float | None = None
+    #: a hypothesis profile was chosen explicitly (--hypothesis-profile): it decides the
+    #: number of examples unless --examples is given
+    profile_chosen: bool = False
 
     @staticmethod
     def from_namespace(ns: Any, prefix: str = "") -> "RunOptions":

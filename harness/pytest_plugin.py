@@ -12,14 +12,16 @@ with the message alone, no traceback; other contracts in the run still run.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from harness.engine import REPORT_SECTIONS, Case, Engine, Skipped
+from harness.engine import Case, Engine, Skipped
 from harness.errors import BackendUnavailable, CheckFailure, HarnessError
 from harness.options import RunOptions, add_to_pytest
+from harness.report.record import RunRecord
 
 #: Check families; each is also a marker, so ``-m static`` selects the static checks.
 FAMILIES = {
@@ -31,6 +33,7 @@ FAMILIES = {
 }
 
 ENGINE = pytest.StashKey[Engine]()
+RECORD = pytest.StashKey[RunRecord]()
 CONTRACTS = pytest.StashKey[set[Path]]()
 
 
@@ -48,10 +51,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     resolved = {p.resolve() for p in options.contracts}
     config.stash[CONTRACTS] = resolved
-    engine = Engine(options)
     # an explicitly chosen hypothesis profile decides the effort unless --examples is given
-    engine.data["profile_chosen"] = bool(config.getoption("hypothesis_profile", None))
+    options = replace(options, profile_chosen=bool(config.getoption("hypothesis_profile", None)))
+    engine = Engine(options)
     config.stash[ENGINE] = engine
+    config.stash[RECORD] = RunRecord.attach(engine.context.events)
     # Collect the contracts themselves instead of testpaths (the project's own tests),
     # unless the user named paths explicitly too.
     if config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -170,25 +174,23 @@ class UserErrorItem(pytest.Item):
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     engine = config.stash.get(ENGINE, None)
-    if engine is None:
+    record = config.stash.get(RECORD, None)
+    if engine is None or record is None:
         return
-    notes = [(r.case.id, n) for r in engine.results for n in r.notes]
+    notes = [(r.case.id, n) for r in record.results for n in r.notes]
     if notes:
         terminalreporter.section("model contract notes")
         for case_id, note in dict.fromkeys(notes):
             terminalreporter.write_line(f"{case_id}: {note}")
-    for section in REPORT_SECTIONS:
-        found = section(engine)
-        if found:
-            title, lines = found
-            terminalreporter.section(title)
-            for line in lines:
-                terminalreporter.write_line(line)
-    if not engine.results:
+    for title, lines in record.sections():
+        terminalreporter.section(title)
+        for line in lines:
+            terminalreporter.write_line(line)
+    if not record.results:
         return
     from harness.report import build_report, parity_table, write_reports
 
-    report = build_report(engine)
+    report = build_report(record)
     if report["parity"]:
         terminalreporter.section("parity matrix (each format against the SavedModel)")
         for line in parity_table(report["parity"]):

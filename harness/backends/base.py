@@ -18,6 +18,8 @@ from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 import numpy as np
 
+from harness.checks.conformance import dtype_name
+from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
 from harness.savedmodel.layout import ModelRef
@@ -67,12 +69,13 @@ class Backend(ABC):
     install: ClassVar[str | None] = None
     #: run in a child process by default (a crash or hang then fails a check, not the run)
     isolate: ClassVar[bool] = True
-    #: the engine that made this backend (for run options), when made by one
-    engine: Any = None
 
-    def __init__(self, model: ModelRef, contract: Contract) -> None:
+    def __init__(self, model: ModelRef, contract: Contract,
+                 context: RunContext | None = None) -> None:
         self.model = model
         self.contract = contract
+        #: the run's options, export cache and events (a fresh default run when not given)
+        self.context = context if context is not None else RunContext()
         self.active = False
         self.stats = CallStats()
         self.activate_seconds = 0.0
@@ -162,15 +165,6 @@ class Backend(ABC):
                 raise HarnessError(
                     f"input {name!r} of signature {spec.name!r} is {have}, contract says {want}",
                     file=self.contract.path, place=declared[name].pointer)
-
-
-def dtype_name(value: Any) -> str:
-    """The contract's spelling of a numpy array's dtype (object/bytes arrays are ``string``)."""
-    arr = np.asarray(value)
-    if arr.dtype.kind in "OSU":
-        return "string"
-    name = arr.dtype.name
-    return "bfloat16" if name == "bfloat16" else name
 
 
 def _one_line(exc: BaseException) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from harness.backends.base import Backend, InferenceError, SignatureIO
+from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
 from harness.savedmodel.layout import ModelRef
@@ -183,14 +184,13 @@ class IsolatedBackend(Backend):
 
     name = "isolated"
 
-    def __init__(self, model: ModelRef, contract: Contract, *, inner: str,
-                 options: Any = None, kwargs: Mapping[str, Any] | None = None,
+    def __init__(self, model: ModelRef, contract: Contract, context: RunContext | None = None,
+                 *, inner: str, kwargs: Mapping[str, Any] | None = None,
                  call_timeout: float = CALL_TIMEOUT_S,
                  activate_timeout: float = ACTIVATE_TIMEOUT_S,
                  memory_limit_mb: float = MEMORY_LIMIT_MB) -> None:
-        super().__init__(model, contract)
+        super().__init__(model, contract, context)
         self.inner = inner
-        self.options = options
         self.kwargs = dict(kwargs or {})
         self.call_timeout = call_timeout
         self.activate_timeout = activate_timeout
@@ -212,7 +212,7 @@ class IsolatedBackend(Backend):
             try:
                 self.inner_label = child.request(
                     ("activate", self.inner, self.model, str(self.contract.path),
-                     self.options, self.kwargs), self.activate_timeout)
+                     self.context.options, self.kwargs), self.activate_timeout)
             except BackendCrashed as exc:
                 self.child = None
                 child.stop()

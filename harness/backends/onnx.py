@@ -17,6 +17,7 @@ import numpy as np
 
 from harness.backends.base import Backend, SignatureIO, TensorIO, register
 from harness.backends.names import Resolution, name_map_of, resolve
+from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import BackendUnavailable, ExportError, HarnessError
 from harness.exports import Export, session_cache, shown_path
@@ -54,8 +55,9 @@ class OnnxBackend(Backend):
     name = "onnx"
     install = INSTALL
 
-    def __init__(self, model: ModelRef, contract: Contract) -> None:
-        super().__init__(model, contract)
+    def __init__(self, model: ModelRef, contract: Contract,
+                 context: RunContext | None = None) -> None:
+        super().__init__(model, contract, context)
         self.artifacts: dict[str, Export | ExportError] = {}
         self._sessions: dict[str, Any] = {}
         self._resolutions: dict[str, Resolution] = {}
@@ -95,9 +97,8 @@ class OnnxBackend(Backend):
     def given_paths(self) -> dict[str, Path] | None:
         """``{signature: file}`` the user gave (option, then contract), or None to export."""
         names = [s.name for s in self.contract.signatures]
-        engine = getattr(self, "engine", None)
-        if engine is not None and engine.options.onnx:
-            return {n: Path(engine.options.onnx) for n in names}
+        if self.context.options.onnx:
+            return {n: Path(self.context.options.onnx) for n in names}
         path = self.options.get("path")
         if not path:
             return None
@@ -118,10 +119,7 @@ class OnnxBackend(Backend):
         else:
             from harness.exports.onnx import export_onnx
 
-            engine = getattr(self, "engine", None)
-            from harness.exports.cache import ExportCache, default_cache_dir
-
-            cache = session_cache(engine) if engine is not None else ExportCache(default_cache_dir())
+            cache = session_cache(self.context)
             self.artifacts = export_onnx(self.model.path, [s.name for s in self.contract.signatures],
                                          cache=cache, tags=self.contract.tags, opset=self.opset)
         options = ort.SessionOptions()

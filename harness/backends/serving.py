@@ -40,11 +40,7 @@ class ServingBackend(Backend):
         from harness.serving.metadata import fetch_metadata
         from harness.serving.servers import endpoint_for
 
-        engine = getattr(self, "engine", None)
-        if engine is None:
-            raise BackendUnavailable(self.name, "a serving backend needs the engine (it shares "
-                                                "one server per model base path)")
-        self.endpoint = endpoint_for(engine, self.contract, self.model)
+        self.endpoint = endpoint_for(self.context, self.contract, self.model)
         address = self.endpoint.rest_url if self.protocol == "REST" else self.endpoint.grpc_target
         if not address:
             flag = "--serving-url" if self.protocol == "REST" else "--serving-grpc"
@@ -95,7 +91,7 @@ class ServingRestBackend(ServingBackend):
     def predict(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray], *, row: bool,
                 version: int | None = None, label: str | None = None) -> dict[str, np.ndarray]:
         """Predict in the row or columnar form, at the backend's version or the one given."""
-        from harness.backends.base import dtype_name
+        from harness.checks.conformance import dtype_name
 
         self.activate()
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from harness.backends.base import Backend, SignatureIO, TensorIO, register
 from harness.backends.names import Resolution, missing_signature, name_map_of, resolve
+from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import BackendUnavailable
 from harness.exports import Export, session_cache, shown_path
@@ -56,9 +57,9 @@ class TFLiteBackend(Backend):
     name = "tflite"
     install = INSTALL
 
-    def __init__(self, model: ModelRef, contract: Contract, *,
-                 variant: Mapping[str, Any] | None = None) -> None:
-        super().__init__(model, contract)
+    def __init__(self, model: ModelRef, contract: Contract, context: RunContext | None = None,
+                 *, variant: Mapping[str, Any] | None = None) -> None:
+        super().__init__(model, contract, context)
         self.variant = dict(variant) if variant else None
         self.artifact: Export | None = None
         self._resolutions: dict[str, Resolution] = {}
@@ -90,9 +91,8 @@ class TFLiteBackend(Backend):
         """The artifact the user gave (option, then contract), or None to export."""
         if self.variant:
             return None
-        engine = getattr(self, "engine", None)
-        if engine is not None and engine.options.tflite:
-            return Path(engine.options.tflite)
+        if self.context.options.tflite:
+            return Path(self.context.options.tflite)
         path = self.options.get("path")
         if path:
             return (self.contract.path.resolve().parent / str(path)).resolve()
@@ -109,10 +109,7 @@ class TFLiteBackend(Backend):
             return Export("tflite", given, f"given: {shown_path(given)}", given=True)
         from harness.exports.tflite import export_tflite, representative_dataset
 
-        engine = getattr(self, "engine", None)
-        from harness.exports.cache import ExportCache, default_cache_dir
-
-        cache = session_cache(engine) if engine is not None else ExportCache(default_cache_dir())
+        cache = session_cache(self.context)
         representative = None
         if self.quantization == "int8":
             representative = representative_dataset(

@@ -4,7 +4,8 @@ It reads pickled requests from file descriptor RFD and writes pickled replies to
 Requests are tuples ``(op, *args)``:
 
 * ``("activate", backend_name, model_ref, contract_path, run_options, kwargs)`` loads the
-  model; replies with the backend's label;
+  model with a run context made from the run's options (its export cache, given
+  artifacts); replies with the backend's label;
 * ``("call", method, signature_name_or_None)`` calls a method of the backend (with the
   contract's signature of that name) and replies with its result;
 * ``("infer", signature, inputs, check_inputs)`` replies with the outputs;
@@ -65,12 +66,12 @@ def _activate(name: str, model: Any, contract_path: str, options: Any,
               kwargs: dict[str, Any]) -> Any:
     import harness.backends  # noqa: F401 - registers every backend
     from harness.backends.base import BACKENDS
+    from harness.context import RunContext
     from harness.contract.load import load_contract
-    from harness.engine import Engine
 
     contract = load_contract(contract_path)
-    backend = BACKENDS[name](model, contract, **kwargs)
-    backend.engine = Engine(options)  # the run's options and export cache, in this process
+    # The parent ran the op-policy gate before it started this child.
+    backend = BACKENDS[name](model, contract, RunContext(options), **kwargs)
     backend.activate()
     return backend
 

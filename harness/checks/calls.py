@@ -18,16 +18,18 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from harness.backends.base import Backend, InferenceError
+from harness.backends.source import open_backend
+from harness.checks.case import Case, Skipped, planner
 from harness.checks.conformance import describe_inputs, output_conformance, value_checks
+from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
-from harness.engine import Case, Engine, Skipped, planner
 from harness.errors import CheckFailure, CrashFailure
 from harness.fuzz import capped_examples, run_property
 from harness.savedmodel.layout import ModelRef
 
-CallCheck = Callable[[Engine, Case, SignatureSpec, Backend], None]
+CallCheck = Callable[[RunContext, Case, SignatureSpec, Backend], None]
 
-#: check name -> function(engine, case, signature, backend); registered with :func:`call_check`.
+#: check name -> function(context, case, signature, backend); registered with :func:`call_check`.
 CALL_CHECKS: dict[str, CallCheck] = {}
 
 
@@ -60,17 +62,17 @@ def _crashed(exc: InferenceError) -> bool:
 
 
 @call_check("conformance")
-def conformance(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+def conformance(context: RunContext, case: Case, sig: SignatureSpec, backend: Backend) -> None:
     def prop(c: Any) -> None:
         outputs = call(backend, sig, c.inputs, "conformance")
         output_conformance(case.contract, sig, c.inputs, outputs, source=backend.label,
                            dims=c.dims)
 
-    run_property(engine, case, sig, prop)
+    run_property(context, case, sig, prop)
 
 
 @call_check("values")
-def values(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+def values(context: RunContext, case: Case, sig: SignatureSpec, backend: Backend) -> None:
     has_any = sig.relations or any(o.range or o.enum or o.checks for o in sig.outputs)
     if not has_any:
         raise Skipped(f"signature {sig.name!r} declares no output range, enum, checks or relations")
@@ -79,7 +81,7 @@ def values(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> 
         outputs = call(backend, sig, c.inputs, "values")
         value_checks(case.contract, sig, c.inputs, outputs, source=backend.label)
 
-    run_property(engine, case, sig, prop)
+    run_property(context, case, sig, prop)
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -92,7 +94,7 @@ def same(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 @call_check("determinism")
-def determinism(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+def determinism(context: RunContext, case: Case, sig: SignatureSpec, backend: Backend) -> None:
     if sig.stateful or not sig.deterministic:
         raise Skipped(f"signature {sig.name!r} is declared "
                       f"{'stateful' if sig.stateful else 'non-deterministic'} ({sig.pointer})")
@@ -112,7 +114,7 @@ def determinism(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend
                                "if the model is random by design)",
                     details=[describe_inputs(c.inputs)])
 
-    run_property(engine, case, sig, prop)
+    run_property(context, case, sig, prop)
 
 
 def _first_difference(a: np.ndarray, b: np.ndarray) -> str:
@@ -144,7 +146,7 @@ def same_nan(ref: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @call_check("batch_consistency")
-def batch_consistency(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+def batch_consistency(context: RunContext, case: Case, sig: SignatureSpec, backend: Backend) -> None:
     if sig.stateful or not sig.batch_consistent:
         raise Skipped(f"signature {sig.name!r} opts out of batch consistency ({sig.pointer})")
     dim = batch_axis_dim(sig)
@@ -185,11 +187,11 @@ def batch_consistency(engine: Engine, case: Case, sig: SignatureSpec, backend: B
                                    "(TF Serving's request batching relies on it)",
                         details=[result.describe(), describe_inputs(c.inputs)])
 
-    run_property(engine, case, sig, prop)
+    run_property(context, case, sig, prop)
 
 
 @call_check("rejection")
-def rejection(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+def rejection(context: RunContext, case: Case, sig: SignatureSpec, backend: Backend) -> None:
     if not sig.reject:
         raise Skipped(f"signature {sig.name!r} declares no rejected inputs (\"reject\": [])")
     from harness.strategies import wrong_dtype_inputs, wrong_rank_inputs
@@ -228,19 +230,19 @@ def rejection(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) 
                            f"refused ({sig.pointer}/reject)",
                 details=accepted)
 
-    run_property(engine, case, sig, prop, examples=capped_examples(engine, case.contract, 5))
+    run_property(context, case, sig, prop, examples=capped_examples(context, case.contract, 5))
 
 
-def _run(engine: Engine, case: Case) -> list[str]:
+def _run(context: RunContext, case: Case) -> list[str]:
     assert case.signature is not None
     sig = case.contract.signature(case.signature)
-    _require_signature(engine, case)
-    backend = engine.backend("savedmodel", case.contract, case.model)
-    CALL_CHECKS[case.check](engine, case, sig, backend)
+    _require_signature(context, case)
+    backend = open_backend(context, "savedmodel", case.contract, case.model)
+    CALL_CHECKS[case.check](context, case, sig, backend)
     return [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
 
 
-def _require_signature(engine: Engine, case: Case) -> None:
+def _require_signature(context: RunContext, case: Case) -> None:
     """Fail early, pointing at the static checks, when calls cannot even be made.
 
     The signature must exist and take the contract's inputs with the contract's dtypes.
@@ -249,7 +251,7 @@ def _require_signature(engine: Engine, case: Case) -> None:
     """
     from harness.checks.static import signature_of
 
-    info = engine.model_info(case.model)
+    info = context.model_info(case.model)
     sig = case.contract.signature(case.signature or "")
     try:
         found = signature_of(case.contract, sig, info)
@@ -265,8 +267,8 @@ def _require_signature(engine: Engine, case: Case) -> None:
 
 
 @planner
-def call_cases(engine: Engine, contract: Contract, model: ModelRef) -> Iterable[Case]:
-    if not engine.backend_selected(contract, "savedmodel"):
+def call_cases(context: RunContext, contract: Contract, model: ModelRef) -> Iterable[Case]:
+    if not context.backend_selected(contract, "savedmodel"):
         return
     for sig in contract.signatures:
         for name in CALL_CHECKS:

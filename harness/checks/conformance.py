@@ -11,10 +11,18 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from harness.backends.base import dtype_name
 from harness.checks.invariants import RELATIONS, VALUE_CHECKS, check_range
 from harness.contract.model import Contract, SignatureSpec, describe_shape
 from harness.errors import CheckFailure
+
+
+def dtype_name(value: Any) -> str:
+    """The contract's spelling of a numpy array's dtype (object/bytes arrays are ``string``)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind in "OSU":
+        return "string"
+    name = arr.dtype.name
+    return "bfloat16" if name == "bfloat16" else name
 
 
 def bind_dims(contract: Contract, sig: SignatureSpec, inputs: Mapping[str, np.ndarray],

@@ -17,8 +17,8 @@ For every format the contract lists (or ``--backend`` selects) and every signatu
   from the judged probabilities).
 
 A converter failure (unsupported op, Flex ops, crash, timeout) fails these checks with
-the converter's message. Every comparison's figures go to ``engine.data["parity"]``
-(one row per model, signature, format and output; the worst figures over all calls).
+the converter's message. Every comparison is a :class:`~harness.events.ParityMeasured` event
+(the report keeps one row per model, signature, format and output: the worst figures).
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from harness.backends.base import Backend, InferenceError
+from harness.backends.source import open_backend
+from harness.checks.case import Case, Skipped, planner
 from harness.checks.conformance import describe_inputs, output_conformance
 from harness.checks.parity import ParityResult, compare, parity_failure, top1_agreement
+from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec, Tolerance
-from harness.engine import Case, Engine, Skipped, planner
 from harness.errors import CheckFailure, ExportError
+from harness.events import ParityMeasured
 from harness.fuzz import run_property
 from harness.savedmodel.layout import ModelRef
 
@@ -84,38 +87,38 @@ def variants(contract: Contract) -> list[tuple[str, Mapping[str, Any]]]:
     return out
 
 
-def _exports_tflite(engine: Engine, contract: Contract) -> bool:
+def _exports_tflite(context: RunContext, contract: Contract) -> bool:
     spec = contract.formats.get("tflite")
-    given = engine.options.tflite or (spec is not None and spec.options.get("path"))
+    given = context.options.tflite or (spec is not None and spec.options.get("path"))
     return not given
 
 
 @planner
-def format_cases(engine: Engine, contract: Contract, model: ModelRef) -> Iterable[Case]:
+def format_cases(context: RunContext, contract: Contract, model: ModelRef) -> Iterable[Case]:
     for fmt in CONVERTED_FORMATS:
-        if not engine.backend_selected(contract, fmt):
+        if not context.backend_selected(contract, fmt):
             continue
         for sig in contract.signatures:
             yield Case(contract, model, sig.name, f"conformance[{fmt}]", "parity",
                        _run_conformance, backend=fmt)
             yield Case(contract, model, sig.name, f"parity[{fmt}]", "parity", _run_parity,
                        backend=fmt)
-        if fmt == "tflite" and _exports_tflite(engine, contract):
+        if fmt == "tflite" and _exports_tflite(context, contract):
             for name, _ in variants(contract):
                 for sig in contract.signatures:
                     yield Case(contract, model, sig.name, f"parity[{name}]", "parity",
-                               _run_variant, backend="tflite")
+                               _run_variant, backend="tflite", variant=name)
 
 
 # --------------------------------------------------------------------------- backends
 
 
-def format_backend(engine: Engine, case: Case, variant: str | None = None) -> Backend:
+def format_backend(context: RunContext, case: Case, variant: str | None = None) -> Backend:
     """The format's backend for this case; a converter failure becomes a failing check."""
     try:
         if variant is None:
-            return engine.backend(case.backend, case.contract, case.model)
-        return _variant_backend(engine, case, variant)
+            return open_backend(context, case.backend, case.contract, case.model)
+        return _variant_backend(context, case, variant)
     except ExportError as exc:
         raise export_failure(case, exc) from None
 
@@ -130,15 +133,10 @@ def export_failure(case: Case, exc: ExportError) -> CheckFailure:
         f"(formats.{fmt} in {case.contract.path.name})", details=details)
 
 
-def _variant_backend(engine: Engine, case: Case, name: str) -> Backend:
-    from harness.backends.tflite import TFLiteBackend
-
+def _variant_backend(context: RunContext, case: Case, name: str) -> Backend:
     variant = dict(variants(case.contract))[name]
-    return engine.once(
-        ("format-backend", name, case.model.path, str(case.contract.path)),
-        lambda: engine.activated(TFLiteBackend, case.contract, case.model,
-                                 lambda: engine.make_backend(TFLiteBackend, case.contract,
-                                                              case.model, variant=variant)))
+    return open_backend(context, "tflite", case.contract, case.model, variant=name,
+                        options=variant)
 
 
 def _resolve(case: Case, backend: Backend, sig: SignatureSpec) -> None:
@@ -167,9 +165,9 @@ def _call(backend: Backend, sig: SignatureSpec, inputs: Mapping[str, np.ndarray]
 # --------------------------------------------------------------------------- conformance
 
 
-def _run_conformance(engine: Engine, case: Case) -> list[str]:
+def _run_conformance(context: RunContext, case: Case) -> list[str]:
     sig = case.contract.signature(case.signature or "")
-    backend = format_backend(engine, case)
+    backend = format_backend(context, case)
     _resolve(case, backend, sig)
     res = backend.resolution(sig)  # type: ignore[attr-defined]
     io = backend.signatures_impl()[res.key] if res.key in backend.signatures_impl() \
@@ -198,51 +196,28 @@ def _run_conformance(engine: Engine, case: Case) -> list[str]:
         output_conformance(case.contract, sig, c.inputs, outputs, source=backend.label,
                            dims=c.dims, check=case.check)
 
-    run_property(engine, case, sig, prop)
+    run_property(context, case, sig, prop)
     return list(res.notes) + [f"ran on {backend.label}"]
 
 
 # --------------------------------------------------------------------------- parity
 
 
-def record(engine: Engine, case: Case, fmt: str, output: str, result: ParityResult,
+def record(context: RunContext, case: Case, fmt: str, output: str, result: ParityResult,
            tolerance: Tolerance | None, *, label: str, judged: bool = True,
-           top1: float | None = None, top1_required: float | None = None) -> dict[str, Any]:
-    """Add one comparison to the run's parity rows (kept: the worst figures per output)."""
-    rows: list[dict[str, Any]] = engine.data.setdefault("parity", [])
-    key = (case.model.label, case.signature, fmt, output, str(case.contract.path))
-    for row in rows:
-        if row["_key"] == key:
-            break
-    else:
-        row = {"_key": key, "contract": case.contract.name, "model": case.model.base.name,
-               "version": case.model.version, "signature": case.signature, "format": fmt,
-               "output": output, "label": label, "calls": 0, "max_abs": 0.0, "max_rel": 0.0,
-               "passed": True, "judged": judged,
-               "tolerance": None if tolerance is None else {
-                   "atol": tolerance.atol, "rtol": tolerance.rtol,
-                   "statistic": tolerance.statistic},
-               "exact": result.exact, "atol_to_pass": 0.0 if not result.exact else None,
-               "rtol_to_pass": 0.0 if not result.exact else None}
-        rows.append(row)
-    row["calls"] += 1
-    samples = row.setdefault("samples", [])
-    if len(samples) < MAX_SAMPLES:  # per-call errors, for the report's distribution plot
-        samples.append(_finite_or_inf(result.max_abs))
-    row["max_abs"] = max(row["max_abs"], _finite_or_inf(result.max_abs))
-    row["max_rel"] = max(row["max_rel"], _finite_or_inf(result.max_rel))
-    if not result.exact:
-        row["atol_to_pass"] = max(row["atol_to_pass"] or 0.0, _finite_or_inf(result.atol_to_pass))
-        row["rtol_to_pass"] = max(row["rtol_to_pass"] or 0.0, _finite_or_inf(result.rtol_to_pass))
-    if result.nan_mismatch:
-        row["nan_mismatch"] = result.nan_mismatch
-    if top1 is not None:
-        row["top1_agreement"] = top1
-        row["top1_required"] = top1_required
-    if judged:
-        passed = result.passed if top1 is None else top1 >= (top1_required or 0.0)
-        row["passed"] = bool(row["passed"] and passed)
-    return row
+           top1: float | None = None, top1_required: float | None = None) -> None:
+    """Tell the run about one comparison (the report keeps the worst figures per output)."""
+    context.events.emit(ParityMeasured(
+        contract=case.contract.name, contract_path=str(case.contract.path),
+        model=case.model.base.name, model_label=case.model.label, version=case.model.version,
+        signature=case.signature, format=fmt, output=output, label=label, exact=result.exact,
+        passed=result.passed, max_abs=result.max_abs, max_rel=result.max_rel,
+        atol_to_pass=result.atol_to_pass, rtol_to_pass=result.rtol_to_pass,
+        nan_mismatch=result.nan_mismatch,
+        tolerance=None if tolerance is None else (
+            ("atol", tolerance.atol), ("rtol", tolerance.rtol),
+            ("statistic", tolerance.statistic)),
+        judged=judged, top1=top1, top1_required=top1_required))
 
 
 def _finite_or_inf(value: float | None) -> float:
@@ -264,14 +239,14 @@ def _defect_hints(backend: Backend, result: ParityResult) -> list[str]:
         "close over the model, then re-export"]
 
 
-def _compare_outputs(engine: Engine, case: Case, fmt: str, backend: Backend, sig: SignatureSpec,
+def _compare_outputs(context: RunContext, case: Case, fmt: str, backend: Backend, sig: SignatureSpec,
                      reference: Mapping[str, np.ndarray], received: Mapping[str, np.ndarray],
                      variant: Mapping[str, Any] | None, inputs: Mapping[str, np.ndarray]) -> None:
     failures = []
     for spec in sig.outputs:
         tol = case.contract.tolerance_for("tflite" if variant else fmt, sig.name, spec.name, variant)
         result = compare(reference[spec.name], received[spec.name], tol, exact=not spec.is_float)
-        record(engine, case, fmt, spec.name, result, None if result.exact else tol,
+        record(context, case, fmt, spec.name, result, None if result.exact else tol,
                label=backend.label)
         if not result.passed:
             failure = parity_failure(result, check=case.check, format=fmt, signature=sig.name,
@@ -285,30 +260,31 @@ def _compare_outputs(engine: Engine, case: Case, fmt: str, backend: Backend, sig
         raise failures[0]
 
 
-def _run_parity(engine: Engine, case: Case) -> list[str]:
+def _run_parity(context: RunContext, case: Case) -> list[str]:
     sig = case.contract.signature(case.signature or "")
-    reference = engine.backend("savedmodel", case.contract, case.model)
-    backend = format_backend(engine, case)
+    reference = open_backend(context, "savedmodel", case.contract, case.model)
+    backend = format_backend(context, case)
     _resolve(case, backend, sig)
     fmt = case.backend
 
     def prop(c: Any) -> None:
         ref = _call(reference, sig, c.inputs, case.check)
         got = _call(backend, sig, c.inputs, case.check)
-        _compare_outputs(engine, case, fmt, backend, sig, ref, got, None, c.inputs)
+        _compare_outputs(context, case, fmt, backend, sig, ref, got, None, c.inputs)
 
-    run_property(engine, case, sig, prop)
+    run_property(context, case, sig, prop)
     return [f"ran on {backend.label} against {reference.label}"]
 
 
 # --------------------------------------------------------------------------- quantized
 
 
-def _run_variant(engine: Engine, case: Case) -> list[str]:
+def _run_variant(context: RunContext, case: Case) -> list[str]:
     from harness.exports.tflite import seeded_inputs
 
     sig = case.contract.signature(case.signature or "")
-    name = case.check[len("parity["):-1]
+    assert case.variant is not None
+    name = case.variant
     variant = dict(variants(case.contract))[name]
     fmt = name
     top1 = {k.partition("/")[2]: float(v) for k, v in (variant.get("top1_agreement") or {}).items()
@@ -318,8 +294,8 @@ def _run_variant(engine: Engine, case: Case) -> list[str]:
     if not judged:
         raise Skipped(f"variant {name!r} declares neither top1_agreement for an output of "
                       f"signature {sig.name!r} nor a tolerance (formats.tflite.variants)")
-    reference = engine.backend("savedmodel", case.contract, case.model)
-    backend = format_backend(engine, case, name)
+    reference = open_backend(context, "savedmodel", case.contract, case.model)
+    backend = format_backend(context, case, name)
     _resolve(case, backend, sig)
     calls = seeded_inputs(case.contract, sig, assets_dir=case.model.path / "assets",
                           rows=TOP1_ROWS, seed=TOP1_SEED)
@@ -341,7 +317,7 @@ def _run_variant(engine: Engine, case: Case) -> list[str]:
         result = compare(ref_all, got_all, tol, exact=not o.is_float)
         if o.name in top1:
             rate = top1_agreement(ref_all, got_all, axis=-1)
-            record(engine, case, fmt, o.name, result, None, label=backend.label, top1=rate,
+            record(context, case, fmt, o.name, result, None, label=backend.label, top1=rate,
                    top1_required=top1[o.name])
             notes.append(f"{o.name}: top-1 agreement {rate:.3f} (required {top1[o.name]:g}), "
                          f"max abs error {result.max_abs:.2g}")
@@ -360,13 +336,13 @@ def _run_variant(engine: Engine, case: Case) -> list[str]:
                              "the variant is judged by agreement)"]
                     + _defect_hints(backend, result)))
         elif has_tol and o.is_float:
-            record(engine, case, fmt, o.name, result, tol, label=backend.label)
+            record(context, case, fmt, o.name, result, tol, label=backend.label)
             if not result.passed:
                 failures.append(parity_failure(result, check=case.check, format="tflite",
                                                signature=sig.name, output=o.name, tolerance=tol,
                                                source=backend.label))
         else:
-            record(engine, case, fmt, o.name, result, None, label=backend.label, judged=False)
+            record(context, case, fmt, o.name, result, None, label=backend.label, judged=False)
             notes.append(f"{o.name}: not judged for {name} (recorded: {result.mismatched} of "
                          f"{result.size} elements differ)")
     if failures:

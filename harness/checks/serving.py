@@ -1,6 +1,6 @@
 """The serving family: the contract checked through a model server, over REST and gRPC.
 
-Planned when ``engine.backend_selected(contract, "serving")``; one server per contract
+Planned when ``context.backend_selected(contract, "serving")``; one server per contract
 and model base path is shared by every case (:mod:`harness.serving.servers`).
 
 * ``status`` (model-level): every version under test is AVAILABLE (REST and gRPC).
@@ -21,7 +21,7 @@ and model base path is shared by every case (:mod:`harness.serving.servers`).
 * ``batch-consistency``: a batch of N answers as N single requests do.
 
 Comparisons go through :func:`harness.checks.parity.compare` and are recorded in
-``engine.data["parity"]`` with format ``serving-rest`` / ``serving-grpc``.
+the run's parity measurements with format ``serving-rest`` / ``serving-grpc``.
 """
 
 from __future__ import annotations
@@ -34,11 +34,14 @@ import numpy as np
 
 import harness.backends.serving  # noqa: F401 - registers serving-rest and serving-grpc
 from harness.backends.base import Backend, InferenceError
+from harness.backends.source import open_backend
+from harness.checks.case import Case, Skipped, planner
 from harness.checks.conformance import describe_inputs, output_conformance
 from harness.checks.parity import compare, parity_failure
+from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
-from harness.engine import REPORT_SECTIONS, Case, Engine, Skipped, planner
 from harness.errors import CheckFailure, HarnessError
+from harness.events import RequestTimed, RestGrpcCompared
 from harness.fuzz import capped_examples, run_property
 from harness.savedmodel.layout import ModelRef
 from harness.serving import config as cfg
@@ -49,14 +52,17 @@ CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
 GRPC_REFUSALS = ("INVALID_ARGUMENT", "FAILED_PRECONDITION")
 
-Runner = Callable[[Engine, Case], list[str]]
+Runner = Callable[[RunContext, Case], list[str]]
 #: check name -> runner; every check is one case per signature except "status".
 SERVING_CHECKS: dict[str, Runner] = {}
+#: check name -> the backend its case names (the server as a whole, or one protocol)
+SERVING_BACKENDS: dict[str, str] = {}
 
 
-def serving_check(name: str) -> Callable[[Runner], Runner]:
+def serving_check(name: str, backend: str = "serving") -> Callable[[Runner], Runner]:
     def register(fn: Runner) -> Runner:
         SERVING_CHECKS[name] = fn
+        SERVING_BACKENDS[name] = backend
         return fn
 
     return register
@@ -78,11 +84,11 @@ def _as_failure(case: Case, exc: BaseException) -> CheckFailure | None:
     return None
 
 
-def serving_backend(engine: Engine, case: Case, name: str) -> Any:
+def serving_backend(context: RunContext, case: Case, name: str) -> Any:
     """The ``serving-rest``/``serving-grpc`` backend; start/trust problems become failures."""
     try:
-        backend = engine.backend(name, case.contract, case.model)
-        backend.activate()  # again, if the engine released it to bound memory
+        backend = open_backend(context, name, case.contract, case.model)
+        backend.activate()  # again, if the context released it to bound memory
         return backend
     except Exception as exc:  # noqa: BLE001 - converted or re-raised
         failure = _as_failure(case, exc)
@@ -91,11 +97,11 @@ def serving_backend(engine: Engine, case: Case, name: str) -> Any:
         raise failure from None
 
 
-def endpoint(engine: Engine, case: Case) -> Any:
+def endpoint(context: RunContext, case: Case) -> Any:
     from harness.serving.servers import endpoint_for
 
     try:
-        return endpoint_for(engine, case.contract, case.model)
+        return endpoint_for(context, case.contract, case.model)
     except Exception as exc:  # noqa: BLE001
         failure = _as_failure(case, exc)
         if failure is None:
@@ -103,26 +109,20 @@ def endpoint(engine: Engine, case: Case) -> Any:
         raise failure from None
 
 
-def reference(engine: Engine, case: Case) -> Backend:
-    return engine.backend("savedmodel", case.contract, case.model)
+def reference(context: RunContext, case: Case) -> Backend:
+    return open_backend(context, "savedmodel", case.contract, case.model)
 
 
 def _signature(case: Case) -> SignatureSpec:
     return case.contract.signature(case.signature or "")
 
 
-def _latency(engine: Engine, protocol: str, seconds: float) -> None:
-    stats = engine.data.setdefault("serving_latency", {}).setdefault(protocol, [0, 0.0])
-    stats[0] += 1
-    stats[1] += seconds
-
-
-def _timed(engine: Engine, protocol: str, fn: Callable[[], Any]) -> Any:
+def _timed(context: RunContext, protocol: str, fn: Callable[[], Any]) -> Any:
     start = time.perf_counter()
     try:
         return fn()
     finally:
-        _latency(engine, protocol, time.perf_counter() - start)
+        context.events.emit(RequestTimed(protocol, time.perf_counter() - start))
 
 
 def _ref_call(ref: Backend, sig: SignatureSpec, inputs: Mapping[str, np.ndarray],
@@ -142,14 +142,14 @@ def _refused(backend: Any, sig: SignatureSpec, inputs: Mapping[str, np.ndarray],
                         details=[describe_inputs(inputs)])
 
 
-def record(engine: Engine, case: Case, fmt: str, output: str, result: Any, tolerance: Any,
+def record(context: RunContext, case: Case, fmt: str, output: str, result: Any, tolerance: Any,
            label: str) -> None:
     from harness.checks.formats import record as record_row
 
-    record_row(engine, case, fmt, output, result, tolerance, label=label)
+    record_row(context, case, fmt, output, result, tolerance, label=label)
 
 
-def compare_outputs(engine: Engine, case: Case, sig: SignatureSpec, fmt: str, label: str,
+def compare_outputs(context: RunContext, case: Case, sig: SignatureSpec, fmt: str, label: str,
                     ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray],
                     inputs: Mapping[str, np.ndarray], *, how: str = "") -> None:
     """Every contract output against the SavedModel's, within the serving tolerance."""
@@ -159,7 +159,7 @@ def compare_outputs(engine: Engine, case: Case, sig: SignatureSpec, fmt: str, la
             continue  # conformance reports missing outputs
         tol = case.contract.tolerance_for("serving", sig.name, spec.name)
         result = compare(ref[spec.name], got[spec.name], tol, exact=not spec.is_float)
-        record(engine, case, fmt, spec.name, result, None if result.exact else tol, label)
+        record(context, case, fmt, spec.name, result, None if result.exact else tol, label)
         if not result.passed:
             failure = parity_failure(result, check=case.check, format=fmt, signature=sig.name,
                                      output=spec.name, tolerance=tol,
@@ -173,13 +173,10 @@ def compare_outputs(engine: Engine, case: Case, sig: SignatureSpec, fmt: str, la
         raise failures[0]
 
 
-def _findings(engine: Engine, case: Case, sig: SignatureSpec) -> list[str]:
+def _findings(context: RunContext, case: Case, sig: SignatureSpec) -> list[str]:
     found = signature_findings(case.contract, sig)
-    rows: list[dict[str, str]] = engine.data.setdefault("serving_findings", [])
     for item in found:
-        row = item.as_dict()
-        if row not in rows:
-            rows.append(row)
+        context.events.emit(item)
     return [f.describe() for f in found]
 
 
@@ -194,11 +191,11 @@ def _skip_rest_if_blocked(sig: SignatureSpec) -> None:
 
 
 @serving_check("status")
-def status(engine: Engine, case: Case) -> list[str]:
+def status(context: RunContext, case: Case) -> list[str]:
     from harness.serving.grpc_client import GrpcClient, GrpcError
     from harness.serving.rest import RestClient, RestError
 
-    ep = endpoint(engine, case)
+    ep = endpoint(context, case)
     version = ep.version_of(case.model)
     problems, seen = [], []
     if ep.rest_url:
@@ -253,12 +250,12 @@ def status(engine: Engine, case: Case) -> list[str]:
 
 
 @serving_check("metadata")
-def metadata(engine: Engine, case: Case) -> list[str]:
+def metadata(context: RunContext, case: Case) -> list[str]:
     from harness.checks.static import SIGNATURE_CHECKS
     from harness.serving.metadata import as_model_info, fetch_metadata
 
     sig = _signature(case)
-    ep = endpoint(engine, case)
+    ep = endpoint(context, case)
     version = ep.version_of(case.model)
     try:
         served = fetch_metadata(ep, version=version)
@@ -287,40 +284,40 @@ def metadata(engine: Engine, case: Case) -> list[str]:
     if problems:
         raise CheckFailure("metadata", f"{ep.label}: signature {sig.name!r} as the server reports "
                            "it does not match the contract", details=problems)
-    return notes + _findings(engine, case, sig)
+    return notes + _findings(context, case, sig)
 
 
 # --------------------------------------------------------------------------- predict
 
 
-def _predict_check(engine: Engine, case: Case, protocol: str, row: bool = False) -> list[str]:
+def _predict_check(context: RunContext, case: Case, protocol: str, row: bool = False) -> list[str]:
     sig = _signature(case)
     name = "serving-rest" if protocol == "REST" else "serving-grpc"
     if protocol == "REST":
         _skip_rest_if_blocked(sig)
         if row:
             _require_row_format(sig)
-    backend = serving_backend(engine, case, name)
-    ref = reference(engine, case)
+    backend = serving_backend(context, case, name)
+    ref = reference(context, case)
     how = "row format" if row and protocol == "REST" else ("columnar" if protocol == "REST"
                                                            else "PredictRequest")
-    grpc = _optional_grpc(engine, case) if protocol == "REST" and not row else None
+    grpc = _optional_grpc(context, case) if protocol == "REST" and not row else None
     rest_vs_grpc: list[float] = []
 
     def prop(c: Any) -> None:
         expected = _ref_call(ref, sig, c.inputs, case.check)
         try:
             if protocol == "REST":
-                got = _timed(engine, "REST", lambda: backend.predict(sig, c.inputs, row=row))
+                got = _timed(context, "REST", lambda: backend.predict(sig, c.inputs, row=row))
             else:
-                got = _timed(engine, "gRPC", lambda: backend.infer(sig.name, c.inputs))
+                got = _timed(context, "gRPC", lambda: backend.infer(sig.name, c.inputs))
         except InferenceError as exc:
             raise _refused(backend, sig, c.inputs, case.check, exc, how) from None
         except Exception as exc:  # noqa: BLE001 - RestError from the direct predict
             raise _refused(backend, sig, c.inputs, case.check, exc, how) from None
         output_conformance(case.contract, sig, c.inputs, got, source=f"{backend.label} ({how})",
                            dims=c.dims, check=case.check)
-        compare_outputs(engine, case, sig, name, backend.label, expected, got, c.inputs, how=how)
+        compare_outputs(context, case, sig, name, backend.label, expected, got, c.inputs, how=how)
         if grpc is not None:
             try:
                 other = grpc.infer(sig.name, c.inputs)
@@ -337,26 +334,25 @@ def _predict_check(engine: Engine, case: Case, protocol: str, row: bool = False)
                         diff = np.where(both_nan, 0.0, diff)
                         rest_vs_grpc.append(float(np.nanmax(np.where(np.isnan(diff), math.inf, diff))))
 
-    run_property(engine, case, sig, prop)
+    run_property(context, case, sig, prop)
     notes = [f"ran on {backend.label} ({how}) against {ref.label}"]
     if protocol == "REST":
-        _findings(engine, case, sig)  # recorded for the report; shown as notes by "metadata"
+        _findings(context, case, sig)  # recorded for the report; shown as notes by "metadata"
     if rest_vs_grpc:
         worst = max(rest_vs_grpc)
-        engine.data.setdefault("serving_rest_vs_grpc", []).append(
-            {"contract": case.contract.name, "model": case.model.label, "signature": sig.name,
-             "calls": len(rest_vs_grpc), "max_abs": worst})
+        context.events.emit(RestGrpcCompared(case.contract.name, case.model.label, sig.name,
+                                             len(rest_vs_grpc), worst))
         notes.append(f"REST vs gRPC: max abs difference {worst:.3g} over {len(rest_vs_grpc)} calls"
                      + (" (float values identical: TF Serving's JSON round-trips float32)"
                         if worst == 0 else ""))
     return notes
 
 
-def _optional_grpc(engine: Engine, case: Case) -> Any:
+def _optional_grpc(context: RunContext, case: Case) -> Any:
     if "grpc" not in cfg.protocols(case.contract):
         return None
     try:
-        return engine.backend("serving-grpc", case.contract, case.model)
+        return open_backend(context, "serving-grpc", case.contract, case.model)
     except Exception:  # noqa: BLE001 - predict-grpc reports it
         return None
 
@@ -372,29 +368,29 @@ def _require_row_format(sig: SignatureSpec) -> None:
                       "output to lead with the same named batch dim; use the columnar form")
 
 
-@serving_check("predict-rest-row")
-def predict_rest_row(engine: Engine, case: Case) -> list[str]:
-    return _predict_check(engine, case, "REST", row=True)
+@serving_check("predict-rest-row", backend="serving-rest")
+def predict_rest_row(context: RunContext, case: Case) -> list[str]:
+    return _predict_check(context, case, "REST", row=True)
 
 
-@serving_check("predict-rest-columnar")
-def predict_rest_columnar(engine: Engine, case: Case) -> list[str]:
-    return _predict_check(engine, case, "REST", row=False)
+@serving_check("predict-rest-columnar", backend="serving-rest")
+def predict_rest_columnar(context: RunContext, case: Case) -> list[str]:
+    return _predict_check(context, case, "REST", row=False)
 
 
-@serving_check("predict-grpc")
-def predict_grpc(engine: Engine, case: Case) -> list[str]:
-    return _predict_check(engine, case, "gRPC")
+@serving_check("predict-grpc", backend="serving-grpc")
+def predict_grpc(context: RunContext, case: Case) -> list[str]:
+    return _predict_check(context, case, "gRPC")
 
 
 # --------------------------------------------------------------------------- classify/regress
 
 
-def _method(engine: Engine, case: Case) -> str:
+def _method(context: RunContext, contract: Contract, model: ModelRef, sig: SignatureSpec) -> str:
     from harness.checks.static import signature_of
 
     try:
-        return signature_of(case.contract, _signature(case), engine.model_info(case.model)).method_name
+        return signature_of(contract, sig, context.model_info(model)).method_name
     except (CheckFailure, HarnessError):
         return ""  # the static checks report an unreadable model or a missing signature
 
@@ -404,28 +400,28 @@ def _example_input(sig: SignatureSpec) -> str | None:
     return examples[0] if len(examples) == 1 and len(sig.inputs) == 1 else None
 
 
-def _examples_check(engine: Engine, case: Case, kind: str) -> list[str]:
+def _examples_check(context: RunContext, case: Case, kind: str) -> list[str]:
     from harness.serving.rest import RestClient, examples_request
 
     sig = _signature(case)
     name = _example_input(sig)
     assert name is not None
-    ep = endpoint(engine, case)
+    ep = endpoint(context, case)
     version = ep.version_of(case.model)
-    ref = reference(engine, case)
+    ref = reference(context, case)
     protocols = [p for p in cfg.protocols(case.contract)
                  if (p == "rest" and ep.rest_url) or (p == "grpc" and ep.grpc_target)]
     if not protocols:
         raise Skipped(f"{ep.label} has no address for the protocols {cfg.protocols(case.contract)}")
     rest = RestClient(ep.rest_url, ep.model.name) if "rest" in protocols else None
-    grpc = serving_backend(engine, case, "serving-grpc").client if "grpc" in protocols else None
+    grpc = serving_backend(context, case, "serving-grpc").client if "grpc" in protocols else None
 
     def answers(examples: list[bytes]) -> list[tuple[str, str, Any]]:
         out: list[tuple[str, str, Any]] = []
         if rest is not None:
             doc = examples_request(examples, sig.name)
             call = rest.classify if kind == "classify" else rest.regress
-            response = _timed(engine, "REST", lambda: call(doc, version=version))
+            response = _timed(context, "REST", lambda: call(doc, version=version))
             if response.status != 200:
                 raise CheckFailure(case.check, f"{ep.label}: REST :{kind} refused valid examples",
                                    received=response.describe(),
@@ -436,7 +432,7 @@ def _examples_check(engine: Engine, case: Case, kind: str) -> list[str]:
 
             call_g = grpc.classify if kind == "classify" else grpc.regress
             try:
-                result = _timed(engine, "gRPC", lambda: call_g(sig.name, examples, version=version))
+                result = _timed(context, "gRPC", lambda: call_g(sig.name, examples, version=version))
             except GrpcError as exc:
                 raise CheckFailure(case.check, f"{ep.label}: gRPC {kind.capitalize()} refused "
                                    "valid examples", received=str(exc),
@@ -455,11 +451,11 @@ def _examples_check(engine: Engine, case: Case, kind: str) -> list[str]:
                 raise CheckFailure(case.check, f"{label}: the answer does not have one result per "
                                    "example", received=str(result)[:300],
                                    documented=f"{len(examples)} results ({sig.pointer})")
-            compare_outputs(engine, case, sig, fmt, f"{fmt} ({ep.origin})", expected, got,
+            compare_outputs(context, case, sig, fmt, f"{fmt} ({ep.origin})", expected, got,
                             c.inputs, how=f"{protocol} {kind}")
 
     try:
-        run_property(engine, case, sig, prop)
+        run_property(context, case, sig, prop)
     finally:
         if rest is not None:
             rest.close()
@@ -507,22 +503,22 @@ def _classify_arrays(result: Any, expected: Mapping[str, np.ndarray]) -> dict[st
 
 
 @serving_check("classify")
-def classify(engine: Engine, case: Case) -> list[str]:
-    return _examples_check(engine, case, "classify")
+def classify(context: RunContext, case: Case) -> list[str]:
+    return _examples_check(context, case, "classify")
 
 
 @serving_check("regress")
-def regress(engine: Engine, case: Case) -> list[str]:
-    return _examples_check(engine, case, "regress")
+def regress(context: RunContext, case: Case) -> list[str]:
+    return _examples_check(context, case, "regress")
 
 
 # --------------------------------------------------------------------------- addressing
 
 
 @serving_check("addressing")
-def addressing(engine: Engine, case: Case) -> list[str]:
+def addressing(context: RunContext, case: Case) -> list[str]:
     sig = _signature(case)
-    ep = endpoint(engine, case)
+    ep = endpoint(context, case)
     version = ep.version_of(case.model)
     if version is None:
         raise Skipped(f"{case.model.label} is a plain SavedModel directory on a given server: "
@@ -530,11 +526,11 @@ def addressing(engine: Engine, case: Case) -> list[str]:
     labels = sorted(label for label, v in ep.model.labels.items() if v == version)
     rest = None
     if ep.rest_url and "rest" in cfg.protocols(case.contract) and not rest_blocked(sig):
-        rest = serving_backend(engine, case, "serving-rest")
+        rest = serving_backend(context, case, "serving-rest")
     grpc = None
     if ep.grpc_target and "grpc" in cfg.protocols(case.contract):
-        grpc = serving_backend(engine, case, "serving-grpc")
-    ref = reference(engine, case)
+        grpc = serving_backend(context, case, "serving-grpc")
+    ref = reference(context, case)
     _labels_point_at(case, ep, grpc, version, labels)
     addresses: list[tuple[int | None, str | None]] = [(version, None)] + [(None, label)
                                                                           for label in labels]
@@ -550,7 +546,7 @@ def addressing(engine: Engine, case: Case) -> list[str]:
                     raise CheckFailure(case.check, f"{rest.label}: POST .../{where.strip('/')}:predict "
                                        "was refused", received=str(exc),
                                        documented=f"the answer of version {version}") from None
-                compare_outputs(engine, case, sig, "serving-rest", rest.label, expected, got,
+                compare_outputs(context, case, sig, "serving-rest", rest.label, expected, got,
                                 c.inputs, how=f"REST {where}")
             if grpc is not None:
                 spec = f"ModelSpec.version={v}" if v is not None else f"ModelSpec.version_label={label!r}"
@@ -566,10 +562,10 @@ def addressing(engine: Engine, case: Case) -> list[str]:
                                        received=f"PredictResponse.model_spec.version = {answer.version}",
                                        documented=f"version {version}"
                                        + (f" (formats.serving.version_labels[{label!r}])" if label else ""))
-                compare_outputs(engine, case, sig, "serving-grpc", grpc.label, expected,
+                compare_outputs(context, case, sig, "serving-grpc", grpc.label, expected,
                                 dict(answer.outputs), c.inputs, how=f"gRPC {spec}")
 
-    run_property(engine, case, sig, prop, examples=capped_examples(engine, case.contract, 3))
+    run_property(context, case, sig, prop, examples=capped_examples(context, case.contract, 3))
     reached = [f"/versions/{version}"] + [f"/labels/{label}" for label in labels]
     notes = [f"{ep.label}: {', '.join(reached)} answer as version {version}'s SavedModel"]
     if not labels and ep.model.labels:
@@ -626,16 +622,16 @@ def _rest_wrong_values(value: np.ndarray, dtype: str) -> tuple[str, Any] | None:
 
 
 @serving_check("bad-requests")
-def bad_requests(engine: Engine, case: Case) -> list[str]:
+def bad_requests(context: RunContext, case: Case) -> list[str]:
     from harness.serving.rest import tensor_to_json
     from harness.strategies import wrong_dtype_inputs, wrong_rank_inputs
 
     sig = _signature(case)
-    ep = endpoint(engine, case)
+    ep = endpoint(context, case)
     protocols = cfg.protocols(case.contract)
-    rest = serving_backend(engine, case, "serving-rest") if ep.rest_url and "rest" in protocols \
+    rest = serving_backend(context, case, "serving-rest") if ep.rest_url and "rest" in protocols \
         and not rest_blocked(sig) else None
-    grpc = serving_backend(engine, case, "serving-grpc") if ep.grpc_target and "grpc" in protocols \
+    grpc = serving_backend(context, case, "serving-grpc") if ep.grpc_target and "grpc" in protocols \
         else None
     if rest is None and grpc is None:
         raise Skipped(f"{ep.label}: no protocol to send bad requests over")
@@ -645,7 +641,7 @@ def bad_requests(engine: Engine, case: Case) -> list[str]:
 
     def rest_expect(document: Any, what: str, inputs: Mapping[str, np.ndarray]) -> None:
         assert rest is not None
-        response = _timed(engine, "REST", lambda: rest.client.predict(document, version=version))
+        response = _timed(context, "REST", lambda: rest.client.predict(document, version=version))
         sent.append(f"REST {what}")
         if response.status == 400 and response.error:
             return
@@ -666,7 +662,7 @@ def bad_requests(engine: Engine, case: Case) -> list[str]:
         assert grpc is not None
         sent.append(f"gRPC {what}")
         try:
-            answer = _timed(engine, "gRPC", lambda: grpc.client.predict(name, inputs, version=version))
+            answer = _timed(context, "gRPC", lambda: grpc.client.predict(name, inputs, version=version))
         except GrpcError as exc:
             if exc.code in GRPC_REFUSALS:
                 return
@@ -709,7 +705,7 @@ def bad_requests(engine: Engine, case: Case) -> list[str]:
             for label, bad in variants:
                 grpc_expect(sig.name, bad.inputs, label, bad.inputs)
 
-    run_property(engine, case, sig, prop, examples=capped_examples(engine, case.contract, 3))
+    run_property(context, case, sig, prop, examples=capped_examples(context, case.contract, 3))
     kinds = sorted(set(s.split(" ", 1)[1] if s.startswith(("REST", "gRPC")) else s for s in sent))
     return [f"{ep.label}: refused {len(sent)} bad requests ({'; '.join(kinds[:6])}"
             f"{'; ...' if len(kinds) > 6 else ''})"]
@@ -719,7 +715,7 @@ def bad_requests(engine: Engine, case: Case) -> list[str]:
 
 
 @serving_check("batch-consistency")
-def batch_consistency(engine: Engine, case: Case) -> list[str]:
+def batch_consistency(context: RunContext, case: Case) -> list[str]:
     from harness.checks.calls import batch_axis_dim
 
     sig = _signature(case)
@@ -728,11 +724,11 @@ def batch_consistency(engine: Engine, case: Case) -> list[str]:
     dim = batch_axis_dim(sig)
     if dim is None or case.contract.dims[dim].max < 2:
         raise Skipped(f"signature {sig.name!r} has no batch dim allowing 2 rows or more")
-    ep = endpoint(engine, case)
+    ep = endpoint(context, case)
     use_grpc = bool(ep.grpc_target) and "grpc" in cfg.protocols(case.contract)
     if not use_grpc and rest_blocked(sig):
         raise Skipped(f"signature {sig.name!r}: no gRPC address and REST cannot carry it")
-    backend = serving_backend(engine, case, "serving-grpc" if use_grpc else "serving-rest")
+    backend = serving_backend(context, case, "serving-grpc" if use_grpc else "serving-rest")
     protocol = "gRPC" if use_grpc else "REST"
 
     def prop(c: Any) -> None:
@@ -741,13 +737,13 @@ def batch_consistency(engine: Engine, case: Case) -> list[str]:
         size = int(c.dims.get(dim, np.shape(next(iter(c.inputs.values())))[0]))
         assume(size >= 2)
         try:
-            batched = _timed(engine, protocol, lambda: backend.infer(sig.name, c.inputs))
+            batched = _timed(context, protocol, lambda: backend.infer(sig.name, c.inputs))
         except InferenceError as exc:
             raise _refused(backend, sig, c.inputs, case.check, exc, f"a batch of {size}") from None
         for i in range(size):
             row = {k: np.asarray(v)[i:i + 1] for k, v in c.inputs.items()}
             try:
-                single = _timed(engine, protocol, _infer_call(backend, sig.name, row))
+                single = _timed(context, protocol, _infer_call(backend, sig.name, row))
             except InferenceError as exc:
                 raise _refused(backend, sig, row, case.check, exc, f"row {i} alone") from None
             for spec in sig.outputs:
@@ -763,7 +759,7 @@ def batch_consistency(engine: Engine, case: Case) -> list[str]:
                         documented=f"equal to the single-row request within {tol.describe()}",
                         details=[result.describe(), describe_inputs(c.inputs)])
 
-    run_property(engine, case, sig, prop)
+    run_property(context, case, sig, prop)
     return [f"ran on {backend.label}"]
 
 
@@ -775,21 +771,13 @@ def _infer_call(backend: Backend, signature: str, inputs: Mapping[str, np.ndarra
 # --------------------------------------------------------------------------- planning
 
 
-def _run(engine: Engine, case: Case) -> list[str]:
-    return SERVING_CHECKS[case.check](engine, case)
-
-
-def _backend_of(check: str) -> str:
-    if check.startswith("predict-rest"):
-        return "serving-rest"
-    if check == "predict-grpc":
-        return "serving-grpc"
-    return "serving"
+def _run(context: RunContext, case: Case) -> list[str]:
+    return SERVING_CHECKS[case.check](context, case)
 
 
 @planner
-def serving_cases(engine: Engine, contract: Contract, model: ModelRef) -> Iterable[Case]:
-    if not engine.backend_selected(contract, "serving"):
+def serving_cases(context: RunContext, contract: Contract, model: ModelRef) -> Iterable[Case]:
+    if not context.backend_selected(contract, "serving"):
         return
     protocols = cfg.protocols(contract)
     yield Case(contract, model, None, "status", FAMILY, _run, backend="serving")
@@ -800,34 +788,11 @@ def serving_cases(engine: Engine, contract: Contract, model: ModelRef) -> Iterab
         if "grpc" in protocols:
             checks.append("predict-grpc")
         if _example_input(sig) is not None:
-            method = _method(engine, Case(contract, model, sig.name, "", FAMILY, _run))
+            method = _method(context, contract, model, sig)
             if method == CLASSIFY_METHOD:
                 checks.append("classify")
             elif method == REGRESS_METHOD:
                 checks.append("regress")
         checks += ["addressing", "bad-requests", "batch-consistency"]
         for check in checks:
-            yield Case(contract, model, sig.name, check, FAMILY, _run, backend=_backend_of(check))
-
-
-def findings_summary(engine: Engine) -> tuple[str, list[str]] | None:
-    """End-of-run section: REST fidelity findings, server starts, latency."""
-    rows = engine.data.get("serving_findings") or []
-    starts = engine.data.get("serving_starts") or []
-    latency = engine.data.get("serving_latency") or {}
-    if not (rows or starts or latency):
-        return None
-    lines = []
-    for start in starts:
-        lines.append(f"{start['label']}: model {start['model']!r} versions "
-                     f"{start['versions']} AVAILABLE after {start['seconds']:.1f} s")
-    for protocol, (count, seconds) in sorted(latency.items()):
-        if count:
-            lines.append(f"{protocol}: {count} requests, mean {1000 * seconds / count:.1f} ms")
-    for row in rows:
-        lines.append(f"REST fidelity [{row['contract']}::{row['signature']}] "
-                     f"{row['kind']}: {row['message']}")
-    return "serving", lines
-
-
-REPORT_SECTIONS.append(findings_summary)
+            yield Case(contract, model, sig.name, check, FAMILY, _run, backend=SERVING_BACKENDS[check])

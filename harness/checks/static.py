@@ -8,10 +8,13 @@ reporting that are not failures, such as extra outputs) and raises
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
+from harness.checks.case import Case, planner
+from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec, TensorSpec, describe_shape
 from harness.errors import CheckFailure
+from harness.savedmodel.layout import ModelRef
 from harness.savedmodel.reader import MetaGraphInfo, SavedModelInfo, SignatureInfo, TensorInfo
 
 ModelCheck = Callable[[Contract, SavedModelInfo], list[str]]
@@ -202,3 +205,27 @@ def outputs(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> lis
 
 
 __all__ = ["STATIC_CHECKS", "SIGNATURE_CHECKS", "describe_shape", "shape_mismatch"]
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _run_model_check(context: RunContext, case: Case) -> list[str]:
+    info = context.model_info(case.model)
+    return STATIC_CHECKS[case.check](case.contract, info)
+
+
+def _run_signature_check(context: RunContext, case: Case) -> list[str]:
+    info = context.model_info(case.model)
+    assert case.signature is not None
+    sig = case.contract.signature(case.signature)
+    return SIGNATURE_CHECKS[case.check](case.contract, sig, info)
+
+
+@planner
+def static_cases(context: RunContext, contract: Contract, model: ModelRef) -> Iterable[Case]:
+    for name in STATIC_CHECKS:
+        yield Case(contract, model, None, name, "static", _run_model_check)
+    for sig in contract.signatures:
+        for name in SIGNATURE_CHECKS:
+            yield Case(contract, model, sig.name, name, "static", _run_signature_check)

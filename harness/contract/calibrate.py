@@ -41,6 +41,7 @@ def calibrate(data: Mapping[str, Any], ref: ModelRef, *, margin: float = DEFAULT
     """``data`` with ``formats`` and per-output tolerances set, and a note per decision."""
     from harness.engine import Engine
     from harness.options import RunOptions
+    from harness.report.record import RunRecord
 
     result = copy.deepcopy(dict(data))
     trial = copy.deepcopy(result)
@@ -52,18 +53,20 @@ def calibrate(data: Mapping[str, Any], ref: ModelRef, *, margin: float = DEFAULT
         path = Path(tmp) / "calibrate.json"
         path.write_text(json.dumps(trial), encoding="utf-8")
         engine = Engine(RunOptions(examples=examples, results_dir=Path(tmp) / "results"))
+        record = RunRecord.attach(engine.context.events)
         failed: dict[str, str] = {}
         try:
             contract = engine.load(path)
             for case in engine.plan(contract, ref):
-                fmt = case.check[len("parity["):-1] if case.check.startswith("parity[") else None
-                if fmt not in formats:
+                fmt = case.backend
+                if case.family != "parity" or case.variant is not None \
+                        or not case.check.startswith("parity[") or fmt not in formats:
                     continue
                 try:
                     engine.execute(case)
                 except Exception as exc:  # noqa: BLE001 - a format that cannot run is left out
                     failed.setdefault(fmt, str(exc).splitlines()[0][:300])
-            rows = list(engine.data.get("parity", []))
+            rows = list(record.parity)
         finally:
             engine.close()
     result["formats"] = dict(result.get("formats", {}))

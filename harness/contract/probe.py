@@ -27,18 +27,19 @@ from harness.savedmodel.layout import ModelRef
 def probe(data: Mapping[str, Any], ref: ModelRef, *, in_process: bool = False
           ) -> tuple[dict[str, Any], list[str]]:
     """``data`` adjusted to what the model at ``ref`` does, and a note per adjustment."""
-    from harness.engine import Engine
+    from harness.backends.source import open_backend, release_all
+    from harness.context import RunContext
     from harness.options import RunOptions
 
     result = copy.deepcopy(dict(data))
     result["models"] = [str(ref.path)]
     notes: list[str] = []
-    engine = Engine(RunOptions(in_process=in_process))
+    context = RunContext(RunOptions(in_process=in_process))
     with tempfile.TemporaryDirectory(prefix="model-contract-probe-") as tmp:
         try:
             for key in list(result["signatures"]):
                 contract = _write(result, Path(tmp) / "probe.json")
-                backend = engine.backend("savedmodel", contract, ref)
+                backend = open_backend(context, "savedmodel", contract, ref)
                 problem = _settle_shapes(result, key, contract, backend, notes)
                 if problem:
                     del result["signatures"][key]
@@ -54,7 +55,7 @@ def probe(data: Mapping[str, Any], ref: ModelRef, *, in_process: bool = False
                 raise ModelError("no signature of the model can be called as declared",
                                  file=ref.path, hint="; ".join(notes))
         finally:
-            engine.close()
+            release_all(context)
     result["models"] = list(data["models"])
     return result, notes
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from harness.context import RunContext
 from harness.errors import ExportError
 from harness.exports.cache import ExportCache, default_cache_dir
 
@@ -57,13 +58,10 @@ def export_timeout() -> float:
     return float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
 
 
-def session_cache(engine: Any) -> ExportCache:
-    """The export cache of an engine's session (created on first use)."""
-    cache = engine.data.get("export_cache")
-    if cache is None:
-        cache = ExportCache(default_cache_dir(engine.options.export_cache))
-        engine.data["export_cache"] = cache
-    return cache
+def session_cache(context: RunContext) -> ExportCache:
+    """The export cache of a run (made on first use, in the run's memo)."""
+    return context.once(("export-cache",),
+                        lambda: ExportCache(default_cache_dir(context.options.export_cache)))
 
 
 def stderr_tail(text: str, lines: int = 25) -> str:

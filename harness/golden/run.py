@@ -1,8 +1,10 @@
 """Run golden calls through a backend: the one place goldens touch a model.
 
-Backends come from the registry (:data:`harness.backends.BACKENDS`) and run in this process
-(the golden commands and tests are not fuzzing hostile models; the bundled models are
-known). TFLite and ONNX exports go through the export cache like every other check.
+Backends come the one way every check gets them
+(:func:`harness.backends.source.open_backend`): the op-policy scan first (a model that
+breaks the policy is refused before anything loads it), then the backend in an isolated
+child process (unless the run context says ``in_process``). TFLite and ONNX exports go
+through the export cache like every other check.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from harness.context import RunContext
 from harness.contract.model import Contract
 from harness.savedmodel.layout import ModelRef, resolve_model
 
@@ -64,21 +67,20 @@ def check_backend(name: str) -> None:
 
 
 def run_calls(name: str, contract: Contract, model: ModelRef,
-              calls: Mapping[str, Sequence[Mapping[str, np.ndarray]]]
-              ) -> dict[str, list[dict[str, np.ndarray]]]:
+              calls: Mapping[str, Sequence[Mapping[str, np.ndarray]]], *,
+              context: RunContext | None = None) -> dict[str, list[dict[str, np.ndarray]]]:
     """Outputs of each signature on each of its calls (``{signature: [outputs per call]}``),
-    by backend ``name``, loaded once and released after.
+    by backend ``name``, loaded once (after the op-policy gate) and released after.
 
-    Raises :class:`~harness.errors.BackendUnavailable`, :class:`~harness.errors.ExportError`
-    or :class:`~harness.backends.base.InferenceError` with the backend's own message.
+    Raises :class:`~harness.errors.PolicyViolation`,
+    :class:`~harness.errors.BackendUnavailable`, :class:`~harness.errors.ExportError` or
+    :class:`~harness.backends.base.InferenceError` with the backend's own message.
     """
-    from harness.backends import BACKENDS
+    import harness.backends  # noqa: F401 - registers every backend
+    from harness.backends.source import open_backend
 
-    cls = BACKENDS[name]
-    cls.check_available()
-    backend = cls(model, contract)
+    backend = open_backend(context if context is not None else RunContext(), name, contract, model)
     try:
-        backend.activate()
         return {sig: [backend.infer(sig, dict(call)) for call in sig_calls]
                 for sig, sig_calls in calls.items()}
     finally:

@@ -8,9 +8,10 @@ from typing import Any
 
 from harness.report.data import build_report
 from harness.report.html import render_html
+from harness.report.record import RunRecord
 from harness.report.terminal import parity_table
 
-__all__ = ["build_report", "parity_table", "render_html", "write_reports"]
+__all__ = ["RunRecord", "build_report", "parity_table", "render_html", "write_reports"]
 
 
 def write_reports(report: dict[str, Any], folder: Path) -> dict[str, Path]:

@@ -1,7 +1,7 @@
 """The run report as plain data: what ran, on which models, with which results and figures.
 
-Built from the engine's results and the rows its check families recorded
-(``engine.data["parity"]``, ``engine.data["serving_findings"]``); written as JSON and
+Built from a :class:`~harness.report.record.RunRecord` (the finished cases, the parity
+matrix and the REST fidelity findings the run's events carried); written as JSON and
 rendered as a terminal table (:mod:`.terminal`) and a self-contained HTML page (:mod:`.html`).
 """
 
@@ -13,14 +13,8 @@ import platform
 import sys
 from typing import Any
 
-from harness.engine import CaseResult, Engine
-
-
-def replay_command(message: str) -> str | None:
-    for line in message.splitlines():
-        if line.startswith("Reproduce with: "):
-            return line[len("Reproduce with: "):]
-    return None
+from harness.events import CaseResult
+from harness.report.record import RunRecord
 
 
 def _versions() -> dict[str, str]:
@@ -61,15 +55,15 @@ def result_row(result: CaseResult) -> dict[str, Any]:
         "message": result.message,
         "notes": list(result.notes),
         "seconds": round(result.seconds, 4),
-        "replay": replay_command(result.message),
+        "replay": result.replay,
     }
 
 
-def build_report(engine: Engine) -> dict[str, Any]:
-    results = [result_row(r) for r in engine.results]
+def build_report(record: RunRecord) -> dict[str, Any]:
+    results = [result_row(r) for r in record.results]
     contracts: dict[str, dict[str, Any]] = {}
     models: dict[str, dict[str, Any]] = {}
-    for r in engine.results:
+    for r in record.results:
         c = r.case.contract
         contracts.setdefault(str(c.path), {"name": c.name, "version": c.version,
                                            "description": c.description, "path": str(c.path),
@@ -91,6 +85,6 @@ def build_report(engine: Engine) -> dict[str, Any]:
         "contracts": list(contracts.values()),
         "models": list(models.values()),
         "results": results,
-        "parity": list(engine.data.get("parity", [])),
-        "findings": list(engine.data.get("serving_findings", [])),
+        "parity": list(record.parity),
+        "findings": list(record.findings),
     })

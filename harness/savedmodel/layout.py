@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ModelError
-from harness.savedmodel.reader import is_saved_model_dir
+
+
+def is_saved_model_dir(path: Path) -> bool:
+    return (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
 
 
 @dataclass(frozen=True)

@@ -85,10 +85,6 @@ class SavedModelInfo:
         return [sorted(mg.tags) for mg in self.meta_graphs]
 
 
-def is_saved_model_dir(path: Path) -> bool:
-    return (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
-
-
 def read_saved_model(path: str | Path) -> SavedModelInfo:
     """Parse ``path/saved_model.pb`` (or ``.pbtxt``); :class:`ModelError` if it is not a SavedModel."""
     path = Path(path)

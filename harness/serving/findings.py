@@ -17,28 +17,15 @@ whose values JSON cannot carry faithfully through TF Serving's REST API.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from harness.contract.model import Contract, SignatureSpec, TensorSpec
+from harness.events import ServingFinding
 
 REST_UNSUPPORTED = ("float16", "bfloat16", "complex64", "complex128")
 TWO_53 = 2**53
 
 
-@dataclass(frozen=True)
-class Finding:
-    contract: str
-    signature: str
-    tensor: str
-    side: str  # input | output
-    kind: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-    def describe(self) -> str:
-        return f"REST fidelity ({self.kind}): {self.message}"
+#: A finding is an event of the run (the report and the terminal summary subscribe).
+Finding = ServingFinding
 
 
 def _can_exceed_2_53(spec: TensorSpec) -> bool:

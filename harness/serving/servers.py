@@ -14,7 +14,7 @@ The first way that applies:
    what to install.
 
 Started servers are stopped at the end: their ``stop`` is appended to
-``engine.data["closers"]`` (called by ``Engine.close``) and registered with ``atexit``;
+the run context's closers (called when the run ends) and registered with ``atexit``;
 a binary also gets ``PR_SET_PDEATHSIG`` so it dies with the harness. Results are
 labelled by what ran (``serving (tensorflow_model_server at PATH)``,
 ``serving (server at URL)``, ``serving (tensorflow/serving:TAG container)``): nothing
@@ -37,8 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
+from harness.context import RunContext
 from harness.contract.model import Contract
 from harness.errors import BackendUnavailable, HarnessError
+from harness.events import ServerStarted
 from harness.serving import config as cfg
 from harness.serving.config import ServingModel
 
@@ -202,9 +204,9 @@ class ServerContainer:
                     self._workdir.cleanup()
 
 
-def register_closer(engine: Any, server: Server) -> None:
-    """Stop ``server`` at ``Engine.close()`` (``engine.data["closers"]``) and at exit."""
-    engine.data.setdefault("closers", []).append(server.stop)
+def register_closer(context: RunContext, server: Server) -> None:
+    """Stop ``server`` at the end of the run (the context's closers) and at exit."""
+    context.closers.add(server.stop)
     atexit.register(server.stop)
 
 
@@ -339,24 +341,24 @@ def start_container(image: str, model: ServingModel, *,
                             started=True, start_seconds=time.perf_counter() - start)
 
 
-def _given_endpoint(engine: Any, contract: Contract, refs: list[Any]) -> Endpoint:
-    opts = engine.options
+def _given_endpoint(context: RunContext, contract: Contract, refs: list[Any]) -> Endpoint:
+    opts = context.options
     model = cfg.serving_model(contract, refs)
     versioned = all(getattr(r, "version", None) is not None for r in refs)
     where = " and ".join(x for x in (opts.serving_url, opts.serving_grpc) if x)
     endpoint = Endpoint(f"server at {where}", model, opts.serving_url, opts.serving_grpc,
                         versioned=versioned, started=False)
-    check_serves(engine, contract, refs, endpoint)
+    check_serves(context, contract, refs, endpoint)
     return endpoint
 
 
-def check_serves(engine: Any, contract: Contract, refs: list[Any], endpoint: Endpoint) -> None:
+def check_serves(context: RunContext, contract: Contract, refs: list[Any], endpoint: Endpoint) -> None:
     """Trust a given server only if its metadata matches each SavedModel's signatures."""
     from harness.serving.metadata import compare_with_saved_model, fetch_metadata
 
     problems: list[str] = []
     for ref in refs:
-        info = engine.model_info(ref)
+        info = context.model_info(ref)
         version = endpoint.version_of(ref)
         try:
             served = fetch_metadata(endpoint, version=version)
@@ -376,39 +378,39 @@ def check_serves(engine: Any, contract: Contract, refs: list[Any], endpoint: End
             "the SavedModel's signatures (saved_model.pb)", problems)
 
 
-def endpoint_for(engine: Any, contract: Contract, ref: Any) -> Endpoint:
+def endpoint_for(context: RunContext, contract: Contract, ref: Any) -> Endpoint:
     """The endpoint serving ``ref``; starts (or checks) a server once per (contract, base)."""
-    endpoint: Endpoint = engine.once(("serving-endpoint", str(contract.path), str(ref.base)),
-                                     lambda: _make_endpoint(engine, contract, ref))
+    endpoint: Endpoint = context.once(("serving-endpoint", str(contract.path), str(ref.base)),
+                                     lambda: _make_endpoint(context, contract, ref))
     return endpoint
 
 
-def _refs_of_base(engine: Any, contract: Contract, ref: Any) -> list[Any]:
+def _refs_of_base(context: RunContext, contract: Contract, ref: Any) -> list[Any]:
     try:
-        refs = [r for r in engine.models_of(contract) if r.base == ref.base]
+        refs = [r for r in context.models_of(contract) if r.base == ref.base]
     except HarnessError:
         refs = []
     return refs or [ref]
 
 
-def _make_endpoint(engine: Any, contract: Contract, ref: Any) -> Endpoint:
-    opts = engine.options
-    refs = _refs_of_base(engine, contract, ref)
+def _make_endpoint(context: RunContext, contract: Contract, ref: Any) -> Endpoint:
+    opts = context.options
+    refs = _refs_of_base(context, contract, ref)
     if opts.serving_url or opts.serving_grpc:
-        return _given_endpoint(engine, contract, refs)
+        return _given_endpoint(context, contract, refs)
     model = cfg.serving_model(contract, refs)
     binary = find_binary(opts.serving_binary)
     if binary is not None:
         server, endpoint = start_binary(binary, model)
-        register_closer(engine, server)
-        _record_start(engine, endpoint)
+        register_closer(context, server)
+        _record_start(context, endpoint)
         return endpoint
     image = opts.serving_image or cfg.DEFAULT_IMAGE
     why_not = docker_available()
     if why_not is None:
         container, endpoint = start_container(image, model)
-        register_closer(engine, container)
-        _record_start(engine, endpoint)
+        register_closer(context, container)
+        _record_start(context, endpoint)
         return endpoint
     raise BackendUnavailable(
         "serving", "no model server: no --serving-url/--serving-grpc given, no "
@@ -416,8 +418,7 @@ def _make_endpoint(engine: Any, contract: Contract, ref: Any) -> Endpoint:
         install=INSTALL)
 
 
-def _record_start(engine: Any, endpoint: Endpoint) -> None:
-    engine.data.setdefault("serving_starts", []).append(
-        {"label": endpoint.label, "model": endpoint.model.name,
-         "versions": list(endpoint.model.version_numbers), "seconds": endpoint.start_seconds,
-         "rest_url": endpoint.rest_url, "grpc_target": endpoint.grpc_target})
+def _record_start(context: RunContext, endpoint: Endpoint) -> None:
+    context.events.emit(ServerStarted(
+        endpoint.label, endpoint.model.name, tuple(endpoint.model.version_numbers),
+        endpoint.start_seconds, endpoint.rest_url, endpoint.grpc_target))

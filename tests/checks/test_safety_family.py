@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.backends.source import open_backend
 from harness.contract import load_contract
 from harness.engine import Engine
 from harness.errors import PolicyViolation
@@ -28,7 +29,7 @@ def test_backend_refuses_a_hostile_model_before_loading(tmp_path: Path, monkeypa
     engine = Engine()
     contract = load_contract(hostile_contract(tmp_path, "reads_file_nested"))
     with pytest.raises(PolicyViolation) as info:
-        engine.backend("savedmodel", contract, ModelRef(HOSTILE / "reads_file_nested",
+        open_backend(engine.context, "savedmodel", contract, ModelRef(HOSTILE / "reads_file_nested",
                                                           HOSTILE / "reads_file_nested"))
     assert loads == []
     text = str(info.value)

@@ -9,10 +9,13 @@ import pytest
 
 import harness.backends  # noqa: F401 - registers the backends
 import harness.checks.formats  # noqa: F401 - registers the planner
+from harness.context import RunContext
 from harness.engine import Case, Engine, Skipped
 from harness.errors import CheckFailure, ExportError
+from harness.exports import session_cache
 from harness.exports.cache import ExportCache
 from harness.options import RunOptions
+from harness.report.record import RunRecord
 from tests.conftest import write_contract
 from tests.exports.conftest import FIXTURES
 
@@ -23,6 +26,8 @@ def run(contract: Path, **options: Any) -> dict[str, tuple[str, str]]:
     """check id -> (outcome, message) for the parity family of one contract."""
     options.setdefault("in_process", True)  # the SavedModel in this process: no child start-up
     engine = Engine(RunOptions(examples=options.pop("examples", 5), **options))
+    record = RunRecord.attach(engine.context.events)
+    cache = session_cache(engine.context)  # the run's export cache (in-process backends use it)
     loaded = engine.load(contract)
     outcomes: dict[str, tuple[str, str]] = {}
     try:
@@ -33,7 +38,8 @@ def run(contract: Path, **options: Any) -> dict[str, tuple[str, str]]:
                 outcomes[f"{case.signature}::{case.check}"] = _outcome(engine, case)
     finally:
         engine.close()
-    run.engine = engine  # type: ignore[attr-defined]
+    run.record = record  # type: ignore[attr-defined]
+    run.cache = cache  # type: ignore[attr-defined]
     return outcomes
 
 
@@ -124,9 +130,8 @@ def test_exported_formats_pass_and_record_parity_rows(first_exports: dict[str, A
                               formats={"tflite": {"tolerance": {"atol": 1e-4}}, "onnx": {}})
     out = run(contract, export_cache=cache_root)
     assert {v[0] for v in out.values()} == {"passed"}, out
-    engine = run.engine  # type: ignore[attr-defined]
-    assert engine.data["export_cache"].conversions == 0  # the session fixture made them
-    rows = {(r["format"], r["output"]): r for r in engine.data["parity"]}
+    assert run.cache.conversions == 0  # type: ignore[attr-defined] # the session fixture made them
+    rows = {(r["format"], r["output"]): r for r in run.record.parity}  # type: ignore[attr-defined]
     assert set(rows) == {("tflite", "y"), ("tflite", "label"), ("onnx", "y"), ("onnx", "label")}
     assert rows[("tflite", "y")]["tolerance"] == {"atol": 1e-4, "rtol": 1e-4, "statistic": "max"}
     assert rows[("tflite", "label")]["tolerance"] is None and rows[("tflite", "label")]["exact"]
@@ -143,8 +148,7 @@ def test_int8_variant_is_judged_by_top1_agreement(first_exports: dict[str, Any],
     out = run(contract, export_cache=cache_root, backends=("tflite",))
     outcome, message = out["serving_default::parity[tflite-int8]"]
     assert outcome == "passed", message
-    engine = run.engine  # type: ignore[attr-defined]
-    row = next(r for r in engine.data["parity"]
+    row = next(r for r in run.record.parity  # type: ignore[attr-defined]
                if r["format"] == "tflite-int8" and r["output"] == "y")
     assert row["top1_agreement"] >= 0.9 and row["top1_required"] == 0.9
     assert row["max_abs"] > 0  # quantization error is real, and recorded
@@ -155,7 +159,7 @@ def test_int8_variant_is_judged_by_top1_agreement(first_exports: dict[str, Any],
     contract = write_contract(tmp_path, name="strict.json", models=[str(tiny_model)],
                               formats={"tflite": {"variants": variants}})
     out = run(contract, export_cache=cache_root, backends=("tflite",))
-    assert run.engine.data["export_cache"].conversions == 0  # type: ignore[attr-defined]
+    assert run.cache.conversions == 0  # type: ignore[attr-defined]
     outcome, message = out["serving_default::parity[tflite-int8]"]
     if row["top1_agreement"] < 1.0:
         assert outcome == "failed" and "top-1 agreement" in message
@@ -213,12 +217,10 @@ def test_variant_without_a_judgement_is_skipped_not_passed(tmp_path: Path) -> No
 
 def test_cache_is_outside_the_model_by_default(monkeypatch: pytest.MonkeyPatch,
                                                tmp_path: Path) -> None:
-    from harness.exports import session_cache
-
     monkeypatch.setenv("MODEL_CONTRACT_CACHE", str(tmp_path / "c"))
-    cache = session_cache(Engine(RunOptions()))
+    cache = session_cache(RunContext(RunOptions()))
     assert isinstance(cache, ExportCache) and cache.root == tmp_path / "c"
-    assert session_cache(Engine(RunOptions(export_cache=tmp_path / "o"))).root == tmp_path / "o"
+    assert session_cache(RunContext(RunOptions(export_cache=tmp_path / "o"))).root == tmp_path / "o"
 
 
 def test_a_refused_call_names_the_known_hashtable_defect() -> None:

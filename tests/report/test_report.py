@@ -13,7 +13,7 @@ from harness.contract import load_contract
 from harness.engine import Engine
 from harness.errors import CheckFailure
 from harness.options import RunOptions
-from harness.report import build_report, parity_table, write_reports
+from harness.report import RunRecord, build_report, parity_table, write_reports
 from harness.report.html import histogram_svg
 from tests.conftest import FIXTURES
 
@@ -24,6 +24,7 @@ SECTIONS = ["summary", "contracts", "models", "checks", "parity", "findings", "f
 def report_with_failures(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
     folder = tmp_path_factory.mktemp("run")
     engine = Engine(RunOptions(in_process=True, examples=10, results_dir=folder))
+    record = RunRecord.attach(engine.context.events)
     try:
         contract = load_contract(FIXTURES / "contracts" / "broken_argmax.json")
         [ref] = engine.models_of(contract)
@@ -32,7 +33,7 @@ def report_with_failures(tmp_path_factory: pytest.TempPathFactory) -> dict:  # t
                 engine.execute(case)
             except (CheckFailure, Exception):  # noqa: B014 - every outcome is recorded
                 pass
-        report = build_report(engine)
+        report = build_report(record)
     finally:
         engine.close()
     report["parity"] = [{"model": "m", "version": 1, "signature": "s", "format": "tflite",

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import harness.checks.serving  # noqa: F401 - registers the family (the lead adds it to FAMILY_MODULES)
 from harness.engine import Engine, Skipped
 from harness.errors import BackendUnavailable, CheckFailure
 from harness.options import RunOptions
+from harness.report.record import RunRecord
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,12 @@ class Outcome:
 
 
 def run_serving(contract: Path, *, checks: tuple[str, ...] | None = None, examples: int = 2,
-                **options: Any) -> tuple[dict[str, Outcome], Engine]:
-    """{case id: outcome} of every serving case (closing every server it started)."""
+                **options: Any) -> tuple[dict[str, Outcome], RunRecord]:
+    """{case id: outcome} of every serving case (closing every server it started), and what
+    the run's events said."""
     engine = Engine(RunOptions(contracts=(contract,), backends=("serving",), examples=examples,
                                in_process=True, **options))
+    record = RunRecord.attach(engine.context.events)
     out: dict[str, Outcome] = {}
     try:
         loaded = engine.load(contract)
@@ -40,7 +42,7 @@ def run_serving(contract: Path, *, checks: tuple[str, ...] | None = None, exampl
                     out[case.id] = Outcome("skipped", str(exc), ())
     finally:
         engine.close()
-    return out, engine
+    return out, record
 
 
 def not_passed(results: dict[str, Outcome]) -> dict[str, str]:

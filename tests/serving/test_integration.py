@@ -33,19 +33,19 @@ def url_options(server: Shared) -> dict[str, Any]:
 
 
 def test_classifier_through_a_given_server_passes(shared_server: Shared) -> None:
-    results, engine = run_serving(CLASSIFIER, **url_options(shared_server))
+    results, record = run_serving(CLASSIFIER, **url_options(shared_server))
     assert not_passed(results) == {}
     assert {k.rsplit("::", 1)[1] for k in results} == SERVING_CHECKS
     notes = [n for r in results.values() for n in r.notes]
     assert any(f"serving (server at {shared_server.rest_url}" in n for n in notes)
     assert not any("TF Serving)" in n or "tensorflow_model_server at" in n for n in notes)
-    kinds = {(f["signature"], f["tensor"], f["kind"]) for f in engine.data["serving_findings"]}
+    kinds = {(f["signature"], f["tensor"], f["kind"]) for f in record.findings}
     assert kinds == {("classify", "class_id", "int64-above-2^53"),
                      ("embed", "embedding", "nan-inf-not-json")}
-    formats = {row["format"] for row in engine.data["parity"]}
+    formats = {row["format"] for row in record.parity}
     assert formats == {"serving-rest", "serving-grpc"}
-    assert all(row["passed"] for row in engine.data["parity"])
-    assert all(r["max_abs"] == 0.0 for r in engine.data["serving_rest_vs_grpc"])
+    assert all(row["passed"] for row in record.parity)
+    assert all(r["max_abs"] == 0.0 for r in record.rest_vs_grpc)
 
 
 def test_corpus_two_versions_with_labels_classify_and_regress(shared_server: Shared,
@@ -55,7 +55,7 @@ def test_corpus_two_versions_with_labels_classify_and_regress(shared_server: Sha
     contract = contract_copy(tmp_path, ROOT / "contracts" / "corpus" / "half_plus_two.json",
                              "h.json", models=[str(shared_server.corpus / TWO_VERSIONS)],
                              formats={"serving": {"version_labels": LABELS}})
-    results, engine = run_serving(contract, **url_options(shared_server))
+    results, record = run_serving(contract, **url_options(shared_server))
     assert not_passed(results) == {}
     checks = {k.split("::", 2)[2] for k in results}
     assert {"regress_x_to_y::regress", "classify_x_to_y::classify",
@@ -66,7 +66,7 @@ def test_corpus_two_versions_with_labels_classify_and_regress(shared_server: Sha
 
 
 def test_binary_path_starts_lays_out_and_stops_the_server(tmp_path: Path) -> None:
-    results, engine = run_serving(TINY, serving_binary=str(STANDIN_WRAPPER), examples=2,
+    results, record = run_serving(TINY, serving_binary=str(STANDIN_WRAPPER), examples=2,
                                   checks=("status", "metadata", "predict-grpc",
                                           "predict-rest-row"))
     assert not_passed(results) == {}
@@ -74,7 +74,7 @@ def test_binary_path_starts_lays_out_and_stops_the_server(tmp_path: Path) -> Non
     assert status[0].startswith(f"serving (tensorflow_model_server at {STANDIN_WRAPPER}): "
                                 "model 'tiny' version 1 AVAILABLE")
     assert "started in" in status[1]
-    [start] = engine.data["serving_starts"]
+    [start] = record.server_starts
     port = int(start["rest_url"].rsplit(":", 1)[1])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     with pytest.raises(OSError):  # stopped: nothing listens any more

@@ -1,0 +1,93 @@
+"""The one way to get a backend: availability, the op-policy gate, isolation, activation.
+
+:func:`open_backend` is what the check families, goldens, ``init``'s probe and calibration
+use alike. In order it
+
+1. finds the backend's class in :data:`~harness.backends.base.BACKENDS` and checks that
+   its runtime is installed (:class:`~harness.errors.BackendUnavailable` otherwise);
+2. runs the op-policy scan (:func:`harness.safety.gate.gate`): a model that breaks the
+   policy is refused before any loader touches it;
+3. builds the backend with the run context, in an isolated child process unless the run
+   is ``--in-process`` or the backend is a client of another process (a model server);
+4. activates it (which exports the format, or takes the given artifact).
+
+Each (backend, model, contract, variant) is made once per run and kept; at most
+:data:`MAX_ACTIVE` stay loaded, the least recently used is released and reloads on its next
+call, so a run over many models stays within memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, Mapping
+
+from harness.backends.base import BACKENDS, Backend
+from harness.context import RunContext
+from harness.contract.model import Contract
+from harness.errors import BackendUnavailable
+from harness.safety.gate import gate
+from harness.savedmodel.layout import ModelRef
+
+#: Loaded backends kept at once (each isolated one is a process holding TensorFlow).
+MAX_ACTIVE = 3
+
+
+def open_backend(context: RunContext, name: str, contract: Contract, ref: ModelRef, *,
+                 variant: str | None = None, options: Mapping[str, Any] | None = None
+                 ) -> Backend:
+    """The activated backend ``name`` for ``ref`` under ``contract``, made once per run.
+
+    ``variant`` names a variant of the format (e.g. ``tflite-int8``) and ``options`` are
+    its settings, handed to the backend's constructor.
+    """
+    key: Hashable = ("backend", name, variant, ref.path,
+                     ",".join(contract.tags) + "|" + str(contract.path))
+
+    def make() -> Backend:
+        cls = BACKENDS.get(name)
+        if cls is None:
+            raise BackendUnavailable(name, "no such backend is registered")
+        cls.check_available()
+        gate(context, contract, ref)
+        backend = build(cls, context, contract, ref, variant=options)
+        backend.activate()
+        return backend
+
+    backend = context.once(key, make)
+    _touch(context, key, backend)
+    return backend
+
+
+def build(cls: type[Backend], context: RunContext, contract: Contract, ref: ModelRef, *,
+          variant: Mapping[str, Any] | None = None) -> Backend:
+    """The backend itself, or (by default) the same backend in an isolated child process.
+
+    Only :func:`open_backend` calls this, after the gate."""
+    kwargs: dict[str, Any] = {"variant": dict(variant)} if variant else {}
+    options = context.options
+    if options.in_process or not cls.isolate:
+        return cls(ref, contract, context, **kwargs)
+    from harness.backends import isolation
+
+    return isolation.IsolatedBackend(
+        ref, contract, context, inner=cls.name, kwargs=kwargs,
+        call_timeout=options.call_timeout or isolation.CALL_TIMEOUT_S,
+        memory_limit_mb=options.memory_limit or isolation.MEMORY_LIMIT_MB)
+
+
+def _touch(context: RunContext, key: Hashable, backend: Backend) -> None:
+    recent: list[Hashable] = context.once(("backends-recent",), list)
+    recent[:] = [k for k in recent if k != key] + [key]
+    while len(recent) > MAX_ACTIVE:
+        old = context.memo.get(recent.pop(0))
+        if isinstance(old, Backend):
+            old.deactivate()
+
+
+def release_all(context: RunContext) -> None:
+    """Deactivate every backend the run made (closing must not mask results)."""
+    for item in context.memo.values():
+        if isinstance(item, Backend):
+            try:
+                item.deactivate()
+            except Exception:  # noqa: BLE001 - closing must not mask results
+                pass
