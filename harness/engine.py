@@ -32,10 +32,15 @@ FAMILIES = (static, safety, calls, formats, serving)
 
 
 def planners() -> list[Planner]:
-    """The registered planners, the families' first, in :data:`FAMILIES` order."""
+    """The registered planners, in :data:`FAMILIES` order (others after them)."""
     order = [f.__name__ for f in FAMILIES]
-    return sorted(PLANNERS, key=lambda p: order.index(p.__module__) if p.__module__ in order
-                  else len(order))
+
+    def rank(plan: Planner) -> int:
+        module = plan.__module__
+        found = [i for i, name in enumerate(order) if module == name or module.startswith(name + ".")]
+        return found[0] if found else len(order)
+
+    return sorted(PLANNERS, key=rank)
 
 
 class Engine:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, TypeVar
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
 from harness.savedmodel.layout import ModelRef
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from harness.backends.names import Resolution
 
 
 class InferenceError(Exception):
@@ -148,6 +151,11 @@ class Backend(ABC):
     def signatures_impl(self) -> Mapping[str, SignatureIO]:
         """The signatures as this format names them (for name mapping); default: none known."""
         return {}
+
+    def resolution(self, spec: SignatureSpec) -> "Resolution":
+        """The contract's names of ``spec`` in this format (converted formats rename them)."""
+        raise HarnessError(f"{self.label} keeps the contract's names; nothing to resolve "
+                           f"for signature {spec.name!r}")
 
     # ----------------------------------------------------------------- helpers
     def _check_inputs(self, spec: SignatureSpec, inputs: Mapping[str, np.ndarray]) -> None:

@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from harness.backends.base import Backend, SignatureIO, TensorIO, register
-from harness.backends.names import Resolution, name_map_of, resolve
+from harness.backends.base import SignatureIO, TensorIO, register
+from harness.backends.converted import ConvertedBackend
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import BackendUnavailable, ExportError, HarnessError
@@ -51,7 +51,7 @@ def _io(arg: Any) -> TensorIO:
 
 
 @register
-class OnnxBackend(Backend):
+class OnnxBackend(ConvertedBackend):
     name = "onnx"
     install = INSTALL
 
@@ -60,16 +60,10 @@ class OnnxBackend(Backend):
         super().__init__(model, contract, context)
         self.artifacts: dict[str, Export | ExportError] = {}
         self._sessions: dict[str, Any] = {}
-        self._resolutions: dict[str, Resolution] = {}
 
     @classmethod
     def check_available(cls) -> None:
         _ort()
-
-    @property
-    def options(self) -> Mapping[str, Any]:
-        spec = self.contract.formats.get("onnx")
-        return spec.options if spec is not None else {}
 
     @property
     def opset(self) -> int:
@@ -137,12 +131,8 @@ class OnnxBackend(Backend):
                                  {a.name: _io(a) for a in s.get_outputs()})
                 for sig, s in self._sessions.items()}
 
-    def resolution(self, spec: SignatureSpec) -> Resolution:
-        """The names of ``spec`` in its ONNX file; raises ExportError or CheckFailure."""
-        if spec.name in self._resolutions:
-            return self._resolutions[spec.name]
-        if not self.active:
-            self.activate()
+    def declared_io(self, spec: SignatureSpec, name_map: Mapping[str, Any]
+                    ) -> tuple[SignatureIO, str]:
         art = self.artifacts.get(spec.name)
         if isinstance(art, ExportError):
             raise art
@@ -150,13 +140,7 @@ class OnnxBackend(Backend):
             raise HarnessError(f"no ONNX file for signature {spec.name!r}: formats.onnx.path "
                                f"names only {sorted(self.artifacts)}", file=self.contract.path,
                                place="/formats/onnx/path")
-        io = self.signatures_impl()[spec.name]
-        name_map = name_map_of(self.options, spec.name)
-        io = SignatureIO(name_map.get("signature", spec.name), io.inputs, io.outputs)
-        res = resolve("onnx", spec, io, name_map, source=self.artifact_label(spec.name),
-                      check="conformance[onnx]")
-        self._resolutions[spec.name] = res
-        return res
+        return self.signatures_impl()[spec.name], self.artifact_label(spec.name)
 
     def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
                    ) -> Mapping[str, Any]:

@@ -18,8 +18,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from harness.backends.base import Backend, SignatureIO, TensorIO, register
-from harness.backends.names import Resolution, missing_signature, name_map_of, resolve
+from harness.backends.base import SignatureIO, TensorIO, register
+from harness.backends.converted import ConvertedBackend
+from harness.backends.names import missing_signature
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import BackendUnavailable
@@ -53,7 +54,7 @@ def _dtype(details: Mapping[str, Any]) -> str:
 
 
 @register
-class TFLiteBackend(Backend):
+class TFLiteBackend(ConvertedBackend):
     name = "tflite"
     install = INSTALL
 
@@ -62,7 +63,6 @@ class TFLiteBackend(Backend):
         super().__init__(model, contract, context)
         self.variant = dict(variant) if variant else None
         self.artifact: Export | None = None
-        self._resolutions: dict[str, Resolution] = {}
 
     @classmethod
     def check_available(cls) -> None:
@@ -80,11 +80,6 @@ class TFLiteBackend(Backend):
             return f"tflite ({self.artifact.how})"
         state = "cached" if self.artifact.cached else f"converted in {self.artifact.seconds:.1f} s"
         return f"tflite (exported: {self.artifact.how}; {state})"
-
-    @property
-    def options(self) -> Mapping[str, Any]:
-        spec = self.contract.formats.get("tflite")
-        return spec.options if spec is not None else {}
 
     # ----------------------------------------------------------------- artifact
     def given_path(self) -> Path | None:
@@ -149,29 +144,19 @@ class TFLiteBackend(Backend):
             self._runners[key] = self._interpreter.get_signature_runner(key)
         return self._runners[key]
 
-    def resolution(self, spec: SignatureSpec) -> Resolution:
-        """The names of ``spec`` in this file; raises CheckFailure when they do not resolve."""
-        if spec.name in self._resolutions:
-            return self._resolutions[spec.name]
-        if not self.active:
-            self.activate()
-        check = "conformance[tflite]"
-        name_map = name_map_of(self.options, spec.name)
+    def declared_io(self, spec: SignatureSpec, name_map: Mapping[str, Any]
+                    ) -> tuple[SignatureIO, str]:
         ios = self.signatures_impl()
         if self._keys:
             key = name_map.get("signature", spec.name)
             if key not in ios:
                 why = " ".join(self.artifact.notes) if self.artifact else ""
                 raise missing_signature("tflite", spec, self._keys, name_map, source=self.label,
-                                        check=check, why=why)
-            io = ios[key]
-        else:
-            plain = ios[TENSORS_KEY]
-            # tensor names carry the signature key as a prefix (serving_default_x:0)
-            io = SignatureIO(name_map.get("signature", spec.name), plain.inputs, plain.outputs)
-        resolution = resolve("tflite", spec, io, name_map, source=self.label, check=check)
-        self._resolutions[spec.name] = resolution
-        return resolution
+                                        check="conformance[tflite]", why=why)
+            return ios[key], self.label
+        plain = ios[TENSORS_KEY]
+        # tensor names carry the signature key as a prefix (serving_default_x:0)
+        return SignatureIO(spec.name, plain.inputs, plain.outputs), self.label
 
     def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
                    ) -> Mapping[str, Any]:

@@ -8,7 +8,7 @@
 * :mod:`harness.serving.metadata` - the server's view of the signatures.
 * :mod:`harness.serving.findings` - REST fidelity findings computed from the contract.
 
-The checks live in :mod:`harness.checks.serving`, the backends (``serving-rest``,
+The checks live in :mod:`harness.checks.serving` (one module per check), the backends (``serving-rest``,
 ``serving-grpc``) in :mod:`harness.backends.serving`.
 """
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from harness.backends.base import InferenceError
+from harness.backends.source import open_backend
 from harness.backends.tflite import TFLiteBackend
+from harness.context import RunContext
 from harness.contract.load import load_contract
-from harness.engine import Engine
 from harness.errors import BackendUnavailable, CheckFailure
 from harness.options import RunOptions
 from harness.savedmodel.layout import resolve_model
@@ -111,8 +112,8 @@ def test_missing_runtime_makes_the_backend_unavailable_with_install_hint(
     contract = load_contract(write_contract(tmp_path, models=[str(FIXTURES / "tiny")],
                                             formats={"tflite": {}}))
     with pytest.raises(BackendUnavailable):
-        Engine(RunOptions(in_process=True)).backend("tflite", contract,
-                                                    resolve_model(FIXTURES / "tiny")[0])
+        open_backend(RunContext(RunOptions(in_process=True)), "tflite", contract,
+                     resolve_model(FIXTURES / "tiny")[0])
 
 
 def test_given_file_that_does_not_exist_names_the_contract_place(tmp_path: Path) -> None:
