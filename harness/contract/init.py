@@ -243,7 +243,7 @@ def _reachable_ops(model_dir: Path, tags: frozenset[str]) -> Mapping[str, frozen
 
 def _example_features(model_dir: Path, tags: frozenset[str]) -> dict[str, Any] | None:
     """Dense features of the model's tf.Example parse ops: {key: {dtype, shape, range}}."""
-    from harness.safety.scan import read_saved_model as read_proto
+    from harness.savedmodel.reader import read_proto
 
     proto = read_proto(model_dir)
     features: dict[str, Any] = {}

@@ -132,10 +132,9 @@ def _max_abs(expected: list[dict[str, np.ndarray]], received: list[dict[str, np.
 
 def graph_ops(saved_model_dir: Path) -> set[str]:
     """Op types used by the graph and its function library (function calls excluded)."""
-    from tensorflow.core.protobuf import saved_model_pb2
+    from harness.savedmodel.reader import read_proto
 
-    proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString((Path(saved_model_dir) / "saved_model.pb").read_bytes())
+    proto = read_proto(saved_model_dir)
     ops: set[str] = set()
     functions: set[str] = set()
     for mg in proto.meta_graphs:

@@ -88,6 +88,22 @@ class SavedModelInfo:
 def read_saved_model(path: str | Path) -> SavedModelInfo:
     """Parse ``path/saved_model.pb`` (or ``.pbtxt``); :class:`ModelError` if it is not a SavedModel."""
     path = Path(path)
+    proto = read_proto(path)
+    assets_dir = path / "assets"
+    assets = tuple(sorted(
+        str(p.relative_to(assets_dir)) for p in assets_dir.rglob("*") if p.is_file()
+    )) if assets_dir.is_dir() else ()
+    variables_present = (path / "variables" / "variables.index").is_file()
+    metas = tuple(_meta_graph(mg) for mg in proto.meta_graphs)
+    return SavedModelInfo(path, metas, assets, variables_present, _fingerprint(path))
+
+
+def read_proto(path: str | Path) -> Any:
+    """The SavedModel protobuf of the directory ``path``: the one parse of saved_model.pb that
+    the static checks, the op-policy scan, init, diff and goldens share. Nothing is loaded or
+    executed; a directory that is not a readable SavedModel raises :class:`ModelError`
+    naming the file and what is wrong with it."""
+    path = Path(path)
     if not path.exists():
         raise ModelError("model directory does not exist", file=path)
     if not path.is_dir():
@@ -95,23 +111,22 @@ def read_saved_model(path: str | Path) -> SavedModelInfo:
     pb, pbtxt = path / "saved_model.pb", path / "saved_model.pbtxt"
     if not pb.is_file() and not pbtxt.is_file():
         present = sorted(p.name for p in path.iterdir())[:8]
+        versions = sorted(p.name for p in path.iterdir()
+                          if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").is_file())
+        hint = (f"this looks like a TF Serving base path; pass a version folder: "
+                f"{', '.join(str(path / v) for v in versions)}" if versions else
+                "point at the SavedModel directory, or at a TF Serving base path whose numeric "
+                "version folders hold SavedModels")
         raise ModelError(
             "not a SavedModel: no saved_model.pb or saved_model.pbtxt"
             + (f" (found: {', '.join(present)})" if present else " (the directory is empty)"),
-            file=path,
-            hint="point at the SavedModel directory, or at a TF Serving base path whose numeric "
-                 "version folders hold SavedModels",
-        )
-    proto = _parse(pb if pb.is_file() else pbtxt)
-    assets_dir = path / "assets"
-    assets = tuple(sorted(
-        str(p.relative_to(assets_dir)) for p in assets_dir.rglob("*") if p.is_file()
-    )) if assets_dir.is_dir() else ()
-    variables_present = (path / "variables" / "variables.index").is_file()
-    metas = tuple(_meta_graph(mg) for mg in proto.meta_graphs)
-    if not metas:
-        raise ModelError("saved_model.pb holds no MetaGraph", file=pb)
-    return SavedModelInfo(path, metas, assets, variables_present, _fingerprint(path))
+            file=path, hint=hint)
+    source = pb if pb.is_file() else pbtxt
+    proto = _parse(source)
+    if not proto.meta_graphs:
+        raise ModelError("the SavedModel has no MetaGraphDef (saved_model.pb holds no MetaGraph; "
+                         "the file is empty or truncated)", file=source)
+    return proto
 
 
 def _parse(file: Path) -> Any:
