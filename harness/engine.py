@@ -40,7 +40,7 @@ def planners() -> list[Planner]:
         found = [i for i, name in enumerate(order) if module == name or module.startswith(name + ".")]
         return found[0] if found else len(order)
 
-    return sorted(PLANNERS, key=rank)
+    return sorted(PLANNERS.values(), key=rank)
 
 
 class Engine:

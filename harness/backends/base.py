@@ -22,6 +22,7 @@ from harness.checks.conformance import dtype_name
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
+from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -185,17 +186,13 @@ def _one_line(exc: BaseException) -> str:
 B = TypeVar("B", bound=type[Backend])
 
 #: backend name -> class
-BACKENDS: dict[str, type[Backend]] = {}
+BACKENDS: Registry[type[Backend]] = Registry("backend")
 
 
 def register(cls: B) -> B:
     """Class decorator adding a backend to :data:`BACKENDS` under ``cls.name``."""
     assert cls.name, cls
-    previous = BACKENDS.get(cls.name)
-    # Re-importing the same module (pytester runs in-process) replaces it; two different
-    # classes under one name is a bug.
-    assert previous is None or previous.__qualname__ == cls.__qualname__, cls.name
-    BACKENDS[cls.name] = cls
+    BACKENDS.add(cls.name, cls)
     return cls
 
 

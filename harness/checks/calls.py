@@ -19,23 +19,36 @@ import numpy as np
 
 from harness.backends.base import Backend, InferenceError
 from harness.backends.source import open_backend
-from harness.checks.case import Case, Skipped, planner
+from harness.checks.case import Case, CheckSpec, Skipped, declare, declared_cases, planner
 from harness.checks.conformance import describe_inputs, output_conformance, value_checks
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import CheckFailure, CrashFailure
 from harness.fuzz import capped_examples, run_property
+from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
 
 CallCheck = Callable[[RunContext, Case, SignatureSpec, Backend], None]
 
 #: check name -> function(context, case, signature, backend); registered with :func:`call_check`.
-CALL_CHECKS: dict[str, CallCheck] = {}
+CALL_CHECKS: Registry[CallCheck] = Registry("call check")
+
+
+def _run(context: RunContext, case: Case) -> list[str]:
+    assert case.signature is not None
+    sig = case.contract.signature(case.signature)
+    _require_signature(context, case)
+    backend = open_backend(context, "savedmodel", case.contract, case.model)
+    CALL_CHECKS[case.check](context, case, sig, backend)
+    return [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
 
 
 def call_check(name: str) -> Callable[[CallCheck], CallCheck]:
+    """Declare a property of calls through the SavedModel, one case per signature."""
+
     def register(fn: CallCheck) -> CallCheck:
-        CALL_CHECKS[name] = fn
+        CALL_CHECKS.add(name, fn)
+        declare(CheckSpec(name, "fuzz", _run, requires="savedmodel"))
         return fn
 
     return register
@@ -233,15 +246,6 @@ def rejection(context: RunContext, case: Case, sig: SignatureSpec, backend: Back
     run_property(context, case, sig, prop, examples=capped_examples(context, case.contract, 5))
 
 
-def _run(context: RunContext, case: Case) -> list[str]:
-    assert case.signature is not None
-    sig = case.contract.signature(case.signature)
-    _require_signature(context, case)
-    backend = open_backend(context, "savedmodel", case.contract, case.model)
-    CALL_CHECKS[case.check](context, case, sig, backend)
-    return [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
-
-
 def _require_signature(context: RunContext, case: Case) -> None:
     """Fail early, pointing at the static checks, when calls cannot even be made.
 
@@ -268,8 +272,4 @@ def _require_signature(context: RunContext, case: Case) -> None:
 
 @planner
 def call_cases(context: RunContext, contract: Contract, model: ModelRef) -> Iterable[Case]:
-    if not context.backend_selected(contract, "savedmodel"):
-        return
-    for sig in contract.signatures:
-        for name in CALL_CHECKS:
-            yield Case(contract, model, sig.name, name, "fuzz", _run)
+    return declared_cases(context, contract, model, "fuzz")

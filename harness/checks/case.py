@@ -1,18 +1,22 @@
 """A case: one check of one contract on one model (and signature, and backend).
 
-Check families plan cases with a function registered by :func:`planner`; the engine runs a
-case by calling its ``runner`` with the run context, never with itself. Planning and
-running need nothing above this module: a family imports this, the run context and the
-backends' source, and the engine imports the families.
+A check is declared once, with :func:`check` (or a family's decorator built on it): its
+name, family, scope (once per model or once per signature), the backend its case names,
+the backend the run must select for it to run, and when it applies to a signature. The
+declarations live in one :class:`~harness.registry.Registry`, :data:`CHECKS`; a family's
+planner is derived from them (:func:`declared_cases`). The engine runs a case by calling
+its ``runner`` with the run context, never with itself: a family imports this module, the
+run context and the backends' source, and the engine imports the families.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator, Sequence
 
 from harness.context import RunContext
-from harness.contract.model import Contract
+from harness.contract.model import Contract, SignatureSpec
+from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
 
 
@@ -40,18 +44,76 @@ class Case:
         return "::".join(parts)
 
 
+Runner = Callable[[RunContext, Case], list[str]]
+Applies = Callable[[RunContext, Contract, ModelRef, SignatureSpec], bool]
 Planner = Callable[[RunContext, Contract, ModelRef], Iterable[Case]]
 
-#: Each family of checks contributes cases through a planner, in registration order.
-PLANNERS: list[Planner] = []
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One declared check: what it is called, where it belongs and when it runs."""
+
+    name: str
+    family: str
+    runner: Runner = field(compare=False)
+    #: "model": one case per model; "signature": one case per contract signature
+    scope: str = "signature"
+    #: the backend the case names (reports, -k selection)
+    backend: str = "savedmodel"
+    #: a backend the run must select (--backend, or the contract's formats) for it to run
+    requires: str | None = None
+    #: whether it applies to one signature (default: always)
+    applies: Applies | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.family}/{self.name}"
+
+
+#: Every declared check, by "family/name", in declaration order.
+CHECKS: Registry[CheckSpec] = Registry("check")
+#: Each family contributes cases through a planner (by its qualified name).
+PLANNERS: Registry[Planner] = Registry("planner")
+
+
+def declare(spec: CheckSpec) -> CheckSpec:
+    return CHECKS.add(spec.key, spec)
+
+
+def check(name: str, *, family: str, scope: str = "signature", backend: str = "savedmodel",
+          requires: str | None = None, applies: Applies | None = None
+          ) -> Callable[[Runner], Runner]:
+    """Declare ``fn(context, case) -> notes`` as the check ``name`` of ``family``."""
+    assert scope in ("model", "signature"), scope
+
+    def register(fn: Runner) -> Runner:
+        declare(CheckSpec(name, family, fn, scope, backend, requires, applies))
+        return fn
+
+    return register
 
 
 def planner(fn: Planner) -> Planner:
     """Register a family's planner (once, even when its module is imported again)."""
-    names = [f"{p.__module__}.{p.__qualname__}" for p in PLANNERS]
-    name = f"{fn.__module__}.{fn.__qualname__}"
-    if name in names:
-        PLANNERS[names.index(name)] = fn
-    else:
-        PLANNERS.append(fn)
-    return fn
+    return PLANNERS.add(f"{fn.__module__}.{fn.__qualname__}", fn)
+
+
+def declared_cases(context: RunContext, contract: Contract, model: ModelRef, family: str, *,
+                   modules: Sequence[str] = ()) -> Iterator[Case]:
+    """The cases of ``family``'s declared checks: model-level checks first, then each
+    signature's, in declaration order (or in the order of ``modules`` that declare them)."""
+    specs = [s for s in CHECKS.values() if s.family == family
+             and (s.requires is None or context.backend_selected(contract, s.requires))]
+    if modules:
+        order = list(modules)
+        specs.sort(key=lambda s: order.index(s.runner.__module__)
+                   if s.runner.__module__ in order else len(order))
+    for spec in specs:
+        if spec.scope == "model":
+            yield Case(contract, model, None, spec.name, family, spec.runner, backend=spec.backend)
+    for sig in contract.signatures:
+        for spec in specs:
+            if spec.scope == "signature" and (spec.applies is None
+                                              or spec.applies(context, contract, model, sig)):
+                yield Case(contract, model, sig.name, spec.name, family, spec.runner,
+                           backend=spec.backend)

@@ -24,6 +24,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from harness.registry import Registry
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -62,16 +64,16 @@ ValueCheckFn = Callable[[np.ndarray, Mapping[str, Any]], "Violation | None"]
 RelationFn = Callable[[Mapping[str, np.ndarray], Mapping[str, Any]], "Violation | None"]
 
 #: name -> function(values, params); params are the contract's object (empty for a string).
-VALUE_CHECKS: dict[str, ValueCheckFn] = {}
+VALUE_CHECKS: Registry[ValueCheckFn] = Registry("value check")
 #: name -> function(outputs by name, params).
-RELATIONS: dict[str, RelationFn] = {}
+RELATIONS: Registry[RelationFn] = Registry("relation")
 
 
 def value_check(name: str) -> Callable[[ValueCheckFn], ValueCheckFn]:
     """Register a value check under ``name`` (the key used in a contract's ``checks``)."""
 
     def register(fn: ValueCheckFn) -> ValueCheckFn:
-        VALUE_CHECKS[name] = fn
+        VALUE_CHECKS.add(name, fn)
         return fn
 
     return register
@@ -81,7 +83,7 @@ def relation(name: str) -> Callable[[RelationFn], RelationFn]:
     """Register a relation under ``name`` (the key that identifies it in ``relations``)."""
 
     def register(fn: RelationFn) -> RelationFn:
-        RELATIONS[name] = fn
+        RELATIONS.add(name, fn)
         return fn
 
     return register

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from harness.checks.case import Case, planner
+from harness.checks.case import Case, check, declared_cases, planner
 from harness.context import RunContext
 from harness.contract.model import Contract
 from harness.safety.gate import scan
 from harness.savedmodel.layout import ModelRef
 
 
-def _run_ops(context: RunContext, case: Case) -> list[str]:
+@check("ops", family="safety", scope="model")
+def ops(context: RunContext, case: Case) -> list[str]:
     report = scan(context, case.contract, case.model)
     report.raise_for_violations()
     ops = sorted(set().union(*report.ops_by_signature.values())) if report.ops_by_signature else []
@@ -28,4 +29,4 @@ def _run_ops(context: RunContext, case: Case) -> list[str]:
 
 @planner
 def safety_cases(context: RunContext, contract: Contract, model: ModelRef) -> Iterable[Case]:
-    yield Case(contract, model, None, "ops", "safety", _run_ops)
+    return declared_cases(context, contract, model, "safety")

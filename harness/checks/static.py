@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from harness.checks.case import Case, planner
+from harness.checks.case import Case, CheckSpec, declare, declared_cases, planner
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec, TensorSpec, describe_shape
 from harness.errors import CheckFailure
+from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
 from harness.savedmodel.reader import MetaGraphInfo, SavedModelInfo, SignatureInfo, TensorInfo
 
@@ -21,22 +22,40 @@ ModelCheck = Callable[[Contract, SavedModelInfo], list[str]]
 SignatureCheck = Callable[[Contract, SignatureSpec, SavedModelInfo], list[str]]
 
 #: model-level static checks, by name (test ids use the name).
-STATIC_CHECKS: dict[str, ModelCheck] = {}
+STATIC_CHECKS: Registry[ModelCheck] = Registry("static model check")
 #: per-signature static checks, by name.
-SIGNATURE_CHECKS: dict[str, SignatureCheck] = {}
+SIGNATURE_CHECKS: Registry[SignatureCheck] = Registry("static signature check")
+
+
+def _run_model_check(context: RunContext, case: Case) -> list[str]:
+    info = context.model_info(case.model)
+    return STATIC_CHECKS[case.check](case.contract, info)
+
+
+def _run_signature_check(context: RunContext, case: Case) -> list[str]:
+    info = context.model_info(case.model)
+    assert case.signature is not None
+    sig = case.contract.signature(case.signature)
+    return SIGNATURE_CHECKS[case.check](case.contract, sig, info)
 
 
 def model_check(name: str) -> Callable[[ModelCheck], ModelCheck]:
+    """Declare a static check run once per model on its saved_model.pb read."""
+
     def register(fn: ModelCheck) -> ModelCheck:
-        STATIC_CHECKS[name] = fn
+        STATIC_CHECKS.add(name, fn)
+        declare(CheckSpec(name, "static", _run_model_check, scope="model"))
         return fn
 
     return register
 
 
 def signature_check(name: str) -> Callable[[SignatureCheck], SignatureCheck]:
+    """Declare a static check run once per contract signature on its saved_model.pb read."""
+
     def register(fn: SignatureCheck) -> SignatureCheck:
-        SIGNATURE_CHECKS[name] = fn
+        SIGNATURE_CHECKS.add(name, fn)
+        declare(CheckSpec(name, "static", _run_signature_check))
         return fn
 
     return register
@@ -207,25 +226,6 @@ def outputs(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> lis
 __all__ = ["STATIC_CHECKS", "SIGNATURE_CHECKS", "describe_shape", "shape_mismatch"]
 
 
-# --------------------------------------------------------------------------- planning
-
-
-def _run_model_check(context: RunContext, case: Case) -> list[str]:
-    info = context.model_info(case.model)
-    return STATIC_CHECKS[case.check](case.contract, info)
-
-
-def _run_signature_check(context: RunContext, case: Case) -> list[str]:
-    info = context.model_info(case.model)
-    assert case.signature is not None
-    sig = case.contract.signature(case.signature)
-    return SIGNATURE_CHECKS[case.check](case.contract, sig, info)
-
-
 @planner
 def static_cases(context: RunContext, contract: Contract, model: ModelRef) -> Iterable[Case]:
-    for name in STATIC_CHECKS:
-        yield Case(contract, model, None, name, "static", _run_model_check)
-    for sig in contract.signatures:
-        for name in SIGNATURE_CHECKS:
-            yield Case(contract, model, sig.name, name, "static", _run_signature_check)
+    return declared_cases(context, contract, model, "static")

@@ -37,6 +37,6 @@ from harness.checks.serving import (  # noqa: F401 - registration
     predict,
     status,
 )
-from harness.checks.serving.declare import SERVING_BACKENDS, SERVING_CHECKS, serving_check
+from harness.checks.serving.declare import SERVING_CHECKS, serving_check
 
-__all__ = ["SERVING_BACKENDS", "SERVING_CHECKS", "serving_check"]
+__all__ = ["SERVING_CHECKS", "serving_check"]

@@ -4,29 +4,33 @@ from __future__ import annotations
 
 from typing import Callable
 
-from harness.checks.case import Case
-from harness.context import RunContext
+from harness.checks.case import Applies, CheckSpec, Runner, declare
+from harness.registry import Registry
 
 FAMILY = "serving"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
 GRPC_REFUSALS = ("INVALID_ARGUMENT", "FAILED_PRECONDITION")
 
-Runner = Callable[[RunContext, Case], list[str]]
-#: check name -> runner; every check is one case per signature except "status".
-SERVING_CHECKS: dict[str, Runner] = {}
-#: check name -> the backend its case names (the server as a whole, or one protocol)
-SERVING_BACKENDS: dict[str, str] = {}
+#: check name -> runner (each is also declared in harness.checks.case.CHECKS)
+SERVING_CHECKS: Registry[Runner] = Registry("serving check")
 
 
-def serving_check(name: str, backend: str = "serving") -> Callable[[Runner], Runner]:
+def serving_check(name: str, *, backend: str = "serving", scope: str = "signature",
+                  applies: Applies | None = None) -> Callable[[Runner], Runner]:
+    """Declare a check through the model server; planned when the run selects ``serving``."""
+
     def register(fn: Runner) -> Runner:
-        SERVING_CHECKS[name] = fn
-        SERVING_BACKENDS[name] = backend
+        SERVING_CHECKS.add(name, fn)
+        declare(CheckSpec(name, FAMILY, fn, scope=scope, backend=backend, requires="serving",
+                          applies=applies))
         return fn
 
     return register
 
 
-def run_case(context: RunContext, case: Case) -> list[str]:
-    return SERVING_CHECKS[case.check](context, case)
+def over(protocol: str) -> Applies:
+    """Applies when the contract's serving protocols include ``protocol`` (rest, grpc)."""
+    from harness.serving import config as cfg
+
+    return lambda context, contract, model, sig: protocol in cfg.protocols(contract)

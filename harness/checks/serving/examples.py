@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from harness.checks.case import Case, Skipped
+from harness.checks.case import Applies, Case, Skipped
 from harness.checks.serving.access import (
     case_signature,
     endpoint,
@@ -16,7 +16,7 @@ from harness.checks.serving.access import (
     timed,
 )
 from harness.checks.serving.compare import compare_outputs
-from harness.checks.serving.declare import serving_check
+from harness.checks.serving.declare import CLASSIFY_METHOD, REGRESS_METHOD, serving_check
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import CheckFailure, HarnessError
@@ -141,11 +141,17 @@ def _classify_arrays(result: Any, expected: Mapping[str, np.ndarray]) -> dict[st
     return out
 
 
-@serving_check("classify")
+def method_is(method: str) -> Applies:
+    """Applies to a tf.Example signature whose SignatureDef's method is ``method``."""
+    return lambda context, contract, model, sig: (
+        example_input(sig) is not None and served_method(context, contract, model, sig) == method)
+
+
+@serving_check("classify", applies=method_is(CLASSIFY_METHOD))
 def classify(context: RunContext, case: Case) -> list[str]:
     return _examples_check(context, case, "classify")
 
 
-@serving_check("regress")
+@serving_check("regress", applies=method_is(REGRESS_METHOD))
 def regress(context: RunContext, case: Case) -> list[str]:
     return _examples_check(context, case, "regress")

@@ -21,7 +21,7 @@ from harness.checks.serving.access import (
     timed,
 )
 from harness.checks.serving.compare import compare_outputs, record_findings
-from harness.checks.serving.declare import serving_check
+from harness.checks.serving.declare import over, serving_check
 from harness.context import RunContext
 from harness.contract.model import SignatureSpec
 from harness.events import RestGrpcCompared
@@ -107,16 +107,16 @@ def _require_row_format(sig: SignatureSpec) -> None:
                       "output to lead with the same named batch dim; use the columnar form")
 
 
-@serving_check("predict-rest-row", backend="serving-rest")
+@serving_check("predict-rest-row", backend="serving-rest", applies=over("rest"))
 def predict_rest_row(context: RunContext, case: Case) -> list[str]:
     return _predict_check(context, case, "REST", row=True)
 
 
-@serving_check("predict-rest-columnar", backend="serving-rest")
+@serving_check("predict-rest-columnar", backend="serving-rest", applies=over("rest"))
 def predict_rest_columnar(context: RunContext, case: Case) -> list[str]:
     return _predict_check(context, case, "REST", row=False)
 
 
-@serving_check("predict-grpc", backend="serving-grpc")
+@serving_check("predict-grpc", backend="serving-grpc", applies=over("grpc"))
 def predict_grpc(context: RunContext, case: Case) -> list[str]:
     return _predict_check(context, case, "gRPC")

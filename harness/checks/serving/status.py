@@ -9,7 +9,7 @@ from harness.context import RunContext
 from harness.errors import CheckFailure
 
 
-@serving_check("status")
+@serving_check("status", scope="model")
 def status(context: RunContext, case: Case) -> list[str]:
     from harness.serving.grpc_client import GrpcClient, GrpcError
     from harness.serving.rest import RestClient, RestError
