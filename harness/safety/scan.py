@@ -2,9 +2,9 @@
 
 The scan reads the SavedModel protobuf (and ``keras_metadata.pb``) with TensorFlow's proto
 classes and never imports, loads or runs the graph. From every *root* -- each SignatureDef
-(``__saved_model_init_op`` included), the TF1 load-time ops (``saved_model_main_op``,
-``legacy_init_op``) and the TF2 resource functions the object graph runs at load
-(``_create_resource``, ``_initialize``, ``_destroy_resource``) -- it walks:
+(``__saved_model_init_op`` included) and everything a loader executes while loading
+(:mod:`harness.safety.load_time`: main_op / legacy_init_op, the saver's restore op, TF2
+resource and table initialisers, restore functions of ``saveable_objects``) -- it walks:
 
 * the outer graph backwards from the root's tensors (data and control inputs);
 * every function the reachable nodes call: an op type that names a library function,
@@ -12,9 +12,10 @@ classes and never imports, loads or runs the graph. From every *root* -- each Si
   tf.data ``f``s), recursively, nested ``NameAttrList`` attrs included;
 * GraphDefs embedded as Const inputs of ``DatasetFromGraph``.
 
-Everything a root reaches is an *op site*. The saver's own functions (reachable only from
-``saver_def``) are walked separately: their Save/Restore ops are reported in
-``saver_ops`` but are violations only when a root reaches them.
+Everything a root reaches is an *op site*; findings reached from a load-time root say
+"runs at load time". The checkpoint ops of the restore roots (``RestoreV2``, assignments)
+are expected there; anywhere else Save/Restore ops are violations. ``saver_ops`` lists the
+ops of the saver's own save and restore functions.
 
 Rules (see :class:`harness.safety.policy.OpPolicy`): the deny list (some entries
 conditional on attrs), allowlist mode, op types the running TensorFlow does not register
@@ -32,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping
 
 from harness.errors import ModelError, PolicyViolation
+from harness.safety import load_time
 from harness.safety.policy import CONDITIONAL_OPS, DEFAULT_POLICY, TEXT_FILE_TABLE_OPS, OpPolicy
 
 STRUCTURAL_OPS: frozenset[str] = frozenset({
@@ -39,12 +41,6 @@ STRUCTURAL_OPS: frozenset[str] = frozenset({
     "PartitionedCall", "StatefulPartitionedCall",
 })
 """Ops that only wire a graph together; allowlist mode does not require listing them."""
-
-LOAD_TIME_COLLECTIONS: tuple[str, ...] = ("saved_model_main_op", "legacy_init_op")
-"""TF1 collections whose ops the SavedModel loader runs while loading."""
-
-RESOURCE_FUNCTIONS: tuple[str, ...] = ("_create_resource", "_initialize", "_destroy_resource")
-"""Children of a TF2 ``resource`` object whose functions tf.saved_model.load runs."""
 
 FILENAME_INPUTS: Mapping[str, tuple[int, ...]] = {
     "ReadFile": (0,), "WriteFile": (0,), "MatchingFiles": (0,),
@@ -109,11 +105,16 @@ class Finding:
     reason: str
     rule: str
     also_from: tuple[str, ...] = ()
+    load_time: bool = False
+    """Reached from a root a loader executes while loading (before any signature call)."""
 
     def render(self) -> str:
         lines = [f"{self.op} (node '{self.node}'): {self.reason}",
                  f"    path: {self.path}",
                  f"    rule: {self.rule}"]
+        if self.load_time:
+            lines.insert(1, "    runs at load time: the loader executes it while loading the "
+                            "model, before any signature is called")
         if self.also_from:
             lines.insert(2, f"    also reachable from: {', '.join(self.also_from)}")
         return "\n".join(lines)
@@ -210,8 +211,9 @@ def evaluate(sites: Iterable[OpSite], lambdas: Iterable[LambdaLayer],
         first = group[0]
         others = tuple(dict.fromkeys(f.path.split(" -> ")[0] for f in group[1:]))
         others = tuple(o for o in others if o != first.path.split(" -> ")[0])
+        load = any(load_time.is_load_time(f.path) for f in group)
         findings.append(Finding(first.op, first.node, first.path, first.reason, first.rule,
-                                others))
+                                others, load))
     if not policy.allow_lambda_layers and "Lambda" not in policy.allowed_ops:
         for layer in lambdas:
             findings.append(Finding(
@@ -222,7 +224,7 @@ def evaluate(sites: Iterable[OpSite], lambdas: Iterable[LambdaLayer],
 
 
 def _site_findings(site: OpSite, policy: OpPolicy) -> Iterator[Finding]:
-    if site.op in policy.allowed_ops:
+    if site.op in policy.allowed_ops or load_time.expected_at(site.root, site.op):
         return
     detail = f" ({site.detail})" if site.detail else ""
     if not site.registered and not policy.allow_unregistered:
@@ -456,17 +458,11 @@ class _Walker:
             ops = self.ops_by_signature.setdefault(tag + key, set())
             self._walk_graph(graph, starts, f"{tag}signature '{key}'", ops, record=True)
 
-        for collection in LOAD_TIME_COLLECTIONS:
-            if collection not in meta_graph.collection_def:
-                continue
-            starts = [s.lstrip("^").split(":")[0]
-                      for s in meta_graph.collection_def[collection].node_list.value]
-            starts = [s for s in starts if s in nodes]
-            label = f"{tag}load-time op '{collection}'"
-            ops = self.ops_at_load.setdefault(label, set())
-            self._walk_graph(graph, starts, label, ops, record=True)
-
-        self._walk_resource_functions(meta_graph, graph, library, tag)
+        for root in load_time.graph_roots(meta_graph, tag):
+            ops = self.ops_at_load.setdefault(root.label, set())
+            self._walk_graph(graph, [s for s in root.starts if s in nodes], root.label, ops,
+                             record=True)
+        self._walk_load_time_functions(meta_graph, graph, library, tag)
 
         saver = meta_graph.saver_def
         saver_starts = [s.lstrip("^").split(":")[0]
@@ -480,32 +476,24 @@ class _Walker:
                                args=tuple(a.name for a in function.signature.input_arg))
                 self._walk_frames([frame], "saver", self.saver_ops, set(), record=False)
 
-    def _walk_resource_functions(self, meta_graph: Any, graph: _Frame, library: dict[str, Any],
-                                 tag: str) -> None:
+    def _walk_load_time_functions(self, meta_graph: Any, graph: _Frame,
+                                  library: dict[str, Any], tag: str) -> None:
         object_graph = meta_graph.object_graph_def
         if not len(object_graph.nodes):
             return
-        paths = _object_paths(object_graph)
         asset_files = [a.filename for a in meta_graph.asset_file_def]
-        for index, obj in enumerate(object_graph.nodes):
-            if obj.WhichOneof("kind") != "resource":
+        for root in load_time.function_roots(meta_graph, tag, _object_paths(object_graph)):
+            function = library.get(root.function)
+            if function is None:
                 continue
-            for child in obj.children:
-                if child.local_name not in RESOURCE_FUNCTIONS:
-                    continue
-                for name in _concrete_functions(object_graph, child.node_id):
-                    function = library.get(name)
-                    if function is None:
-                        continue
-                    bound = tuple(_bound_source(object_graph, node_id, asset_files, graph)
-                                  for node_id in _bound_inputs(object_graph, name))
-                    label = (f"{tag}load-time resource function "
-                             f"{paths.get(index, f'node {index}')}.{child.local_name}")
-                    ops = self.ops_at_load.setdefault(label, set())
-                    frame = _Frame(name, {n.name: n for n in function.node_def}, library,
-                                   name, args=tuple(a.name for a in function.signature.input_arg),
-                                   bound=bound)
-                    self._walk_frames([frame], label, ops, {name}, record=True)
+            bound = tuple(_bound_source(object_graph, node_id, asset_files, graph)
+                          for node_id in root.bound)
+            ops = self.ops_at_load.setdefault(root.label, set())
+            frame = _Frame(root.function, {n.name: n for n in function.node_def}, library,
+                           root.function,
+                           args=tuple(a.name for a in function.signature.input_arg),
+                           bound=bound)
+            self._walk_frames([frame], root.label, ops, {root.function}, record=True)
 
     # -- walking
 
@@ -840,23 +828,6 @@ def _asset_tensors(meta_graph: Any) -> dict[str, str]:
             if item.Unpack(asset):
                 assets[asset.tensor_info.name.split(":")[0]] = asset.filename
     return assets
-
-
-def _concrete_functions(object_graph: Any, node_id: int) -> list[str]:
-    if node_id >= len(object_graph.nodes):
-        return []
-    obj = object_graph.nodes[node_id]
-    kind = obj.WhichOneof("kind")
-    if kind == "function":
-        return list(obj.function.concrete_functions)
-    if kind == "bare_concrete_function":
-        return [obj.bare_concrete_function.concrete_function_name]
-    return []
-
-
-def _bound_inputs(object_graph: Any, function_name: str) -> list[int]:
-    concrete = object_graph.concrete_functions.get(function_name)
-    return list(concrete.bound_inputs) if concrete is not None else []
 
 
 def _bound_source(object_graph: Any, node_id: int, asset_files: list[str],
