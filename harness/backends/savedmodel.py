@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from harness.backends.base import Backend, SignatureIO, TensorIO, register
 from harness.contract.model import SignatureSpec
 from harness.errors import BackendUnavailable
+from harness.safety.symlinks import copy_model
 
 
 def import_tensorflow() -> Any:
@@ -39,12 +39,17 @@ class HermeticCopy:
     an asset it finds only because the original folder is where it was exported (a path
     baked in at export time) is missing here: the call fails and names the path. The op
     scan catches absolute asset paths before loading; this catches the rest at run time.
+    The copy never follows a symbolic link (:func:`harness.safety.symlinks.copy_model`).
     """
 
     def __init__(self, source: Path) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="model-contract-"))
         self.path = self.root / source.name
-        shutil.copytree(source, self.path, symlinks=False)
+        try:
+            copy_model(source, self.path)
+        except BaseException:
+            self.remove()
+            raise
         for folder, _dirs, files in os.walk(self.path):
             for name in files:
                 os.chmod(os.path.join(folder, name), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)

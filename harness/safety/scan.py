@@ -35,6 +35,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from harness.errors import ModelError, PolicyViolation
 from harness.safety import load_time
 from harness.safety.policy import CONDITIONAL_OPS, DEFAULT_POLICY, TEXT_FILE_TABLE_OPS, OpPolicy
+from harness.safety.symlinks import Link, find_links
 
 STRUCTURAL_OPS: frozenset[str] = frozenset({
     "Placeholder", "PlaceholderWithDefault", "Const", "Identity", "IdentityN", "NoOp",
@@ -95,6 +96,10 @@ class LambdaLayer:
     source: str
 
 
+_FILE_RULES = frozenset({"symlink", "special file"})
+"""Rules about files of the model directory rather than nodes of its graph."""
+
+
 @dataclass(frozen=True)
 class Finding:
     """One thing the policy forbids, as a user reads it."""
@@ -109,7 +114,9 @@ class Finding:
     """Reached from a root a loader executes while loading (before any signature call)."""
 
     def render(self) -> str:
-        lines = [f"{self.op} (node '{self.node}'): {self.reason}",
+        subject = (f"{self.op} {self.node}" if self.rule in _FILE_RULES
+                   else f"{self.op} (node '{self.node}')")
+        lines = [f"{subject}: {self.reason}",
                  f"    path: {self.path}",
                  f"    rule: {self.rule}"]
         if self.load_time:
@@ -133,6 +140,8 @@ class ScanReport:
     lambda_layers: tuple[LambdaLayer, ...] = ()
     sites: tuple[OpSite, ...] = field(default=(), repr=False)
     seconds: float = 0.0
+    links: tuple[Link, ...] = ()
+    """Symbolic links and special files in the model directory (always violations)."""
 
     @property
     def ok(self) -> bool:
@@ -140,7 +149,8 @@ class ScanReport:
 
     def violations(self, policy: OpPolicy | None = None) -> tuple[Finding, ...]:
         """Findings under ``policy`` (default: the policy the scan ran with)."""
-        return evaluate(self.sites, self.lambda_layers, self.policy if policy is None else policy)
+        return evaluate(self.sites, self.lambda_layers, self.policy if policy is None else policy,
+                        self.links)
 
     def raise_for_violations(self, policy: OpPolicy | None = None) -> None:
         """Raise :class:`PolicyViolation` listing every finding; return if there is none."""
@@ -158,6 +168,12 @@ def scan_saved_model(model_dir: Path, policy: OpPolicy = DEFAULT_POLICY, *,
     """
     started = time.perf_counter()
     model_dir = Path(model_dir)
+    links = find_links(model_dir) if model_dir.is_dir() else ()
+    if {link.relative for link in links} & {"saved_model.pb", "saved_model.pbtxt"}:
+        return ScanReport(model_dir=model_dir, policy=policy,
+                          findings=evaluate((), (), policy, links), ops_by_signature={},
+                          ops_at_load={}, saver_ops=frozenset(), links=links,
+                          seconds=time.perf_counter() - started)
     saved_model = read_saved_model(model_dir)
     meta_graphs = list(saved_model.meta_graphs)
     if tags is not None:
@@ -177,13 +193,14 @@ def scan_saved_model(model_dir: Path, policy: OpPolicy = DEFAULT_POLICY, *,
     return ScanReport(
         model_dir=model_dir,
         policy=policy,
-        findings=evaluate(sites, lambdas, policy),
+        findings=evaluate(sites, lambdas, policy, links),
         ops_by_signature={k: frozenset(v) for k, v in walker.ops_by_signature.items()},
         ops_at_load={k: frozenset(v) for k, v in walker.ops_at_load.items()},
         saver_ops=frozenset(walker.saver_ops),
         lambda_layers=lambdas,
         sites=sites,
         seconds=time.perf_counter() - started,
+        links=links,
     )
 
 
@@ -199,8 +216,8 @@ def check_saved_model(model_dir: Path, policy: OpPolicy = DEFAULT_POLICY, *,
 
 
 def evaluate(sites: Iterable[OpSite], lambdas: Iterable[LambdaLayer],
-             policy: OpPolicy) -> tuple[Finding, ...]:
-    """Apply ``policy`` to recorded op sites and Lambda layers."""
+             policy: OpPolicy, links: Iterable[Link] = ()) -> tuple[Finding, ...]:
+    """Apply ``policy`` to recorded op sites and Lambda layers; every link is a finding."""
     grouped: dict[tuple[str, str, str, str], list[Finding]] = {}
     for site in sites:
         for finding in _site_findings(site, policy):
@@ -220,6 +237,10 @@ def evaluate(sites: Iterable[OpSite], lambdas: Iterable[LambdaLayer],
                 "Lambda", layer.name, f"{layer.source}: {layer.node_path}",
                 "Keras Lambda layer: deserialising it runs Python bytecode stored in the model",
                 "Keras Lambda layer"))
+    for link in links:
+        kind = "symlink" if link.is_link else "special file"
+        findings.append(Finding(kind, link.relative, f"model directory: {link.relative}",
+                                link.reason(), kind))
     return tuple(findings)
 
 
@@ -245,6 +266,9 @@ def _site_findings(site: OpSite, policy: OpPolicy) -> Iterator[Finding]:
         yield Finding(site.op, site.node, site.path, site.asset_issue, "asset hermeticity")
 
 
+_NOT_PERMITTABLE = _FILE_RULES | {"Keras Lambda layer"}
+
+
 def violation_error(model_dir: Path, findings: tuple[Finding, ...]) -> PolicyViolation:
     """The user-facing error for ``findings`` in ``model_dir`` (nothing was loaded)."""
     count = len(findings)
@@ -253,7 +277,7 @@ def violation_error(model_dir: Path, findings: tuple[Finding, ...]) -> PolicyVio
     for index, finding in enumerate(findings, 1):
         body = finding.render().replace("\n", "\n   ")
         lines.append(f"  {index}. {body}")
-    permits = sorted({f.op for f in findings if f.rule != "Keras Lambda layer"})
+    permits = sorted({f.op for f in findings if f.rule not in _NOT_PERMITTABLE})
     hints = []
     if permits:
         quoted = ", ".join(f'"{op}"' for op in permits)
@@ -262,6 +286,9 @@ def violation_error(model_dir: Path, findings: tuple[Finding, ...]) -> PolicyVio
                      f"or pass {flags}")
     if any(f.rule == "unregistered op" for f in findings):
         hints.append('custom ops can also be accepted with "ops": {"allow_unregistered": true}')
+    if any(f.rule in _FILE_RULES for f in findings):
+        hints.append("replace each link or special file by a regular file inside the model "
+                     "directory (links are never followed)")
     if any(f.rule == "Keras Lambda layer" for f in findings):
         hints.append('to accept Lambda layers, set "ops": {"allow_lambda_layers": true} '
                      "in the contract")
