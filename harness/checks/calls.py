@@ -23,6 +23,7 @@ from harness.contract.model import Contract, SignatureSpec
 from harness.engine import Case, Engine, Skipped, planner
 from harness.errors import CheckFailure, CrashFailure
 from harness.fuzz import capped_examples, run_property
+from harness.generation.calls import budget_notes
 from harness.savedmodel.layout import ModelRef
 
 CallCheck = Callable[[Engine, Case, SignatureSpec, Backend], None]
@@ -237,7 +238,8 @@ def _run(engine: Engine, case: Case) -> list[str]:
     _require_signature(engine, case)
     backend = engine.backend("savedmodel", case.contract, case.model)
     CALL_CHECKS[case.check](engine, case, sig, backend)
-    return [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
+    notes = [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
+    return notes + budget_notes(case.contract, sig)
 
 
 def _require_signature(engine: Engine, case: Case) -> None:

@@ -277,6 +277,9 @@ def _semantic_problems(data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
             if sig is None or out not in sig["outputs"]:
                 yield (pointer(["formats", "tflite", "variants", variant_i, "top1_agreement", key]),
                        f"{key!r} does not name SIGNATURE/OUTPUT of this contract")
+    from harness.contract.bounds import size_problems
+
+    yield from size_problems(data)
 
 
 def _tensor_problems(ptr: list[Any], tensor: Mapping[str, Any], dims: Mapping[str, Any],
@@ -370,6 +373,7 @@ def canonicalise(data: Mapping[str, Any], path: Path) -> Contract:
             examples=fuzz.get("examples", FuzzSettings.examples),
             max_free_dim=fuzz.get("max_free_dim", FuzzSettings.max_free_dim),
             edge_probability=fuzz.get("edge_probability", FuzzSettings.edge_probability),
+            call_budget_bytes=fuzz.get("call_budget_bytes", FuzzSettings.call_budget_bytes),
         ),
         raw=frozen(data),
     )
