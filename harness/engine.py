@@ -8,6 +8,7 @@ result. The pytest plugin turns cases into test items; the CLI drives the plugin
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,18 @@ class _Raised:
     """An error kept by :meth:`Engine.once` to raise again."""
 
     error: Exception
+
+
+def remembered(error: Exception, key: Hashable) -> Exception:
+    """``error`` as raised again for a later case: a user error says it is the same one."""
+    if not isinstance(error, HarnessError) or isinstance(error, BackendUnavailable):
+        return error
+    what = "load failure" if isinstance(key, tuple) and key[:1] == ("backend",) else "failure"
+    again = copy.copy(error)
+    again.message = (f"{error.message} [the same {what} as this model's first check: "
+                     "not tried again in this run]")
+    Exception.__init__(again, again.render())
+    return again
 
 
 class Skipped(Exception):
@@ -158,10 +171,17 @@ class Engine:
                 self._once[key] = make()
             except Exception as exc:  # noqa: BLE001 - remembered, re-raised per case
                 self._once[key] = _Raised(exc)
+            return cast(T, self._first(key))
+        cached = self._once[key]
+        if isinstance(cached, _Raised):
+            raise remembered(cached.error, key)
+        return cast(T, cached)
+
+    def _first(self, key: Hashable) -> Any:
         cached = self._once[key]
         if isinstance(cached, _Raised):
             raise cached.error
-        return cast(T, cached)
+        return cached
 
     def backend(self, name: str, contract: Contract, ref: ModelRef) -> Backend:
         """A loaded backend for (name, model, contract tags), activated once per session."""
