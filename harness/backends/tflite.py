@@ -77,8 +77,7 @@ class TFLiteBackend(Backend):
             return f"tflite[{self.quantization}]" if self.variant else "tflite"
         if self.artifact.given:
             return f"tflite ({self.artifact.how})"
-        state = "cached" if self.artifact.cached else f"converted in {self.artifact.seconds:.1f} s"
-        return f"tflite (exported: {self.artifact.how}; {state})"
+        return f"tflite (exported: {self.artifact.how}; {self.artifact.state()})"
 
     @property
     def options(self) -> Mapping[str, Any]:
