@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from harness.contract import json_limits
 from harness.contract.model import (
     DTYPES,
     FLOAT_DTYPES,
@@ -93,7 +94,13 @@ def parse(path: Path) -> Any:
         return seen
 
     try:
-        return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=_reject_constant)
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=_reject_constant)
+        if json_limits.too_deep(data):
+            raise RecursionError
+        return data
+    except RecursionError:
+        raise ContractError(f"objects and arrays are nested more than {json_limits.MAX_DEPTH} "
+                            "levels deep; a contract is a few levels deep", file=path) from None
     except json.JSONDecodeError as exc:
         raise ContractError(f"invalid JSON: {exc.msg}", file=path,
                             place=f"line {exc.lineno}, column {exc.colno}") from None
@@ -133,6 +140,11 @@ def validate(data: Any, path: Path) -> None:
     """Check ``data`` against the schema, then the rules a schema cannot express."""
     import jsonschema
 
+    infinite = [(pointer(where), f"the number reads as {value} (too large for a 64-bit float); "
+                                 "write a finite number")
+                for where, value in json_limits.non_finite(data)]
+    if infinite:
+        raise ContractError(infinite[0][1], file=path, place=infinite[0][0], problems=infinite)
     validator = jsonschema.Draft202012Validator(_schema())
     problems = []
     errors = [_deepest(e) for e in validator.iter_errors(data)]
