@@ -36,6 +36,7 @@ from harness.errors import ModelError, PolicyViolation
 from harness.safety import load_time
 from harness.safety.policy import CONDITIONAL_OPS, DEFAULT_POLICY, TEXT_FILE_TABLE_OPS, OpPolicy
 from harness.safety.symlinks import Link, find_links
+from harness.savedmodel.pb_file import read_pb
 
 STRUCTURAL_OPS: frozenset[str] = frozenset({
     "Placeholder", "PlaceholderWithDefault", "Const", "Identity", "IdentityN", "NoOp",
@@ -314,14 +315,14 @@ def read_saved_model(model_dir: Path) -> Any:
     saved_model = saved_model_pb2.SavedModel()
     if binary.is_file():
         try:
-            saved_model.ParseFromString(binary.read_bytes())
+            saved_model.ParseFromString(read_pb(binary))
         except (message.DecodeError, RuntimeError, ValueError) as error:
             raise ModelError(f"saved_model.pb is truncated or corrupt: it does not parse as a "
                              f"SavedModel protobuf ({error})", file=binary) from None
         source = binary
     elif text.is_file():
         try:
-            text_format.Parse(text.read_text(encoding="utf-8"), saved_model)
+            text_format.Parse(read_pb(text).decode("utf-8"), saved_model)
         except (text_format.ParseError, UnicodeDecodeError) as error:
             raise ModelError(f"saved_model.pbtxt does not parse as a SavedModel: {error}",
                              file=text) from None

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from harness.contract.model import frozen
 from harness.errors import ModelError
+from harness.savedmodel.pb_file import read_pb
 
 #: TF DataType enum names -> the contract's dtype spelling.
 DTYPE_NAMES = {
@@ -123,10 +124,7 @@ def _parse(file: Path) -> Any:
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read: {exc.strerror}", file=file) from None
+    data = read_pb(file)
     if not data:
         raise ModelError("is empty (0 bytes); the export was interrupted or the file truncated",
                          file=file)
