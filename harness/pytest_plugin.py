@@ -20,6 +20,7 @@ import pytest
 from harness.engine import REPORT_SECTIONS, Case, Engine, Skipped
 from harness.errors import BackendUnavailable, CheckFailure, HarnessError
 from harness.options import RunOptions, add_to_pytest
+from harness.printable import printable
 
 #: Check families; each is also a marker, so ``-m static`` selects the static checks.
 FAMILIES = {
@@ -176,14 +177,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if notes:
         terminalreporter.section("model contract notes")
         for case_id, note in dict.fromkeys(notes):
-            terminalreporter.write_line(f"{case_id}: {note}")
+            terminalreporter.write_line(printable(f"{case_id}: {note}"))
     for section in REPORT_SECTIONS:
         found = section(engine)
         if found:
             title, lines = found
             terminalreporter.section(title)
             for line in lines:
-                terminalreporter.write_line(line)
+                terminalreporter.write_line(printable(line))
     if not engine.results:
         return
     from harness.report import build_report, parity_table, write_reports
