@@ -100,7 +100,7 @@ def _converted_hint(files: list[Path]) -> str | None:
     if not found:
         return None
     file, (fmt, option) = found[0]
-    return (f"{file.name} is a {fmt} file: model-contract checks a {fmt} file against the "
+    return (f"{file.name} is a model converted to {fmt}: model-contract checks it against the "
             f"SavedModel it was converted from (check CONTRACT --model SAVEDMODEL {option} "
             f"{file.name}); a model shipped only as {fmt} cannot be checked or given a contract")
 

@@ -161,7 +161,7 @@ def test_a_model_shipped_only_converted_is_named_as_such(
     package.mkdir(parents=True)
     (package / "config.json").write_text("{}")
     (package / artifact).write_bytes((FIXTURES / "exports" / artifact).read_bytes())
-    hint = (f"hint: {artifact} is a {fmt} file: model-contract checks a {fmt} file against the "
+    hint = (f"hint: {artifact} is a model converted to {fmt}: model-contract checks it against the "
             f"SavedModel it was converted from (check CONTRACT --model SAVEDMODEL {option} "
             f"{artifact}); a model shipped only as {fmt} cannot be checked or given a contract")
     assert main(["init", str(package)]) == 2
