@@ -146,6 +146,14 @@ class Backend(ABC):
         """The signatures as this format names them (for name mapping); default: none known."""
         return {}
 
+    def variable_ops(self) -> list[str]:
+        """Resource-variable ops left in a converted file (a sign of uninitialised weights).
+
+        Only TFLite files can carry them; every other format has none. Defined here so an
+        isolated backend can ask any backend, whatever its format.
+        """
+        return []
+
     # ----------------------------------------------------------------- helpers
     def _check_inputs(self, spec: SignatureSpec, inputs: Mapping[str, np.ndarray]) -> None:
         declared = {t.name: t for t in spec.inputs}

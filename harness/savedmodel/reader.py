@@ -90,22 +90,41 @@ def is_saved_model_dir(path: Path) -> bool:
     return (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file()
 
 
+#: Converted formats model-contract runs only next to the SavedModel they were made from.
+CONVERTED_FORMATS = {".onnx": ("ONNX", "--onnx"), ".tflite": ("TFLite", "--tflite")}
+
+
+def _converted_hint(files: list[Path]) -> str | None:
+    """What to do with an ONNX or TFLite file given where a SavedModel was expected."""
+    found = [(f, CONVERTED_FORMATS[f.suffix.lower()]) for f in files
+             if f.suffix.lower() in CONVERTED_FORMATS]
+    if not found:
+        return None
+    file, (fmt, option) = found[0]
+    return (f"{file.name} is a model converted to {fmt}: model-contract checks it against the "
+            f"SavedModel it was converted from (check CONTRACT --model SAVEDMODEL {option} "
+            f"{file.name}); a model shipped only as {fmt} cannot be checked or given a contract")
+
+
 def read_saved_model(path: str | Path) -> SavedModelInfo:
     """Parse ``path/saved_model.pb`` (or ``.pbtxt``); :class:`ModelError` if it is not a SavedModel."""
     path = Path(path)
     if not path.exists():
         raise ModelError("model directory does not exist", file=path)
     if not path.is_dir():
-        raise ModelError("is a file; a SavedModel is a directory holding saved_model.pb", file=path)
+        raise ModelError("is a file; a SavedModel is a directory holding saved_model.pb", file=path,
+                         hint=_converted_hint([path]))
     pb, pbtxt = path / "saved_model.pb", path / "saved_model.pbtxt"
     if not pb.is_file() and not pbtxt.is_file():
-        present = sorted(p.name for p in path.iterdir())[:8]
+        present = sorted(path.iterdir())
+        names = [p.name for p in present[:8]]
         raise ModelError(
             "not a SavedModel: no saved_model.pb or saved_model.pbtxt"
-            + (f" (found: {', '.join(present)})" if present else " (the directory is empty)"),
+            + (f" (found: {', '.join(names)})" if names else " (the directory is empty)"),
             file=path,
-            hint="point at the SavedModel directory, or at a TF Serving base path whose numeric "
-                 "version folders hold SavedModels",
+            hint=_converted_hint(present)
+            or "point at the SavedModel directory, or at a TF Serving base path whose numeric "
+               "version folders hold SavedModels",
         )
     proto = _parse(pb if pb.is_file() else pbtxt)
     assets_dir = path / "assets"
