@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 from harness.errors import HarnessError
 from harness.options import OPTIONS, add_to_argparse
+from harness.printable import printable
 
 OK = 0
 FAILED = 1
@@ -228,7 +229,7 @@ def _init(ns: argparse.Namespace) -> int:
         data, calibrated = calibrate(result.data, resolve_model(ns.model)[-1], margin=ns.margin)
         result = replace(result, data=data, notes=result.notes + tuple(calibrated))
     for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(printable(f"note: {note}"), file=sys.stderr)
     text = result.render()
     if output is None:
         sys.stdout.write(text)
@@ -290,7 +291,7 @@ def _diff(ns: argparse.Namespace) -> int:
         print(json.dumps({"breaking": breaking, "diffs": [r.as_dict() for r in results]},
                          indent=2))
     else:
-        print("\n\n".join(render_table(r) for r in results))
+        print(printable("\n\n".join(render_table(r) for r in results)))
     return FAILED if breaking else OK
 
 
@@ -328,7 +329,7 @@ def _scan(ns: argparse.Namespace) -> int:
         violations += 1
         print(f"VIOLATION: {ref.path}: {len(report.findings)} finding(s) under the {source}")
         for finding in report.findings:
-            print("  " + finding.render().replace("\n", "\n  "))
+            print(printable("  " + finding.render().replace("\n", "\n  ")))
     if violations:
         print("to permit an op deliberately: --allow-op OP, or \"ops\": {\"permit\": [...]} in "
               "the contract", file=sys.stderr)

@@ -10,10 +10,12 @@ holds the engine, and the engine is only the planner and executor above them.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar, cast
 
+from harness.errors import BackendUnavailable, HarnessError
 from harness.events import EventStream
 from harness.options import RunOptions
 
@@ -32,6 +34,18 @@ class _Raised:
     error: Exception
 
 
+def remembered(error: Exception, key: Hashable) -> Exception:
+    """``error`` as raised again for a later case: a user error says it is the same one."""
+    if not isinstance(error, HarnessError) or isinstance(error, BackendUnavailable):
+        return error
+    what = "load failure" if isinstance(key, tuple) and key[:1] == ("backend",) else "failure"
+    again = copy.copy(error)
+    again.message = (f"{error.message} [the same {what} as this model's first check: "
+                     "not tried again in this run]")
+    Exception.__init__(again, again.render())
+    return again
+
+
 class Memo:
     """'Make once, remember the result or the error' for one run."""
 
@@ -47,9 +61,11 @@ class Memo:
                 self._items[key] = make()
             except Exception as exc:  # noqa: BLE001 - remembered, re-raised per case
                 self._items[key] = _Raised(exc)
+                raise
+            return cast(T, self._items[key])
         cached = self._items[key]
         if isinstance(cached, _Raised):
-            raise cached.error
+            raise remembered(cached.error, key)
         return cast(T, cached)
 
     def get(self, key: Hashable) -> Any:

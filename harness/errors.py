@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from harness.printable import printable
+
 
 def _restore(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
     """Rebuild an error sent from a backend's child process (see ``__reduce__``)."""
@@ -51,7 +53,7 @@ class HarnessError(Exception):
         text = prefix + self.message
         if self.hint:
             text += f"\n  hint: {self.hint}"
-        return text
+        return printable(text)
 
 
 class ContractError(HarnessError):
@@ -75,7 +77,7 @@ class ContractError(HarnessError):
             lines.append(f"  {head}{place + ': ' if place else ''}{message}")
         if self.hint:
             lines.append(f"  hint: {self.hint}")
-        return "\n".join(lines)
+        return printable("\n".join(lines))
 
 
 class ModelError(HarnessError):
@@ -143,7 +145,7 @@ class CheckFailure(AssertionError):
         lines.extend(self.details)
         if self.reproduce:
             lines.append(f"Reproduce with: {self.reproduce}")
-        return "\n".join(lines)
+        return printable("\n".join(lines))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (type(self), self.args, dict(self.__dict__)))

@@ -93,12 +93,31 @@ def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop:
     wrapped._hypothesis_internal_database_key = ("model-contract:" + case.id).encode()  # type: ignore[attr-defined]
     try:
         wrapped()
-    except CheckFailure as failure:
+    except Exception as error:  # noqa: BLE001 - a CheckFailure, maybe inside hypothesis' group
+        failure = error if isinstance(error, CheckFailure) else did_not_reproduce(error)
+        if failure is None:
+            raise
         call = last.get("call")
         if call is None:
-            raise
+            raise failure from None
         saved = save_call(context, case, call)
         raise failure.with_reproduce(replay_command(context, case, saved)) from None
+
+
+def did_not_reproduce(error: Exception) -> CheckFailure | None:
+    """The check failure inside hypothesis' "flaky" group (a failure that did not happen
+    again on the same input, e.g. a worker killed from outside), saying so; else None."""
+    inner = getattr(error, "exceptions", None)  # an ExceptionGroup (hypothesis' FlakyFailure)
+    if not isinstance(inner, (tuple, list)):
+        return None
+    failure = next((e for e in inner if isinstance(e, CheckFailure)), None)
+    if failure is None:
+        return None
+    return type(failure)(failure.check, failure.title, received=failure.received,
+                         documented=failure.documented,
+                         details=[*failure.details, "It did not happen again when the same "
+                                  "input was tried once more (a one-off: the process was "
+                                  "disturbed, or the model is not deterministic)."])
 
 
 def _slug(text: str) -> str:

@@ -21,6 +21,7 @@ import pytest
 from harness.engine import Case, Engine, Skipped
 from harness.errors import BackendUnavailable, CheckFailure, HarnessError
 from harness.options import RunOptions, add_to_pytest
+from harness.printable import printable
 from harness.report.record import RunRecord
 
 #: Check families; each is also a marker, so ``-m static`` selects the static checks.
@@ -181,11 +182,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if notes:
         terminalreporter.section("model contract notes")
         for case_id, note in dict.fromkeys(notes):
-            terminalreporter.write_line(f"{case_id}: {note}")
+            terminalreporter.write_line(printable(f"{case_id}: {note}"))
     for title, lines in record.sections():
         terminalreporter.section(title)
         for line in lines:
-            terminalreporter.write_line(line)
+            terminalreporter.write_line(printable(line))
     if not record.results:
         return
     from harness.report import build_report, parity_table, write_reports

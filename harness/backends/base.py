@@ -158,6 +158,14 @@ class Backend(ABC):
         raise HarnessError(f"{self.label} keeps the contract's names; nothing to resolve "
                            f"for signature {spec.name!r}")
 
+    def variable_ops(self) -> list[str]:
+        """Resource-variable ops left in a converted file (a sign of uninitialised weights).
+
+        Only TFLite files can carry them; every other format has none. Defined here so an
+        isolated backend can ask any backend, whatever its format.
+        """
+        return []
+
     # ----------------------------------------------------------------- helpers
     def _check_inputs(self, spec: SignatureSpec, inputs: Mapping[str, np.ndarray]) -> None:
         declared = {t.name: t for t in spec.inputs}

@@ -91,11 +91,19 @@ class Child:
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env["TMPDIR"] = str(self.tmp)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.backends.worker", str(child_read), str(child_write)],
-            pass_fds=(child_read, child_write), stdin=subprocess.DEVNULL,
-            stdout=self.log, stderr=self.log, env=env, start_new_session=True,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "harness.backends.worker", str(child_read),
+                 str(child_write)],
+                pass_fds=(child_read, child_write), stdin=subprocess.DEVNULL,
+                stdout=self.log, stderr=self.log, env=env, start_new_session=True,
+            )
+        except BaseException:
+            for fd in (parent_read, child_write, child_read, parent_write):
+                os.close(fd)
+            self.log.close()
+            remove_tree(self.tmp)
+            raise
         os.close(child_read)
         os.close(child_write)
         self.writer = Connection(parent_write, readable=False)
@@ -198,6 +206,7 @@ class IsolatedBackend(Backend):
         self.child: Child | None = None
         self.inner_label = inner
         self.crashes = 0
+        self.loads = 0
 
     @property
     def label(self) -> str:
@@ -207,21 +216,34 @@ class IsolatedBackend(Backend):
         if self.child is None or self.child.proc.poll() is not None:
             if self.child is not None:
                 self.child.stop()
-            child = Child(memory_limit_mb=self.memory_limit_mb)
-            self.child = child
+                self.child = None
             try:
-                self.inner_label = child.request(
-                    ("activate", self.inner, self.model, str(self.contract.path),
-                     self.context.options, self.kwargs), self.activate_timeout)
-            except BackendCrashed as exc:
-                self.child = None
-                child.stop()
-                raise HarnessError(f"{self.inner} could not load {self.model.path}: {exc.message}") from None
-            except HarnessError:
-                self.child = None
-                child.stop()
-                raise
+                self.child = self._load_in_child()
+            except BackendCrashed as first:
+                # A process killed while loading (OOM killer, a signal) says nothing about the
+                # model: load once more in a fresh process before calling the model unloadable.
+                try:
+                    self.child = self._load_in_child()
+                except BackendCrashed as second:
+                    raise HarnessError(
+                        f"{self.inner} could not load {self.model.path}: {second.message} "
+                        f"(tried twice, each in a fresh process; the first time: "
+                        f"{first.message})") from None
+        assert self.child is not None
         return self.child
+
+    def _load_in_child(self) -> Child:
+        """A fresh child with the model loaded; the child is stopped if loading fails."""
+        child = Child(memory_limit_mb=self.memory_limit_mb)
+        try:
+            self.inner_label = child.request(
+                ("activate", self.inner, self.model, str(self.contract.path),
+                 self.context.options, self.kwargs), self.activate_timeout)
+        except BaseException:
+            child.stop()
+            raise
+        self.loads += 1
+        return child
 
     def activate_impl(self) -> None:
         self._ensure_child()

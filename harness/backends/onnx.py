@@ -79,6 +79,9 @@ class OnnxBackend(ConvertedBackend):
         if done[0].given:
             return f"onnx ({done[0].how})"
         state = "cached" if all(a.cached for a in done) else "converted"
+        replaced = "; ".join(dict.fromkeys(a.replaced for a in done if a.replaced))
+        if replaced:
+            state = f"re-exported: {replaced}"
         return f"onnx (exported: tf2onnx opset {self.opset}; {state})"
 
     def artifact_label(self, signature: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -19,7 +18,8 @@ import numpy as np
 
 from harness.backends.base import Backend, SignatureIO, TensorIO, register
 from harness.contract.model import SignatureSpec
-from harness.errors import BackendUnavailable
+from harness.errors import BackendUnavailable, ModelError
+from harness.safety.symlinks import copy_model
 
 
 def import_tensorflow() -> Any:
@@ -39,12 +39,17 @@ class HermeticCopy:
     an asset it finds only because the original folder is where it was exported (a path
     baked in at export time) is missing here: the call fails and names the path. The op
     scan catches absolute asset paths before loading; this catches the rest at run time.
+    The copy never follows a symbolic link (:func:`harness.safety.symlinks.copy_model`).
     """
 
     def __init__(self, source: Path) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="model-contract-"))
         self.path = self.root / source.name
-        shutil.copytree(source, self.path, symlinks=False)
+        try:
+            copy_model(source, self.path)
+        except BaseException:
+            self.remove()
+            raise
         for folder, _dirs, files in os.walk(self.path):
             for name in files:
                 os.chmod(os.path.join(folder, name), stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
@@ -55,6 +60,12 @@ class HermeticCopy:
         from harness.backends.isolation import remove_tree
 
         remove_tree(self.root)
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (TensorFlow's messages run on for pages)."""
+    lines = str(exc).strip().splitlines() or [""]
+    return f"{type(exc).__name__}: {lines[0][:300]}"
 
 
 def hermetic_copy(source: Path) -> HermeticCopy:
@@ -99,8 +110,16 @@ class SavedModelBackend(Backend):
             self._functions = dict(self._loaded.signatures)
             self.loader = "tf2"
         except Exception as exc:  # noqa: BLE001 - fall back exactly as TF Serving would load it
-            self.fallback_reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
-            self._load_tf1()
+            self.fallback_reason = _first_line(exc)
+            try:
+                self._load_tf1()
+            except Exception as tf1_exc:  # noqa: BLE001 - the model, not the harness, is at fault
+                self._copy.remove()
+                raise ModelError(
+                    f"the model cannot be loaded: tf.saved_model.load: {self.fallback_reason}; "
+                    f"TF1 session loader: {_first_line(tf1_exc)}", file=self.model.path,
+                    hint="check that variables/ (variables.index and its data shards) is "
+                         "complete and was written with this saved_model.pb") from None
 
     def _load_tf1(self) -> None:
         tf = self._tf

@@ -78,8 +78,7 @@ class TFLiteBackend(ConvertedBackend):
             return f"tflite[{self.quantization}]" if self.variant else "tflite"
         if self.artifact.given:
             return f"tflite ({self.artifact.how})"
-        state = "cached" if self.artifact.cached else f"converted in {self.artifact.seconds:.1f} s"
-        return f"tflite (exported: {self.artifact.how}; {state})"
+        return f"tflite (exported: {self.artifact.how}; {self.artifact.state()})"
 
     # ----------------------------------------------------------------- artifact
     def given_path(self) -> Path | None:

@@ -25,6 +25,7 @@ from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import CheckFailure, CrashFailure
 from harness.fuzz import capped_examples, run_property
+from harness.generation.calls import budget_notes
 from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
 
@@ -40,7 +41,8 @@ def _run(context: RunContext, case: Case) -> list[str]:
     _require_signature(context, case)
     backend = open_backend(context, "savedmodel", case.contract, case.model)
     CALL_CHECKS[case.check](context, case, sig, backend)
-    return [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
+    notes = [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
+    return notes + budget_notes(case.contract, sig)
 
 
 def call_check(name: str) -> Callable[[CallCheck], CallCheck]:

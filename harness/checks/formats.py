@@ -226,8 +226,10 @@ def _finite_or_inf(value: float | None) -> float:
 
 def _defect_hints(backend: Backend, result: ParityResult) -> list[str]:
     """Why a converted model may return wrong numbers, when the artifact shows a known cause."""
-    ops: list[str] = getattr(backend, "variable_ops", lambda: [])()
-    if not ops or result.passed:
+    if result.passed:
+        return []
+    ops = backend.variable_ops()
+    if not ops:
         return []
     return [
         "known converter defect: the TFLite file reads resource variables "

@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from harness.contract import json_limits
+from harness.contract.json_limits import pointer
 from harness.contract.model import (
     DTYPES,
     FLOAT_DTYPES,
@@ -52,14 +54,6 @@ def _schema() -> dict[str, Any]:
     return data
 
 
-def pointer(parts: Iterable[Any]) -> str:
-    """A JSON pointer (RFC 6901) for a path of keys and indices."""
-    out = ""
-    for part in parts:
-        out += "/" + str(part).replace("~", "~0").replace("/", "~1")
-    return out or "/"
-
-
 def load_contract(path: str | Path) -> Contract:
     """Read, validate and canonicalise the contract at ``path``.
 
@@ -93,7 +87,13 @@ def parse(path: Path) -> Any:
         return seen
 
     try:
-        return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=_reject_constant)
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=_reject_constant)
+        if json_limits.too_deep(data):
+            raise RecursionError
+        return data
+    except RecursionError:
+        raise ContractError(f"objects and arrays are nested more than {json_limits.MAX_DEPTH} "
+                            "levels deep; a contract is a few levels deep", file=path) from None
     except json.JSONDecodeError as exc:
         raise ContractError(f"invalid JSON: {exc.msg}", file=path,
                             place=f"line {exc.lineno}, column {exc.colno}") from None
@@ -133,6 +133,11 @@ def validate(data: Any, path: Path) -> None:
     """Check ``data`` against the schema, then the rules a schema cannot express."""
     import jsonschema
 
+    infinite = [(pointer(where), f"the number reads as {value} (too large for a 64-bit float); "
+                                 "write a finite number")
+                for where, value in json_limits.non_finite(data)]
+    if infinite:
+        raise ContractError(infinite[0][1], file=path, place=infinite[0][0], problems=infinite)
     validator = jsonschema.Draft202012Validator(_schema())
     problems = []
     errors = [_deepest(e) for e in validator.iter_errors(data)]
@@ -277,6 +282,9 @@ def _semantic_problems(data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
             if sig is None or out not in sig["outputs"]:
                 yield (pointer(["formats", "tflite", "variants", variant_i, "top1_agreement", key]),
                        f"{key!r} does not name SIGNATURE/OUTPUT of this contract")
+    from harness.contract.bounds import size_problems
+
+    yield from size_problems(data)
 
 
 def _tensor_problems(ptr: list[Any], tensor: Mapping[str, Any], dims: Mapping[str, Any],
@@ -370,6 +378,7 @@ def canonicalise(data: Mapping[str, Any], path: Path) -> Contract:
             examples=fuzz.get("examples", FuzzSettings.examples),
             max_free_dim=fuzz.get("max_free_dim", FuzzSettings.max_free_dim),
             edge_probability=fuzz.get("edge_probability", FuzzSettings.edge_probability),
+            call_budget_bytes=fuzz.get("call_budget_bytes", FuzzSettings.call_budget_bytes),
         ),
         raw=frozen(data),
     )

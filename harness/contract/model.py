@@ -11,6 +11,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Union
 
+from harness.contract.bounds import DEFAULT_CALL_BUDGET_BYTES
+
 #: A shape entry: an int (fixed), None (any size) or a dim name.
 Dim = Union[int, None, str]
 
@@ -183,6 +185,8 @@ class FuzzSettings:
     examples: int = DEFAULT_EXAMPLES
     max_free_dim: int = DEFAULT_MAX_FREE_DIM
     edge_probability: float = DEFAULT_EDGE_PROBABILITY
+    call_budget_bytes: int = DEFAULT_CALL_BUDGET_BYTES
+    """Inputs of one drawn call stay within this (see :mod:`harness.contract.bounds`)."""
 
 
 @dataclass(frozen=True)

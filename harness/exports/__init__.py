@@ -44,6 +44,15 @@ class Export:
     cached: bool = False
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    replaced: str = ""
+    """Why a cached copy was discarded and this one exported again ("" if none was)."""
+
+    def state(self) -> str:
+        """How this run got the artifact, for labels."""
+        if self.cached:
+            return "cached"
+        made = f"converted in {self.seconds:.1f} s"
+        return f"re-exported in {self.seconds:.1f} s: {self.replaced}" if self.replaced else made
 
 
 def shown_path(path: Path) -> str:

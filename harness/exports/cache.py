@@ -10,6 +10,11 @@ An entry's key is a sha256 over
 Anything that changes the model, the converter or the options gives a new key; an
 unchanged model converts nothing on a second run.
 
+Each entry's metadata (``NAME.json`` beside the artifact) records the artifact's sha256
+(``_sha256``). A lookup verifies it: an artifact that does not match (truncated, changed
+since it was written, or with unreadable metadata) is discarded and exported again, and
+the new entry says so (:attr:`CacheEntry.replaced`, shown in the backend's label).
+
 The cache lives outside the model directory (``--export-cache``, else
 ``$MODEL_CONTRACT_CACHE``, else ``~/.cache/model-contract``); the model directory is only
 ever read. Writes are atomic and lock-free: a producer writes to a temporary file in the
@@ -28,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 #: Bumped when the layout or the meaning of a key changes.
-CACHE_LAYOUT = "1"
+CACHE_LAYOUT = "2"
 ENV_VAR = "MODEL_CONTRACT_CACHE"
 
 # (directory) -> (stat tuple of every file, fingerprint): fingerprints are computed once
@@ -111,6 +116,20 @@ class CacheEntry:
     key: str
     hit: bool
     meta: Mapping[str, Any]
+    replaced: str = ""
+    """Why a cached artifact was discarded before this one was made ("" if none was)."""
+
+
+DIGEST_KEY = "_sha256"
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_atomic(final: Path, data: bytes) -> None:
@@ -131,6 +150,8 @@ class ExportCache:
         self.root = Path(root)
         self.conversions = 0
         self.hits = 0
+        self.discarded: dict[tuple[str, str], str] = {}
+        """(key, name) -> why its cached artifact was discarded (until it is made again)."""
 
     def path_for(self, key: str, name: str) -> Path:
         return self.root / key[:2] / key / name
@@ -140,12 +161,27 @@ class ExportCache:
         final = self.path_for(key, name)
         if not final.is_file():
             return None
-        meta: Mapping[str, Any] = {}
         sidecar = final.with_name(final.name + ".json")
-        if sidecar.is_file():
+        problem = None
+        try:
             meta = json.loads(sidecar.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError) as error:
+            meta, problem = {}, f"its metadata {sidecar.name} is unreadable ({error})"
+        if problem is None:
+            recorded, actual = meta.get(DIGEST_KEY), file_digest(final)
+            if recorded != actual:
+                problem = (f"its sha256 {actual[:12]} is not the recorded {str(recorded)[:12]} "
+                           f"(truncated or changed since it was written; "
+                           f"{final.stat().st_size} bytes)")
+        if problem is not None:
+            self.discarded[(key, name)] = f"the cached {name} was discarded: {problem}"
+            for path in (final, sidecar):
+                path.unlink(missing_ok=True)
+            return None
         self.hits += 1
-        return CacheEntry(final, key, True, meta)
+        return CacheEntry(final, key, True, {k: v for k, v in meta.items() if k != DIGEST_KEY})
 
     def temp_path(self, key: str, name: str) -> Path:
         """A fresh temporary file next to where entry ``key/name`` goes (for a converter)."""
@@ -162,10 +198,13 @@ class ExportCache:
         if not tmp.is_file() or tmp.stat().st_size == 0:
             raise RuntimeError(f"the converter wrote nothing to {tmp}")
         self.conversions += 1
+        recorded = dict(meta or {})
+        recorded[DIGEST_KEY] = file_digest(tmp)
         _write_atomic(final.with_name(final.name + ".json"),
-                      json.dumps(dict(meta or {}), indent=1).encode("utf-8"))
+                      json.dumps(recorded, indent=1).encode("utf-8"))
         os.replace(tmp, final)
-        return CacheEntry(final, key, False, dict(meta or {}))
+        return CacheEntry(final, key, False, dict(meta or {}),
+                          self.discarded.pop((key, name), ""))
 
     def get_or_make(self, key: str, name: str,
                     make: Callable[[Path], Mapping[str, Any] | None]) -> CacheEntry:

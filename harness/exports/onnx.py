@@ -69,7 +69,8 @@ def export_onnx(model_dir: Path, signatures: Sequence[str], *, cache: ExportCach
                     file=model_dir, hint=hint_for("onnx", failed[sig] + tail))
                 continue
             entry = cache.commit(tmp, key, f"{sig}.onnx", {"how": how})
-            results[sig] = Export("onnx", entry.path, how, cached=False, seconds=seconds)
+            results[sig] = Export("onnx", entry.path, how, cached=False, seconds=seconds,
+                                  replaced=entry.replaced)
     finally:
         for _, tmp in pending.values():
             if tmp.exists():

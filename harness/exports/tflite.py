@@ -76,7 +76,7 @@ def export_tflite(model_dir: Path, signatures: Sequence[str], *, cache: ExportCa
     entry = cache.get_or_make(key, name, make)
     return Export("tflite", entry.path, how, given=False, cached=entry.hit,
                   seconds=time.perf_counter() - start,
-                  notes=tuple(entry.meta.get("notes", ())))
+                  notes=tuple(entry.meta.get("notes", ())), replaced=entry.replaced)
 
 
 def _representative_bytes(samples: Sequence[tuple[str, Mapping[str, np.ndarray]]] | None) -> bytes:

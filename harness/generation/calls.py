@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import numpy as np
 from hypothesis import strategies as st
 
+from harness.contract.bounds import ANY_RANK, CappedDim, capped_note, fit_budget, inputs_of
 from harness.contract.model import Contract, DimBound, SignatureSpec, TensorSpec
 from harness.errors import ContractError
 from harness.generation.call import Call
@@ -29,7 +30,7 @@ from harness.generation.domain import Place
 from harness.generation.domains import domain_for
 from harness.generation.tensors import TensorSource
 
-MAX_ANY_RANK = 3
+MAX_ANY_RANK = ANY_RANK
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,21 +80,41 @@ def plan_call(contract: Contract, signature: SignatureSpec | str, *,
     if not 0.0 <= edge_probability <= 1.0:
         raise ValueError(f"edge_probability must be within [0, 1], got {edge_probability}")
 
+    maxima, free, _capped = _within_budget(contract, sig, max_free_dim)
     dims: dict[str, DimPlan] = {}
     inputs = []
     for spec in sig.inputs:
         place = Place(contract.path, spec.pointer)
         for i, entry in enumerate(spec.shape or ()):
             if isinstance(entry, str) and entry not in dims:
-                dims[entry] = _dim_plan(contract, entry, place.at("shape", i))
+                dims[entry] = _dim_plan(contract, entry, place.at("shape", i), maxima)
             elif isinstance(entry, int) and entry < 0:
                 raise place.at("shape", i).error(f"size {entry} is negative")
         inputs.append(InputPlan(spec, TensorSource(domain_for(spec, place, assets_dir), edge_probability)))
-    return CallPlan(sig.name, tuple(dims.values()), tuple(inputs), max_free_dim, edge_probability,
-                    chance(edge_probability), st.integers(1, max_free_dim))
+    return CallPlan(sig.name, tuple(dims.values()), tuple(inputs), free, edge_probability,
+                    chance(edge_probability), st.integers(1, free))
 
 
-def _dim_plan(contract: Contract, name: str, used_at: Place) -> DimPlan:
+def _within_budget(contract: Contract, sig: SignatureSpec, max_free_dim: int
+                   ) -> tuple[dict[str, int], int, tuple[CappedDim, ...]]:
+    """Dim maxima (and the null-dim max) that keep one drawn call within the budget."""
+    raw = contract.raw.get("signatures", {}).get(sig.name)
+    if raw is None:  # a contract built in code, not loaded from a file: no raw view
+        return {n: b.max for n, b in contract.dims.items()}, max_free_dim, ()
+    bounds = {n: (b.min, b.max) for n, b in contract.dims.items() if b.min <= b.max}
+    return fit_budget(inputs_of(raw, sig.pointer), bounds, max_free_dim,
+                      contract.fuzz.call_budget_bytes)
+
+
+def budget_notes(contract: Contract, signature: SignatureSpec | str) -> list[str]:
+    """What the checks of ``signature`` say when generation drew below the contract's dims."""
+    sig = contract.signature(signature) if isinstance(signature, str) else signature
+    free = contract.fuzz.max_free_dim
+    _maxima, drawn_free, capped = _within_budget(contract, sig, free)
+    return capped_note(capped, drawn_free, free, contract.fuzz.call_budget_bytes)
+
+
+def _dim_plan(contract: Contract, name: str, used_at: Place, maxima: dict[str, int]) -> DimPlan:
     bound = contract.dims.get(name)
     if bound is None:
         declared = ", ".join(contract.dims) or "none"
@@ -101,8 +122,8 @@ def _dim_plan(contract: Contract, name: str, used_at: Place) -> DimPlan:
     if bound.min < 0 or bound.min > bound.max:
         raise Place(contract.path, "").at("dims", name).error(
             f"dim {name!r} has bounds min {bound.min}, max {bound.max}; no size satisfies them")
-    return DimPlan(bound, st.integers(bound.min, bound.max),
-                   st.sampled_from((bound.min, bound.max)))
+    top = maxima.get(name, bound.max)
+    return DimPlan(bound, st.integers(bound.min, top), st.sampled_from((bound.min, top)))
 
 
 def draw_call(draw: st.DrawFn, plan: CallPlan) -> Call:

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from harness.errors import PolicyViolation
+from harness.safety import load_time
 from harness.safety.policy import OpPolicy
+from harness.safety.symlinks import Link
 
 STRUCTURAL_OPS: frozenset[str] = frozenset({
     "Placeholder", "PlaceholderWithDefault", "Const", "Identity", "IdentityN", "NoOp",
@@ -47,6 +49,10 @@ class LambdaLayer:
     source: str
 
 
+_FILE_RULES = frozenset({"symlink", "special file"})
+"""Rules about files of the model directory rather than nodes of its graph."""
+
+
 @dataclass(frozen=True)
 class Finding:
     """One thing the policy forbids, as a user reads it."""
@@ -57,11 +63,18 @@ class Finding:
     reason: str
     rule: str
     also_from: tuple[str, ...] = ()
+    load_time: bool = False
+    """Reached from a root a loader executes while loading (before any signature call)."""
 
     def render(self) -> str:
-        lines = [f"{self.op} (node '{self.node}'): {self.reason}",
+        subject = (f"{self.op} {self.node}" if self.rule in _FILE_RULES
+                   else f"{self.op} (node '{self.node}')")
+        lines = [f"{subject}: {self.reason}",
                  f"    path: {self.path}",
                  f"    rule: {self.rule}"]
+        if self.load_time:
+            lines.insert(1, "    runs at load time: the loader executes it while loading the "
+                            "model, before any signature is called")
         if self.also_from:
             lines.insert(2, f"    also reachable from: {', '.join(self.also_from)}")
         return "\n".join(lines)
@@ -80,6 +93,8 @@ class ScanReport:
     lambda_layers: tuple[LambdaLayer, ...] = ()
     sites: tuple[OpSite, ...] = field(default=(), repr=False)
     seconds: float = 0.0
+    links: tuple[Link, ...] = ()
+    """Symbolic links and special files in the model directory (always violations)."""
 
     @property
     def ok(self) -> bool:
@@ -87,7 +102,8 @@ class ScanReport:
 
     def violations(self, policy: OpPolicy | None = None) -> tuple[Finding, ...]:
         """Findings under ``policy`` (default: the policy the scan ran with)."""
-        return evaluate(self.sites, self.lambda_layers, self.policy if policy is None else policy)
+        return evaluate(self.sites, self.lambda_layers, self.policy if policy is None else policy,
+                        self.links)
 
     def raise_for_violations(self, policy: OpPolicy | None = None) -> None:
         """Raise :class:`PolicyViolation` listing every finding; return if there is none."""
@@ -97,8 +113,8 @@ class ScanReport:
 
 
 def evaluate(sites: Iterable[OpSite], lambdas: Iterable[LambdaLayer],
-             policy: OpPolicy) -> tuple[Finding, ...]:
-    """Apply ``policy`` to recorded op sites and Lambda layers."""
+             policy: OpPolicy, links: Iterable[Link] = ()) -> tuple[Finding, ...]:
+    """Apply ``policy`` to recorded op sites and Lambda layers; every link is a finding."""
     grouped: dict[tuple[str, str, str, str], list[Finding]] = {}
     for site in sites:
         for finding in _site_findings(site, policy):
@@ -109,19 +125,24 @@ def evaluate(sites: Iterable[OpSite], lambdas: Iterable[LambdaLayer],
         first = group[0]
         others = tuple(dict.fromkeys(f.path.split(" -> ")[0] for f in group[1:]))
         others = tuple(o for o in others if o != first.path.split(" -> ")[0])
+        load = any(load_time.is_load_time(f.path) for f in group)
         findings.append(Finding(first.op, first.node, first.path, first.reason, first.rule,
-                                others))
+                                others, load))
     if not policy.allow_lambda_layers and "Lambda" not in policy.allowed_ops:
         for layer in lambdas:
             findings.append(Finding(
                 "Lambda", layer.name, f"{layer.source}: {layer.node_path}",
                 "Keras Lambda layer: deserialising it runs Python bytecode stored in the model",
                 "Keras Lambda layer"))
+    for link in links:
+        kind = "symlink" if link.is_link else "special file"
+        findings.append(Finding(kind, link.relative, f"model directory: {link.relative}",
+                                link.reason(), kind))
     return tuple(findings)
 
 
 def _site_findings(site: OpSite, policy: OpPolicy) -> Iterator[Finding]:
-    if site.op in policy.allowed_ops:
+    if site.op in policy.allowed_ops or load_time.expected_at(site.root, site.op):
         return
     detail = f" ({site.detail})" if site.detail else ""
     if not site.registered and not policy.allow_unregistered:
@@ -142,6 +163,9 @@ def _site_findings(site: OpSite, policy: OpPolicy) -> Iterator[Finding]:
         yield Finding(site.op, site.node, site.path, site.asset_issue, "asset hermeticity")
 
 
+_NOT_PERMITTABLE = _FILE_RULES | {"Keras Lambda layer"}
+
+
 def violation_error(model_dir: Path, findings: tuple[Finding, ...]) -> PolicyViolation:
     """The user-facing error for ``findings`` in ``model_dir`` (nothing was loaded)."""
     count = len(findings)
@@ -150,7 +174,7 @@ def violation_error(model_dir: Path, findings: tuple[Finding, ...]) -> PolicyVio
     for index, finding in enumerate(findings, 1):
         body = finding.render().replace("\n", "\n   ")
         lines.append(f"  {index}. {body}")
-    permits = sorted({f.op for f in findings if f.rule != "Keras Lambda layer"})
+    permits = sorted({f.op for f in findings if f.rule not in _NOT_PERMITTABLE})
     hints = []
     if permits:
         quoted = ", ".join(f'"{op}"' for op in permits)
@@ -159,6 +183,9 @@ def violation_error(model_dir: Path, findings: tuple[Finding, ...]) -> PolicyVio
                      f"or pass {flags}")
     if any(f.rule == "unregistered op" for f in findings):
         hints.append('custom ops can also be accepted with "ops": {"allow_unregistered": true}')
+    if any(f.rule in _FILE_RULES for f in findings):
+        hints.append("replace each link or special file by a regular file inside the model "
+                     "directory (links are never followed)")
     if any(f.rule == "Keras Lambda layer" for f in findings):
         hints.append('to accept Lambda layers, set "ops": {"allow_lambda_layers": true} '
                      "in the contract")

@@ -97,20 +97,3 @@ def asset_tensors(meta_graph: Any) -> dict[str, str]:
             if item.Unpack(asset):
                 assets[asset.tensor_info.name.split(":")[0]] = asset.filename
     return assets
-
-
-def functions_of_object(object_graph: Any, node_id: int) -> list[str]:
-    if node_id >= len(object_graph.nodes):
-        return []
-    obj = object_graph.nodes[node_id]
-    kind = obj.WhichOneof("kind")
-    if kind == "function":
-        return list(obj.function.concrete_functions)
-    if kind == "bare_concrete_function":
-        return [obj.bare_concrete_function.concrete_function_name]
-    return []
-
-
-def bound_inputs_of(object_graph: Any, function_name: str) -> list[int]:
-    concrete = object_graph.concrete_functions.get(function_name)
-    return list(concrete.bound_inputs) if concrete is not None else []

@@ -2,9 +2,9 @@
 
 The scan reads the SavedModel protobuf (and ``keras_metadata.pb``) with TensorFlow's proto
 classes and never imports, loads or runs the graph. From every *root* -- each SignatureDef
-(``__saved_model_init_op`` included), the TF1 load-time ops (``saved_model_main_op``,
-``legacy_init_op``) and the TF2 resource functions the object graph runs at load
-(``_create_resource``, ``_initialize``, ``_destroy_resource``) -- it walks:
+(``__saved_model_init_op`` included) and everything a loader executes while loading
+(:mod:`harness.safety.load_time`: main_op / legacy_init_op, the saver's restore op, TF2
+resource and table initialisers, restore functions of ``saveable_objects``) -- it walks:
 
 * the outer graph backwards from the root's tensors (data and control inputs);
 * every function the reachable nodes call: an op type that names a library function,
@@ -12,16 +12,16 @@ classes and never imports, loads or runs the graph. From every *root* -- each Si
   tf.data ``f``s), recursively, nested ``NameAttrList`` attrs included;
 * GraphDefs embedded as Const inputs of ``DatasetFromGraph``.
 
-Everything a root reaches is an *op site*. The saver's own functions (reachable only from
-``saver_def``) are walked separately: their Save/Restore ops are reported in
-``saver_ops`` but are violations only when a root reaches them.
+Everything a root reaches is an *op site*; findings reached from a load-time root say
+"runs at load time". The checkpoint ops of the restore roots (``RestoreV2``, assignments)
+are expected there; anywhere else Save/Restore ops are violations. ``saver_ops`` lists the
+ops of the saver's own save and restore functions.
 
 Rules (see :class:`harness.safety.policy.OpPolicy`): the deny list (some entries
 conditional on attrs), allowlist mode, op types the running TensorFlow does not register
 (anywhere in the file), Keras ``Lambda`` layers, and asset hermeticity of text-file
 lookup tables (their filename must trace back to an asset of the model).
 """
-
 from __future__ import annotations
 
 import time
@@ -31,6 +31,7 @@ from harness.errors import ModelError
 from harness.safety.findings import Finding, LambdaLayer, OpSite, ScanReport, evaluate, violation_error
 from harness.safety.keras import read_lambda_layers
 from harness.safety.policy import DEFAULT_POLICY, OpPolicy
+from harness.safety.symlinks import find_links
 from harness.safety.walk import Walker
 from harness.savedmodel.reader import read_proto
 
@@ -46,6 +47,12 @@ def scan_saved_model(model_dir: Path, policy: OpPolicy = DEFAULT_POLICY, *,
     """
     started = time.perf_counter()
     model_dir = Path(model_dir)
+    links = find_links(model_dir) if model_dir.is_dir() else ()
+    if {link.relative for link in links} & {"saved_model.pb", "saved_model.pbtxt"}:
+        return ScanReport(model_dir=model_dir, policy=policy,
+                          findings=evaluate((), (), policy, links), ops_by_signature={},
+                          ops_at_load={}, saver_ops=frozenset(), links=links,
+                          seconds=time.perf_counter() - started)
     saved_model = read_proto(model_dir)
     meta_graphs = list(saved_model.meta_graphs)
     if tags is not None:
@@ -65,13 +72,14 @@ def scan_saved_model(model_dir: Path, policy: OpPolicy = DEFAULT_POLICY, *,
     return ScanReport(
         model_dir=model_dir,
         policy=policy,
-        findings=evaluate(sites, lambdas, policy),
+        findings=evaluate(sites, lambdas, policy, links),
         ops_by_signature={k: frozenset(v) for k, v in walker.ops_by_signature.items()},
         ops_at_load={k: frozenset(v) for k, v in walker.ops_at_load.items()},
         saver_ops=frozenset(walker.saver_ops),
         lambda_layers=lambdas,
         sites=sites,
         seconds=time.perf_counter() - started,
+        links=links,
     )
 
 

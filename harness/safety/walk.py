@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from harness.errors import ModelError
+from harness.safety import load_time
 from harness.safety.findings import OpSite
 from harness.safety.graph import (
     asset_tensors,
     attr_string,
     backward_closure,
-    bound_inputs_of,
     called_functions,
-    functions_of_object,
     object_paths,
     tensor_of,
 )
@@ -30,12 +29,6 @@ from harness.safety.sources import (
     embedded_graph_of,
     trace_input,
 )
-
-LOAD_TIME_COLLECTIONS: tuple[str, ...] = ("saved_model_main_op", "legacy_init_op")
-"""TF1 collections whose ops the SavedModel loader runs while loading."""
-
-RESOURCE_FUNCTIONS: tuple[str, ...] = ("_create_resource", "_initialize", "_destroy_resource")
-"""Children of a TF2 ``resource`` object whose functions tf.saved_model.load runs."""
 
 FILENAME_INPUTS: Mapping[str, tuple[int, ...]] = {
     "ReadFile": (0,), "WriteFile": (0,), "MatchingFiles": (0,),
@@ -93,17 +86,11 @@ class Walker:
             ops = self.ops_by_signature.setdefault(tag + key, set())
             self._walk_graph(graph, starts, f"{tag}signature '{key}'", ops, record=True)
 
-        for collection in LOAD_TIME_COLLECTIONS:
-            if collection not in meta_graph.collection_def:
-                continue
-            starts = [s.lstrip("^").split(":")[0]
-                      for s in meta_graph.collection_def[collection].node_list.value]
-            starts = [s for s in starts if s in nodes]
-            label = f"{tag}load-time op '{collection}'"
-            ops = self.ops_at_load.setdefault(label, set())
-            self._walk_graph(graph, starts, label, ops, record=True)
-
-        self._walk_resource_functions(meta_graph, graph, library, tag)
+        for root in load_time.graph_roots(meta_graph, tag):
+            ops = self.ops_at_load.setdefault(root.label, set())
+            self._walk_graph(graph, [s for s in root.starts if s in nodes], root.label, ops,
+                             record=True)
+        self._walk_load_time_functions(meta_graph, graph, library, tag)
 
         saver = meta_graph.saver_def
         saver_starts = [s.lstrip("^").split(":")[0]
@@ -117,32 +104,24 @@ class Walker:
                                args=tuple(a.name for a in function.signature.input_arg))
                 self._walk_frames([frame], "saver", self.saver_ops, set(), record=False)
 
-    def _walk_resource_functions(self, meta_graph: Any, graph: Frame, library: dict[str, Any],
-                                 tag: str) -> None:
+    def _walk_load_time_functions(self, meta_graph: Any, graph: Frame,
+                                  library: dict[str, Any], tag: str) -> None:
         object_graph = meta_graph.object_graph_def
         if not len(object_graph.nodes):
             return
-        paths = object_paths(object_graph)
         asset_files = [a.filename for a in meta_graph.asset_file_def]
-        for index, obj in enumerate(object_graph.nodes):
-            if obj.WhichOneof("kind") != "resource":
+        for root in load_time.function_roots(meta_graph, tag, object_paths(object_graph)):
+            function = library.get(root.function)
+            if function is None:
                 continue
-            for child in obj.children:
-                if child.local_name not in RESOURCE_FUNCTIONS:
-                    continue
-                for name in functions_of_object(object_graph, child.node_id):
-                    function = library.get(name)
-                    if function is None:
-                        continue
-                    bound = tuple(bound_source(object_graph, node_id, asset_files, graph)
-                                  for node_id in bound_inputs_of(object_graph, name))
-                    label = (f"{tag}load-time resource function "
-                             f"{paths.get(index, f'node {index}')}.{child.local_name}")
-                    ops = self.ops_at_load.setdefault(label, set())
-                    frame = Frame(name, {n.name: n for n in function.node_def}, library,
-                                   name, args=tuple(a.name for a in function.signature.input_arg),
-                                   bound=bound)
-                    self._walk_frames([frame], label, ops, {name}, record=True)
+            bound = tuple(bound_source(object_graph, node_id, asset_files, graph)
+                          for node_id in root.bound)
+            ops = self.ops_at_load.setdefault(root.label, set())
+            frame = Frame(root.function, {n.name: n for n in function.node_def}, library,
+                          root.function,
+                          args=tuple(a.name for a in function.signature.input_arg),
+                          bound=bound)
+            self._walk_frames([frame], root.label, ops, {root.function}, record=True)
 
     # -- walking
 

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from harness.contract.model import frozen
 from harness.errors import ModelError
+from harness.savedmodel.pb_file import read_pb
 
 #: TF DataType enum names -> the contract's dtype spelling.
 DTYPE_NAMES = {
@@ -85,6 +86,22 @@ class SavedModelInfo:
         return [sorted(mg.tags) for mg in self.meta_graphs]
 
 
+#: Converted formats model-contract runs only next to the SavedModel they were made from.
+CONVERTED_FORMATS = {".onnx": ("ONNX", "--onnx"), ".tflite": ("TFLite", "--tflite")}
+
+
+def _converted_hint(files: list[Path]) -> str | None:
+    """What to do with an ONNX or TFLite file given where a SavedModel was expected."""
+    found = [(f, CONVERTED_FORMATS[f.suffix.lower()]) for f in files
+             if f.suffix.lower() in CONVERTED_FORMATS]
+    if not found:
+        return None
+    file, (fmt, option) = found[0]
+    return (f"{file.name} is a model converted to {fmt}: model-contract checks it against the "
+            f"SavedModel it was converted from (check CONTRACT --model SAVEDMODEL {option} "
+            f"{file.name}); a model shipped only as {fmt} cannot be checked or given a contract")
+
+
 def read_saved_model(path: str | Path) -> SavedModelInfo:
     """Parse ``path/saved_model.pb`` (or ``.pbtxt``); :class:`ModelError` if it is not a SavedModel."""
     path = Path(path)
@@ -107,19 +124,22 @@ def read_proto(path: str | Path) -> Any:
     if not path.exists():
         raise ModelError("model directory does not exist", file=path)
     if not path.is_dir():
-        raise ModelError("is a file; a SavedModel is a directory holding saved_model.pb", file=path)
+        raise ModelError("is a file; a SavedModel is a directory holding saved_model.pb", file=path,
+                         hint=_converted_hint([path]))
     pb, pbtxt = path / "saved_model.pb", path / "saved_model.pbtxt"
     if not pb.is_file() and not pbtxt.is_file():
-        present = sorted(p.name for p in path.iterdir())[:8]
-        versions = sorted(p.name for p in path.iterdir()
+        present = sorted(path.iterdir())
+        names = [p.name for p in present[:8]]
+        versions = sorted(p.name for p in present
                           if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").is_file())
-        hint = (f"this looks like a TF Serving base path; pass a version folder: "
-                f"{', '.join(str(path / v) for v in versions)}" if versions else
-                "point at the SavedModel directory, or at a TF Serving base path whose numeric "
-                "version folders hold SavedModels")
+        hint = _converted_hint(present) or (
+            f"this looks like a TF Serving base path; pass a version folder: "
+            f"{', '.join(str(path / v) for v in versions)}" if versions else
+            "point at the SavedModel directory, or at a TF Serving base path whose numeric "
+            "version folders hold SavedModels")
         raise ModelError(
             "not a SavedModel: no saved_model.pb or saved_model.pbtxt"
-            + (f" (found: {', '.join(present)})" if present else " (the directory is empty)"),
+            + (f" (found: {', '.join(names)})" if names else " (the directory is empty)"),
             file=path, hint=hint)
     source = pb if pb.is_file() else pbtxt
     proto = _parse(source)
@@ -134,10 +154,7 @@ def _parse(file: Path) -> Any:
     from tensorflow.core.protobuf import saved_model_pb2
 
     proto = saved_model_pb2.SavedModel()
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read: {exc.strerror}", file=file) from None
+    data = read_pb(file)
     if not data:
         raise ModelError("is empty (0 bytes); the export was interrupted or the file truncated",
                          file=file)

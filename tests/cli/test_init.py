@@ -149,6 +149,32 @@ def test_not_a_savedmodel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "not a SavedModel: no saved_model.pb" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("artifact, fmt, option", [("tiny_perturbed.onnx", "ONNX", "--onnx"),
+                                                    ("tiny_perturbed.tflite", "TFLite", "--tflite")])
+def test_a_model_shipped_only_converted_is_named_as_such(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], artifact: str, fmt: str,
+        option: str) -> None:
+    """The layout of packages that ship only a converted model (magika, silero-vad): a folder
+    with the file and its metadata, no SavedModel. Both the folder and the file are refused
+    with what the file is and what model-contract can do with it."""
+    package = tmp_path / "models" / "standard"
+    package.mkdir(parents=True)
+    (package / "config.json").write_text("{}")
+    (package / artifact).write_bytes((FIXTURES / "exports" / artifact).read_bytes())
+    hint = (f"hint: {artifact} is a model converted to {fmt}: model-contract checks it against the "
+            f"SavedModel it was converted from (check CONTRACT --model SAVEDMODEL {option} "
+            f"{artifact}); a model shipped only as {fmt} cannot be checked or given a contract")
+    assert main(["init", str(package)]) == 2
+    err = capsys.readouterr().err
+    assert (f"{package}: not a SavedModel: no saved_model.pb or saved_model.pbtxt "
+            f"(found: config.json, {artifact})") in err
+    assert hint in err and "Traceback" not in err
+    assert main(["init", str(package / artifact)]) == 2
+    err = capsys.readouterr().err
+    assert f"{package / artifact}: is a file; a SavedModel is a directory holding saved_model.pb" in err
+    assert hint in err
+
+
 def test_unknown_tags(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["init", str(FIXTURES / "tiny"), "--tags", "serve,gpu"]) == 2
     assert "no MetaGraph with the tag-set ['gpu', 'serve']" in capsys.readouterr().err

@@ -132,3 +132,76 @@ def test_concurrent_makers_never_expose_a_partial_file(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert seen and all(data == payload for data in seen)
+
+
+# --------------------------------------------------------------------------- digests
+
+
+def _made(cache: ExportCache, key: str, payload: bytes = b"tflite-bytes" * 100) -> Path:
+    def make(tmp: Path) -> dict[str, str]:
+        tmp.write_bytes(payload)
+        return {"how": "test"}
+
+    return cache.get_or_make(key, "model.tflite", make).path
+
+
+def test_each_entry_records_the_sha256_of_its_artifact(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    cache = ExportCache(tmp_path)
+    path = _made(cache, "ab" * 32)
+    meta = json.loads(path.with_name("model.tflite.json").read_text())
+    assert meta == {"how": "test", "_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    entry = cache.lookup("ab" * 32, "model.tflite")
+    assert entry is not None and entry.hit and entry.replaced == ""
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "sidecar", "no_digest"])
+def test_a_damaged_entry_is_discarded_and_made_again(tmp_path: Path, damage: str) -> None:
+    import json
+
+    cache = ExportCache(tmp_path)
+    key = "cd" * 32
+    path = _made(cache, key)
+    good = path.read_bytes()
+    sidecar = path.with_name("model.tflite.json")
+    if damage == "truncate":
+        path.write_bytes(good[:100])
+    elif damage == "flip":
+        path.write_bytes(good[:-1] + b"X")
+    elif damage == "sidecar":
+        sidecar.write_text("{not json")
+    else:
+        sidecar.write_text(json.dumps({"how": "test"}))
+    assert cache.lookup(key, "model.tflite") is None
+    assert not path.exists() and not sidecar.exists()
+    reason = cache.discarded[(key, "model.tflite")]
+    assert reason.startswith("the cached model.tflite was discarded: ")
+    if damage == "truncate":
+        assert "(truncated or changed since it was written; 100 bytes)" in reason
+    if damage == "sidecar":
+        assert "its metadata model.tflite.json is unreadable" in reason
+    made: list[Path] = []
+
+    def make(tmp: Path) -> None:
+        made.append(tmp)
+        tmp.write_bytes(good)
+
+    entry = cache.get_or_make(key, "model.tflite", make)
+    assert made and not entry.hit and entry.path.read_bytes() == good
+    assert entry.replaced == reason
+    again = cache.get_or_make(key, "model.tflite", make)
+    assert again.hit and again.replaced == "" and len(made) == 1
+
+
+def test_export_state_says_it_was_exported_again(tmp_path: Path) -> None:
+    from harness.exports import Export
+
+    fresh = Export("tflite", tmp_path / "m.tflite", "x", seconds=1.25)
+    assert fresh.state() == "converted in 1.2 s"
+    redone = Export("tflite", tmp_path / "m.tflite", "x", seconds=1.25,
+                    replaced="the cached m.tflite was discarded: its sha256 ...")
+    assert redone.state() == ("re-exported in 1.2 s: the cached m.tflite was discarded: "
+                              "its sha256 ...")
+    assert Export("tflite", tmp_path / "m.tflite", "x", cached=True).state() == "cached"

@@ -75,6 +75,18 @@ def test_perturbed_onnx_fails_parity() -> None:
     assert "atol=1e-05, rtol=0.0001" in message
 
 
+def test_perturbed_onnx_fails_parity_with_its_message_when_isolated() -> None:
+    """The default (isolated) run: the defect hints must not ask the ONNX worker for
+    TFLite-only facts (it did, and a parity failure became "bug in the backend worker")."""
+    out = run(CONTRACTS / "tiny_perturbed_onnx.json", in_process=False)
+    outcome, message = out["serving_default::parity[onnx]"]
+    assert outcome == "failed"
+    assert message.startswith("[parity[onnx]] onnx (given: ")
+    assert "output 'y' of signature 'serving_default'" in message
+    assert "would pass with atol=" in message
+    assert "bug in the backend worker" not in message and "known converter defect" not in message
+
+
 def test_renamed_output_fails_name_mapping_listing_both_sides() -> None:
     out = run(CONTRACTS / "tiny_renamed_output.json")
     for fmt in ("tflite", "onnx"):

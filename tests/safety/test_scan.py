@@ -168,8 +168,13 @@ def test_saver_ops_are_not_reported_for_a_normal_model() -> None:
     report = scan_saved_model(TINY)
     assert report.ok
     assert {"SaveV2", "RestoreV2", "MergeV2Checkpoints"} <= report.saver_ops
-    for ops in [*report.ops_by_signature.values(), *report.ops_at_load.values()]:
+    for ops in report.ops_by_signature.values():
         assert not ops & {"SaveV2", "RestoreV2", "MergeV2Checkpoints"}
+    restore = {k: v for k, v in report.ops_at_load.items() if k.startswith("load-time restore")}
+    assert list(restore) == ["load-time restore op 'StatefulPartitionedCall_2' (saver_def)"]
+    for label, ops in report.ops_at_load.items():
+        assert not ops & {"SaveV2", "MergeV2Checkpoints"}
+        assert ("RestoreV2" in ops) == (label in restore)
 
 
 def test_tf2_lookup_table_from_an_asset_passes(tmp_path: Path) -> None:
