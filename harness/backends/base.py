@@ -146,6 +146,11 @@ class Backend(ABC):
         """The signatures as this format names them (for name mapping); default: none known."""
         return {}
 
+    def known_defects(self) -> list[str]:
+        """Known causes of wrong numbers this artifact shows (e.g. a converter defect),
+        each with the export step to change; shown with a failed comparison. Default: none."""
+        return []
+
     # ----------------------------------------------------------------- helpers
     def _check_inputs(self, spec: SignatureSpec, inputs: Mapping[str, np.ndarray]) -> None:
         declared = {t.name: t for t in spec.inputs}

@@ -222,6 +222,19 @@ class TFLiteBackend(Backend):
             return []
         return sorted(names & {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"})
 
+    def known_defects(self) -> list[str]:
+        ops = self.variable_ops()
+        if not ops:
+            return []
+        return [
+            "known converter defect: the TFLite file reads resource variables "
+            f"({', '.join(ops)}) that nothing in it initialises; with TF 2.x + Keras 3 "
+            "TFLiteConverter.from_saved_model can leave them uninitialised, so the model "
+            "runs and returns NaN or garbage. Change the export step: save the Keras model "
+            "with Keras 3's model.export(DIR) instead of tf.saved_model.save(model) (its "
+            "SavedModel converts with the weights as constants), or save a tf.Module whose "
+            "tf.functions close over the model, then re-export"]
+
     def deactivate_impl(self) -> None:
         self._runners = {}
         self._interpreter = None

@@ -251,17 +251,7 @@ def _finite_or_inf(value: float | None) -> float:
 
 def _defect_hints(backend: Backend, result: ParityResult) -> list[str]:
     """Why a converted model may return wrong numbers, when the artifact shows a known cause."""
-    ops: list[str] = getattr(backend, "variable_ops", lambda: [])()
-    if not ops or result.passed:
-        return []
-    return [
-        "known converter defect: the TFLite file reads resource variables "
-        f"({', '.join(ops)}) that nothing in it initialises; with TF 2.x + Keras 3 "
-        "TFLiteConverter.from_saved_model can leave them uninitialised, so the model "
-        "runs and returns NaN or garbage. Change the export step: save the Keras model with "
-        "Keras 3's model.export(DIR) instead of tf.saved_model.save(model) (its SavedModel "
-        "converts with the weights as constants), or save a tf.Module whose tf.functions "
-        "close over the model, then re-export"]
+    return [] if result.passed else backend.known_defects()
 
 
 def _compare_outputs(engine: Engine, case: Case, fmt: str, backend: Backend, sig: SignatureSpec,
