@@ -246,11 +246,12 @@ def _check(ns: argparse.Namespace) -> int:
     import pytest
 
     from harness.contract.load import load_contract
-    from harness.savedmodel.layout import resolve_model
+    from harness.savedmodel.layout import CONTRACT_MODELS_HINT, resolve_model
 
     contract = load_contract(ns.contract_file)  # an unusable contract: exit 2, not a test failure
+    hint = None if ns.model else CONTRACT_MODELS_HINT  # --model paths are the user's own
     for model in ns.model or contract.models:
-        resolve_model(model)  # a path that does not exist: exit 2
+        resolve_model(model, hint=hint)  # a path that does not exist: exit 2
     # harness is imported already: silence pytest's "cannot rewrite asserts" warning about it.
     args = ["--contract", str(ns.contract_file), "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     for opt in OPTIONS:

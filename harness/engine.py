@@ -19,7 +19,7 @@ from harness.contract.load import load_contract
 from harness.contract.model import Contract
 from harness.errors import BackendUnavailable, CheckFailure, HarnessError, ModelError
 from harness.options import RunOptions
-from harness.savedmodel.layout import ModelRef, resolve_model
+from harness.savedmodel.layout import CONTRACT_MODELS_HINT, ModelRef, resolve_model
 from harness.savedmodel.reader import SavedModelInfo, read_saved_model
 
 T = TypeVar("T")
@@ -99,9 +99,10 @@ class Engine:
         if not paths:
             raise ModelError("the contract names no models and no --model was given",
                              file=contract.path, place="/models")
+        hint = None if self.options.models else CONTRACT_MODELS_HINT  # --model: the user's path
         refs: list[ModelRef] = []
         for path in paths:
-            refs.extend(resolve_model(path))
+            refs.extend(resolve_model(path, hint=hint))
         return refs
 
     def plan(self, contract: Contract, model: ModelRef) -> list[Case]:

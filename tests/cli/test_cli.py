@@ -102,7 +102,21 @@ def test_check_bad_contract_is_a_user_error(tmp_path: Path,
 def test_check_missing_model_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
     contract = FIXTURES / "contracts" / "tiny.json"
     assert main(["check", str(contract), "--model", "/nonexistent/model"]) == 2
-    assert "/nonexistent/model: model path does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "/nonexistent/model: model path does not exist" in err
+    assert "hint" not in err and "\"models\"" not in err  # a command-line path, not "models"
+
+
+def test_check_missing_relative_model_names_the_current_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    contract = FIXTURES / "contracts" / "tiny.json"
+    assert main(["check", str(contract), "--model", "exports/clf"]) == 2
+    err = capsys.readouterr().err
+    assert "exports/clf: model path does not exist" in err
+    assert f"hint: the path is relative to the current directory ({tmp_path})" in err
+    assert "\"models\"" not in err
 
 
 def test_check_nothing_collected_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
