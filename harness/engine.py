@@ -112,7 +112,10 @@ class Engine:
         return cases
 
     def backend_selected(self, contract: Contract, name: str) -> bool:
-        """Whether a backend runs: named by --backend, or (without it) listed by the contract."""
+        """Whether a backend runs: given an artifact (--tflite, --onnx), named by --backend,
+        or (without --backend) listed by the contract."""
+        if self.options.artifact(name) is not None:
+            return True
         if self.options.backends:
             return name in self.options.backends
         if name == "savedmodel":

@@ -27,8 +27,8 @@ OPTIONS: tuple[OptionDef, ...] = (
               "the contract's \"models\" list (repeatable).",
               {"action": "append", "default": [], "metavar": "DIR"}),
     OptionDef("--backend", "backend", "Limit the run to these backends (repeatable): "
-              + ", ".join(BACKEND_CHOICES) + ". Default: every backend the contract's "
-              "\"formats\" list, plus savedmodel.",
+              + ", ".join(BACKEND_CHOICES) + ". Default: savedmodel and every format the "
+              "contract's \"formats\" lists. --tflite/--onnx add their format either way.",
               {"action": "append", "default": [], "choices": BACKEND_CHOICES, "metavar": "NAME"}),
     OptionDef("--examples", "examples", "Fuzzed examples per signature and check (overrides "
               "the contract's fuzz.examples; default 20).",
@@ -39,9 +39,13 @@ OPTIONS: tuple[OptionDef, ...] = (
     OptionDef("--replay", "replay", "Replay one saved failing example (.npz written by an "
               "earlier run) instead of fuzzing.", {"default": None, "metavar": "NPZ"}),
     OptionDef("--tflite", "tflite", "A .tflite file your pipeline produced, checked as is "
-              "instead of exporting one.", {"default": None, "metavar": "PATH"}),
+              "instead of exporting one; giving it adds the tflite checks even when the "
+              "contract's \"formats\" and --backend do not name tflite.",
+              {"default": None, "metavar": "PATH"}),
     OptionDef("--onnx", "onnx", "An .onnx file your pipeline produced, checked as is instead "
-              "of exporting one.", {"default": None, "metavar": "PATH"}),
+              "of exporting one; giving it adds the onnx checks even when the contract's "
+              "\"formats\" and --backend do not name onnx.",
+              {"default": None, "metavar": "PATH"}),
     OptionDef("--export-cache", "export_cache", "Cache folder for TFLite/ONNX exports. "
               "Default: $MODEL_CONTRACT_CACHE or ~/.cache/model-contract.",
               {"default": None, "metavar": "DIR"}),
@@ -101,6 +105,10 @@ class RunOptions:
     in_process: bool = False
     call_timeout: float | None = None
     memory_limit: float | None = None
+
+    def artifact(self, backend: str) -> Path | None:
+        """The file given for a format's backend (--tflite, --onnx): that format is checked."""
+        return {"tflite": self.tflite, "onnx": self.onnx}.get(backend)
 
     @staticmethod
     def from_namespace(ns: Any, prefix: str = "") -> "RunOptions":

@@ -130,3 +130,20 @@ def pytest_terminal_summary(terminalreporter):
     run(pytester, *base, "--hypothesis-profile", "three").stdout.fnmatch_lines(["EXAMPLES [[]None[]]"])
     run(pytester, *base, "--hypothesis-profile", "three", "--examples", "2").stdout.fnmatch_lines(
         ["EXAMPLES [[]2[]]"])
+
+
+def test_given_artifacts_are_checked_when_the_contract_lists_no_formats(
+        pytester: pytest.Pytester) -> None:
+    """--tflite/--onnx name files to check: giving them adds their formats' checks."""
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")])
+    exports = FIXTURES / "exports"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(contract), "-m", "parity", "--examples", "3",
+        "--tflite", str(exports / "tiny_perturbed.tflite"),
+        "--onnx", str(exports / "tiny_perturbed.onnx"), "--backend", "savedmodel",
+        "--results-dir", str(pytester.path / "results"))
+    result.stdout.fnmatch_lines([
+        "*[[]parity[[]tflite]] tflite (given: *tiny_perturbed.tflite*output 'y'*",
+        "*[[]parity[[]onnx]] onnx (given: *tiny_perturbed.onnx*output 'y'*",
+    ])
+    result.assert_outcomes(passed=2, failed=2)
