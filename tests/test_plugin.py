@@ -21,12 +21,13 @@ def test_contract_items_have_readable_ids_and_pass(pytester: pytest.Pytester) ->
         "c.json::tiny::tags",
         "c.json::tiny::variables",
         "c.json::tiny::assets",
+        "c.json::tiny::ops",
         "c.json::tiny::serving_default::signature",
         "c.json::tiny::serving_default::inputs",
         "c.json::tiny::serving_default::outputs",
     ])
     result = run(pytester, "--contract", str(contract), "-m", "static")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)  # the op-policy scan is static too (it executes nothing)
 
 
 def test_k_selects_one_check(pytester: pytest.Pytester) -> None:
@@ -64,7 +65,7 @@ def test_model_option_replaces_the_contract_models(pytester: pytest.Pytester) ->
     contract = write_contract(pytester.path, models=["does/not/exist"])
     result = run(pytester, "--contract", str(contract), "--model", str(FIXTURES / "tiny"),
                  "-m", "static")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
 
 
 def test_missing_model_path_is_reported_with_a_hint(pytester: pytest.Pytester) -> None:
