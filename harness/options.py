@@ -36,8 +36,10 @@ OPTIONS: tuple[OptionDef, ...] = (
     OptionDef("--results-dir", "results_dir", "Where failing examples (.npz + replay command), "
               "the parity matrix and reports are written. Default: .model-contract/results.",
               {"default": None, "metavar": "DIR"}),
-    OptionDef("--replay", "replay", "Replay one saved failing example (.npz written by an "
-              "earlier run) instead of fuzzing.", {"default": None, "metavar": "NPZ"}),
+    OptionDef("--replay", "replay", "Replay one saved failing example (the .npz a failure's "
+              "'Reproduce with:' line names, with its .json beside it) instead of fuzzing: "
+              "only the test that saved it runs, and its reports go to RESULTS-DIR/replay.",
+              {"default": None, "metavar": "NPZ"}),
     OptionDef("--tflite", "tflite", "A .tflite file your pipeline produced, checked as is "
               "instead of exporting one; giving it adds the tflite checks even when the "
               "contract's \"formats\" and --backend do not name tflite.",

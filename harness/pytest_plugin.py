@@ -41,6 +41,8 @@ CONTRACTS = pytest.StashKey[set[Path]]()
 RECORDS = pytest.StashKey[list[dict[str, Any]]]()
 #: the attribute of a TestReport that carries its case's record (xdist serialises it)
 REPORT_ATTRIBUTE = "model_contract"
+#: the saved example --replay names, and the case it belongs to
+REPLAY = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,6 +57,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{family}: {text}")
     if not options.contracts:
         return
+    if options.replay is not None:
+        from harness.replay import read_replay
+
+        try:
+            config.stash[REPLAY] = read_replay(options.replay, options.contracts)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
     resolved = {p.resolve() for p in options.contracts}
     config.stash[CONTRACTS] = resolved
     engine = Engine(options)
@@ -86,6 +95,23 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if contracts and file_path.resolve() in contracts:
         return ContractFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --replay, run only the test the saved example belongs to."""
+    saved = config.stash.get(REPLAY, None)
+    if saved is None:
+        return
+    keep = [i for i in items if not isinstance(i, CaseItem) or saved.matches(
+        i.case.contract.path, i.case.model.path, i.case.signature, i.case.check)]
+    if not any(isinstance(i, CaseItem) for i in keep):
+        raise pytest.UsageError(
+            f"{saved.path}: --replay: the example was saved by {saved.describe()}; no "
+            "selected test is that check (select it, or give no test id)")
+    dropped = [i for i in items if i not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def engine_of(node: pytest.Item | pytest.Collector) -> Engine:
@@ -268,6 +294,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("parity matrix (each format against the SavedModel)")
         for line in parity_table(report["parity"]):
             terminalreporter.write_line(line)
-    paths = write_reports(report, Path(engine.options.results_dir))
+    folder = Path(engine.options.results_dir)
+    if engine.options.replay is not None:
+        folder = folder / "replay"  # the last full run's reports stay as they are
+    paths = write_reports(report, folder)
     terminalreporter.write_line(f"model-contract report: {paths['html']} (JSON: {paths['json']})")
 

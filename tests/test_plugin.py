@@ -148,3 +148,52 @@ def test_given_artifacts_are_checked_when_the_contract_lists_no_formats(
         "*[[]parity[[]onnx]] onnx (given: *tiny_perturbed.onnx*output 'y'*",
     ])
     result.assert_outcomes(passed=2, failed=2)
+
+
+def test_replay_of_a_missing_file_is_one_usage_error(pytester: pytest.Pytester) -> None:
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--contract", str(contract),
+                                           "--replay", "nowhere/failure.npz")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: nowhere/failure.npz: --replay: no such file",
+                                 "  hint: give the .npz path the failure's 'Reproduce with:' "
+                                 "line names"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert "FileNotFoundError" not in result.stdout.str() + result.stderr.str()
+
+
+def test_replay_runs_only_its_own_test_and_keeps_the_full_runs_report(
+        pytester: pytest.Pytester) -> None:
+    broken = FIXTURES / "contracts" / "broken_argmax.json"
+    results = pytester.path / "results"
+    base = ["-p", "no:cacheprovider", "--results-dir", str(results)]
+    full = pytester.runpytest_subprocess(*base, "--contract", str(broken), "-k", "values",
+                                         "--examples", "5")
+    full.assert_outcomes(failed=1)
+    saved = next((results / "failures").glob("*values.npz"))
+    report = (results / "report.json").read_text()
+
+    # the same contract: only the test that saved the example runs (here: fails again)
+    again = pytester.runpytest_subprocess(*base, "--contract", str(broken), "--replay", str(saved))
+    again.assert_outcomes(failed=1)
+    again.stdout.fnmatch_lines(["*broken_argmax::serving_default::values*",
+                                f"model-contract report: {results / 'replay' / 'report.html'}*"])
+    assert (results / "report.json").read_text() == report  # the full run's report stays
+
+    # another contract: a usage error naming the one it belongs to
+    other = write_contract(pytester.path, models=[str(FIXTURES / "tiny")])
+    wrong = pytester.runpytest_subprocess(*base, "--contract", str(other), "--replay", str(saved))
+    assert wrong.ret == pytest.ExitCode.USAGE_ERROR
+    wrong.stderr.fnmatch_lines([
+        f"ERROR: {saved}: --replay: the example was saved by contract *broken_argmax.json, "
+        "model *broken_argmax, signature 'serving_default', check 'values', not by the "
+        f"contract of this run ({other})",
+        "  hint: run it with --contract *broken_argmax.json"])
+
+    # the right contract, but another check selected: a usage error, not a model failure
+    node = f"{broken}::broken_argmax::serving_default::determinism"
+    mismatch = pytester.runpytest_subprocess(*base, "--contract", str(broken), node,
+                                             "--replay", str(saved))
+    assert mismatch.ret == pytest.ExitCode.USAGE_ERROR
+    mismatch.stderr.fnmatch_lines(["*--replay: the example was saved by contract *, check "
+                                   "'values'; no selected test is that check*"])

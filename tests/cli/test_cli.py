@@ -189,3 +189,13 @@ def test_scan_not_a_savedmodel(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", str(FIXTURES / "not_a_savedmodel")]) == 2
     err = capsys.readouterr().err
     assert "model-contract scan: error:" in err and "Traceback" not in err
+
+
+def test_check_replay_of_a_missing_file_exits_2(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    contract = FIXTURES / "contracts" / "tiny.json"
+    assert main(["check", str(contract), "--replay", str(tmp_path / "gone.npz"),
+                 "--results-dir", str(tmp_path / "results")]) == 2
+    captured = capsys.readouterr()
+    assert f"{tmp_path / 'gone.npz'}: --replay: no such file" in captured.err
+    assert "Traceback" not in captured.out + captured.err
