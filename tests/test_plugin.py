@@ -197,3 +197,27 @@ def test_replay_runs_only_its_own_test_and_keeps_the_full_runs_report(
     assert mismatch.ret == pytest.ExitCode.USAGE_ERROR
     mismatch.stderr.fnmatch_lines(["*--replay: the example was saved by contract *, check "
                                    "'values'; no selected test is that check*"])
+
+
+def test_parity_matrix_and_notes_count_calls_alike(pytester: pytest.Pytester) -> None:
+    """"calls" means one thing in the parity matrix and in the notes: calls compared."""
+    import re
+
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")], formats={
+        "tflite": {"variants": [{"quantization": "float16", "tolerance": {"atol": 1e-2}}]},
+        "onnx": {}})
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(contract), "-m", "parity",
+        "--examples", "4", "--results-dir", str(pytester.path / "results"))
+    result.assert_outcomes(passed=5)
+    out = result.stdout.str()
+    noted = {m.group(1): int(m.group(2)) for m in re.finditer(
+        r"::serving_default::parity\[([\w-]+)\]: ran on [^\n]*?: (\d+) calls", out)}
+    assert set(noted) == {"tflite", "onnx", "tflite-float16"}, out
+    matrix = {}
+    for line in out.split("parity matrix (each format against the SavedModel)")[1].splitlines():
+        cells = line.split()
+        if len(cells) > 5 and cells[0] == "tiny" and cells[4].isdigit():
+            matrix.setdefault(cells[2], set()).add(int(cells[4]))
+    assert matrix == {fmt: {calls} for fmt, calls in noted.items()}, out
+    assert noted["tflite-float16"] > 1  # every seeded batch, not one comparison
