@@ -361,6 +361,14 @@ def check_serves(engine: Any, contract: Contract, refs: list[Any], endpoint: End
         try:
             served = fetch_metadata(endpoint, version=version)
         except Exception as exc:  # noqa: BLE001 - unreachable or refused: not trusted
+            silent = unanswered_address(endpoint, exc)
+            if silent is not None:
+                raise UntrustedServer(
+                    f"{endpoint.label}: nothing answers at {silent}",
+                    [f"{type(exc).__name__}: {exc}",
+                     "hint: is the server running, and is this the port of its "
+                     + ("gRPC API (--serving-grpc)" if silent == endpoint.grpc_target
+                        else "REST API (--serving-url)") + "?"]) from None
             raise UntrustedServer(
                 f"{endpoint.label}: cannot read the metadata of model {endpoint.model.name!r}"
                 + (f" version {version}" if version is not None else ""),
@@ -374,6 +382,19 @@ def check_serves(engine: Any, contract: Contract, refs: list[Any], endpoint: End
         raise UntrustedServer(
             f"{endpoint.label} does not serve the model under test: its metadata differs from "
             "the SavedModel's signatures (saved_model.pb)", problems)
+
+
+def unanswered_address(endpoint: Endpoint, exc: BaseException) -> str | None:
+    """The address nothing answered at (connection refused, no route, timed out), if that is
+    what ``exc`` says; None when a server answered (with an error)."""
+    from harness.serving.grpc_client import GrpcError
+    from harness.serving.rest import RestError
+
+    if isinstance(exc, RestError) and exc.response is None:
+        return endpoint.rest_url
+    if isinstance(exc, GrpcError) and exc.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+        return endpoint.grpc_target
+    return None
 
 
 def endpoint_for(engine: Any, contract: Contract, ref: Any) -> Endpoint:
