@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, Sequence
 
-from harness.errors import HarnessError
+from harness.errors import BackendUnavailable, HarnessError
 from harness.options import OPTIONS, add_to_argparse
 
 OK = 0
@@ -42,6 +42,20 @@ class UsageError(HarnessError):
     """Arguments that cannot work together; exit 2 with the message."""
 
 
+#: commands that read models (and so import TensorFlow)
+TENSORFLOW_COMMANDS = ("init", "check", "diff", "scan")
+
+
+def _import_tensorflow() -> None:
+    """TensorFlow up front, without its start-up log lines (and outside any timed step)."""
+    from harness.backends.tf_import import import_tensorflow
+
+    try:
+        import_tensorflow()
+    except BackendUnavailable:
+        pass  # the command says what it cannot do without it
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -62,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USER_ERROR
     command: Command = ns.run
     try:
+        if ns.command in TENSORFLOW_COMMANDS:
+            _import_tensorflow()
         return command(ns)
     except HarnessError as exc:
         print(f"model-contract {ns.command}: error: {exc}", file=sys.stderr)

@@ -64,6 +64,12 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[REPLAY] = read_replay(options.replay, options.contracts)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
+    from harness.backends.tf_import import import_tensorflow
+
+    try:  # now, without its start-up lines, rather than inside the first test that reads a model
+        import_tensorflow()
+    except BackendUnavailable:
+        pass  # the checks that need it say so
     resolved = {p.resolve() for p in options.contracts}
     config.stash[CONTRACTS] = resolved
     engine = Engine(options)

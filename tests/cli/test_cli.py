@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,42 @@ def test_check_replay_of_a_missing_file_exits_2(tmp_path: Path,
     captured = capsys.readouterr()
     assert f"{tmp_path / 'gone.npz'}: --replay: no such file" in captured.err
     assert "Traceback" not in captured.out + captured.err
+
+
+def test_scan_reports_the_scans_own_time_not_tensorflows_import(tmp_path: Path) -> None:
+    """The time `model-contract scan` prints is the scan's: in a fresh process, importing
+    TensorFlow (seconds) happens before it. A fake clock stands still except while
+    TensorFlow is imported, when it jumps 4.3 s; the scan must report 0 ms."""
+    import subprocess
+    import sys
+
+    program = f"""
+import sys, time
+clock = [1000.0]
+time.perf_counter = lambda: clock[0]
+class Jump:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow":
+            clock[0] += 4.3
+        return None
+sys.meta_path.insert(0, Jump())
+from harness.cli import main
+sys.exit(main(["scan", {str(FIXTURES / "tiny")!r}]))
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^clean: .*tiny \(.*; 0 ms\)$", done.stdout, re.MULTILINE), done.stdout
+
+
+def test_tensorflow_start_up_lines_stay_out_of_failure_output(pytester: pytest.Pytester) -> None:
+    """The first test to read a model used to show absl's start-up lines as captured stderr."""
+    contract = FIXTURES / "contracts" / "wrong_dtype.json"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(contract), "-k", "serving_default and inputs",
+        "--results-dir", str(pytester.path / "results"))
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str() + result.stderr.str()
+    assert "dtype Received: float64 / Documented: float32" in text
+    assert "absl::InitializeLog" not in text and "oneDNN" not in text
+    assert not re.search(r"^[IW]\d{4} ", text, re.MULTILINE), text
