@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the contract here (default: stdout); paths in it are relative to "
                         "FILE's folder")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--schema", metavar="URL_OR_PATH",
+                   help="what the contract's \"$schema\" says, for editors (default: the "
+                        "published schema's $id URL; a path is written relative to FILE)")
     p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
                    help="MetaGraph tag-set to read (default: serve)")
     p.add_argument("--calibrate", action="store_true",
@@ -226,7 +229,8 @@ def _init(ns: argparse.Namespace) -> int:
     output = Path(ns.output) if ns.output else None
     if output is not None and output.exists() and not ns.force:
         raise UsageError("exists; not overwritten", file=output, hint="pass --force to replace it")
-    result = contract_from_model(ns.model, name=ns.name, tags=_tags(ns.tags), output=output)
+    result = contract_from_model(ns.model, name=ns.name, tags=_tags(ns.tags), output=output,
+                                 schema=ns.schema)
     if not ns.no_probe:
         from dataclasses import replace
 

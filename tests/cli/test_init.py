@@ -89,7 +89,21 @@ def test_stdout_without_output(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["name"] == "mine"
     assert (Path.cwd() / data["models"][0]).resolve() == (FIXTURES / "tiny").resolve()
-    assert "$schema" not in data
+    assert data["$schema"] == "https://model-contract.dev/schema/contract-v1.schema.json"
+
+
+def test_schema_is_the_published_id_or_the_users_own(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Not a relative path into the tool's install location, which moves with every venv."""
+    out = tmp_path / "contracts" / "tiny.json"
+    assert main(["init", str(FIXTURES / "tiny"), "-o", str(out), "--no-probe"]) == 0
+    data = json.loads(out.read_text())
+    assert data["$schema"] == "https://model-contract.dev/schema/contract-v1.schema.json"
+    mine = tmp_path / "schemas" / "contract.json"
+    assert main(["init", str(FIXTURES / "tiny"), "-o", str(out), "--force", "--no-probe",
+                 "--schema", str(mine)]) == 0
+    assert json.loads(out.read_text())["$schema"] == "../schemas/contract.json"
+    assert main(["validate", str(out)]) == 0
 
 
 def test_base_path_reads_latest_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
