@@ -229,26 +229,38 @@ def _init(ns: argparse.Namespace) -> int:
     output = Path(ns.output) if ns.output else None
     if output is not None and output.exists() and not ns.force:
         raise UsageError("exists; not overwritten", file=output, hint="pass --force to replace it")
+    from dataclasses import replace
+
+    from harness.savedmodel.layout import resolve_model
+
+    def say(notes: Sequence[str]) -> None:  # each stage's notes as soon as it has them
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr, flush=True)
+
+    from harness.progress import Progress
+
+    progress = Progress()
+    progress.listeners.append(
+        lambda text: print(f"model-contract init: {text}", file=sys.stderr, flush=True))
+
     result = contract_from_model(ns.model, name=ns.name, tags=_tags(ns.tags), output=output,
                                  schema=ns.schema)
+    say(result.notes)
     if not ns.no_probe:
-        from dataclasses import replace
-
         from harness.contract.probe import probe
-        from harness.savedmodel.layout import resolve_model
 
-        data, probed = probe(result.data, resolve_model(ns.model)[-1])
+        with progress.step("probing the model (isolated, after the op-policy scan)"):
+            data, probed = probe(result.data, resolve_model(ns.model)[-1])
+        say(probed)
         result = replace(result, data=data, notes=result.notes + tuple(probed))
     if ns.calibrate:
-        from dataclasses import replace
-
         from harness.contract.calibrate import calibrate
-        from harness.savedmodel.layout import resolve_model
 
-        data, calibrated = calibrate(result.data, resolve_model(ns.model)[-1], margin=ns.margin)
+        with progress.step("calibrating tolerances: exporting to each format and comparing"):
+            data, calibrated = calibrate(result.data, resolve_model(ns.model)[-1],
+                                         margin=ns.margin, progress=progress.say)
+        say(calibrated)
         result = replace(result, data=data, notes=result.notes + tuple(calibrated))
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
     text = result.render()
     if output is None:
         sys.stdout.write(text)

@@ -19,6 +19,7 @@ from harness.contract.load import load_contract
 from harness.contract.model import Contract
 from harness.errors import BackendUnavailable, CheckFailure, HarnessError, ModelError
 from harness.options import RunOptions
+from harness.progress import Progress
 from harness.savedmodel.layout import CONTRACT_MODELS_HINT, ModelRef, resolve_model
 from harness.savedmodel.reader import SavedModelInfo, read_saved_model
 
@@ -101,6 +102,7 @@ class Engine:
         self._once: dict[Hashable, Any] = {}
         self.data: dict[str, Any] = {}  # per-session data families share (e.g. parity rows)
         self._recent: list[Hashable] = []
+        self.progress = Progress()  # long steps (loading, converting, servers) as they happen
 
     # ------------------------------------------------------------------ planning
     def load(self, path: Path) -> Contract:
@@ -194,14 +196,18 @@ class Engine:
         return backend
 
     def activated(self, cls: type[Backend], contract: Contract, ref: ModelRef,
-                  make: Callable[[], Backend]) -> Backend:
+                  make: Callable[[], Backend], what: str | None = None) -> Backend:
         """A backend of class ``cls`` made by ``make``, after the availability check and the
         BEFORE_LOAD hooks (the op-policy scan), activated."""
         cls.check_available()
         self.before_load(contract, ref)
-        backend = make()
-        backend.engine = self
-        backend.activate()
+        spec = contract.formats.get(cls.name)
+        given = self.options.artifact(cls.name) or (spec is not None and spec.options.get("path"))
+        doing = "loading" if given and what is None else cls.preparing
+        with self.progress.step(f"{what or cls.name}: {doing} {ref.label}"):
+            backend = make()
+            backend.engine = self
+            backend.activate()
         return backend
 
     def make_backend(self, cls: type[Backend], contract: Contract, ref: ModelRef,

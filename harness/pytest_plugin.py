@@ -79,6 +79,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORDS] = []
     if not on_worker(config):
         config.pluginmanager.register(_Gatherer(config), "model-contract-gatherer")
+        engine.progress.listeners.append(lambda text: _write_progress(config, text))
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistResults(engine), "model-contract-xdist")
     # Collect the contracts themselves instead of testpaths (the project's own tests),
@@ -88,6 +89,19 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         present = {Path(a.split("::")[0]).resolve() for a in config.args}
         config.args.extend(str(p) for p in options.contracts if p.resolve() not in present)
+
+
+def _write_progress(config: pytest.Config, text: str) -> None:
+    """A long step, as a line of its own between pytest's result letters (not with -q)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or config.get_verbosity() < 0:
+        return
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"model-contract: {text}")
+    else:
+        reporter.write_line(f"model-contract: {text}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -221,3 +221,33 @@ def test_parity_matrix_and_notes_count_calls_alike(pytester: pytest.Pytester) ->
             matrix.setdefault(cells[2], set()).add(int(cells[4]))
     assert matrix == {fmt: {calls} for fmt, calls in noted.items()}, out
     assert noted["tflite-float16"] > 1  # every seeded batch, not one comparison
+
+
+def test_long_steps_are_announced_while_they_happen(pytester: pytest.Pytester) -> None:
+    """Loading (and converting) says what it does and how long it took, on lines of its
+    own, in the default and the -v output; -q keeps quiet."""
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")],
+                              formats={"tflite": {}})
+    base = ["-p", "no:cacheprovider", "--contract", str(contract), "-m", "parity",
+            "--examples", "2", "--onnx", str(FIXTURES / "exports" / "tiny_perturbed.onnx"),
+            "--results-dir", str(pytester.path / "results")]
+    verbose = pytester.runpytest_subprocess(*base, "-v")
+    verbose.assert_outcomes(passed=3, failed=1)
+    verbose.stdout.fnmatch_lines([
+        "*::tiny::serving_default::conformance[[]tflite] ",
+        "model-contract: tflite: converting (unless the export cache has it) and loading tiny ...",
+        "model-contract: tflite: converting (unless the export cache has it) and loading tiny: "
+        "done in * s",
+        "*::tiny::serving_default::conformance[[]tflite] PASSED*",
+        "*::tiny::serving_default::parity[[]tflite] ",
+        "model-contract: savedmodel: loading tiny ...",
+        "model-contract: savedmodel: loading tiny: done in * s",
+        "*::tiny::serving_default::conformance[[]onnx] ",
+        "model-contract: onnx: loading tiny ...",  # a given file: nothing to convert
+        "model-contract: onnx: loading tiny: done in * s",
+    ])
+    default = pytester.runpytest_subprocess(*base)
+    default.stdout.fnmatch_lines(["model-contract: savedmodel: loading tiny ...",
+                                  "model-contract: savedmodel: loading tiny: done in * s"])
+    quiet = pytester.runpytest_subprocess(*base, "-q")
+    assert "model-contract: savedmodel" not in quiet.stdout.str()

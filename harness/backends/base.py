@@ -69,6 +69,8 @@ class Backend(ABC):
     isolate: ClassVar[bool] = True
     #: the engine that made this backend (for run options), when made by one
     engine: Any = None
+    #: what activation does, for progress lines ("loading", "converting and loading")
+    preparing: ClassVar[str] = "loading"
 
     def __init__(self, model: ModelRef, contract: Contract) -> None:
         self.model = model

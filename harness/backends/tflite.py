@@ -54,6 +54,7 @@ def _dtype(details: Mapping[str, Any]) -> str:
 @register
 class TFLiteBackend(Backend):
     name = "tflite"
+    preparing = "converting (unless the export cache has it) and loading"
     install = INSTALL
 
     def __init__(self, model: ModelRef, contract: Contract, *,

@@ -138,7 +138,8 @@ def _variant_backend(engine: Engine, case: Case, name: str) -> Backend:
         ("format-backend", name, case.model.path, str(case.contract.path)),
         lambda: engine.activated(TFLiteBackend, case.contract, case.model,
                                  lambda: engine.make_backend(TFLiteBackend, case.contract,
-                                                              case.model, variant=variant)))
+                                                              case.model, variant=variant),
+                                 what=name))
 
 
 def _resolve(case: Case, backend: Backend, sig: SignatureSpec) -> None:

@@ -399,8 +399,13 @@ def unanswered_address(endpoint: Endpoint, exc: BaseException) -> str | None:
 
 def endpoint_for(engine: Any, contract: Contract, ref: Any) -> Endpoint:
     """The endpoint serving ``ref``; starts (or checks) a server once per (contract, base)."""
+    def make() -> Endpoint:
+        with engine.progress.step(f"serving: starting (or checking) the model server for "
+                                  f"{ref.base.name}"):
+            return _make_endpoint(engine, contract, ref)
+
     endpoint: Endpoint = engine.once(("serving-endpoint", str(contract.path), str(ref.base)),
-                                     lambda: _make_endpoint(engine, contract, ref))
+                                     make)
     return endpoint
 
 

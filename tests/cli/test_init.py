@@ -181,6 +181,19 @@ def test_calibrate_proposes_tolerances_from_observed_errors(tmp_path: Path,
     assert "calibration: margin 100x the largest error seen" in err
     assert "calibration: tflite serving_default/y: max abs error" in err
     load_contract(out)
+    # said as it goes: each long step with its start and its time, the calibration's notes
+    # as soon as it has them
+    order = [err.index("model-contract init: probing the model (isolated, after the op-policy "
+                       "scan) ..."),
+             err.index("model-contract init: probing the model (isolated, after the op-policy "
+                       "scan): done in "),
+             err.index("model-contract init: calibrating tolerances"),
+             err.index("model-contract init: tflite: converting (unless the export cache has "
+                       "it) and loading tiny ..."),
+             err.index("model-contract init: parity[tflite] of signature 'serving_default': "
+                       "20 fuzzed calls: done in "),
+             err.index("note: calibration: margin 100x")]
+    assert order == sorted(order), err
 
 
 def test_round_up_to_one_digit() -> None:
