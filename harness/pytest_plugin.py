@@ -57,6 +57,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{family}: {text}")
     if not options.contracts:
         return
+    for fmt in ("tflite", "onnx"):
+        given = options.artifact(fmt)
+        if given is not None and not given.is_file():
+            raise pytest.UsageError(f"{given}: --{fmt}: no such file")
     if options.replay is not None:
         from harness.replay import read_replay
 

@@ -251,3 +251,12 @@ def test_long_steps_are_announced_while_they_happen(pytester: pytest.Pytester) -
                                   "model-contract: savedmodel: loading tiny: done in * s"])
     quiet = pytester.runpytest_subprocess(*base, "-q")
     assert "model-contract: savedmodel" not in quiet.stdout.str()
+
+
+def test_a_missing_given_artifact_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--contract", str(contract),
+                                           "--onnx", "out/model.onnx")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: out/model.onnx: --onnx: no such file"])
+    assert "/formats/onnx/path" not in result.stdout.str() + result.stderr.str()
