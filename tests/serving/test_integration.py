@@ -284,3 +284,18 @@ def test_dead_serving_url_says_nothing_answers_there(pytester: pytest.Pytester) 
         "*hint: is the server running, and is this the port of its REST API (--serving-url)?*"])
     assert "model_name" not in result.stdout.str()
     result.assert_outcomes(failed=1)
+
+
+def test_starting_a_model_server_is_announced_with_its_time(pytester: pytest.Pytester) -> None:
+    """The stand-in (a test fixture, not TF Serving) started as --serving-binary: the run says
+    it is starting a server while it does, then how long it took."""
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(TINY), "--backend", "serving",
+        "--serving-binary", str(STANDIN_WRAPPER), "-k", "status", "-v",
+        "--results-dir", str(pytester.path / "results"))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*::tiny::status ",
+        "model-contract: serving: starting (or checking) the model server for tiny ...",
+        "model-contract: serving: starting (or checking) the model server for tiny: done in * s",
+        "*::tiny::status PASSED*"])
