@@ -148,6 +148,12 @@ class Backend(ABC):
         """The signatures as this format names them (for name mapping); default: none known."""
         return {}
 
+    def resolution(self, spec: SignatureSpec) -> Any:
+        """How the contract's names for ``spec`` map to this format's (a
+        :class:`harness.backends.names.Resolution`); only formats that rename tensors
+        (TFLite, ONNX) have one."""
+        raise NotImplementedError(f"backend {self.name!r} does not map names")
+
     def known_defects(self) -> list[str]:
         """Known causes of wrong numbers this artifact shows (e.g. a converter defect),
         each with the export step to change; shown with a failed comparison. Default: none."""

@@ -145,7 +145,7 @@ def _variant_backend(engine: Engine, case: Case, name: str) -> Backend:
 def _resolve(case: Case, backend: Backend, sig: SignatureSpec) -> None:
     """Resolve names before fuzzing, so a naming or export problem fails at once."""
     try:
-        backend.resolution(sig)  # type: ignore[attr-defined]
+        backend.resolution(sig)
     except ExportError as exc:
         raise export_failure(case, exc) from None
     except CheckFailure as exc:
@@ -172,7 +172,7 @@ def _run_conformance(engine: Engine, case: Case) -> list[str]:
     sig = case.contract.signature(case.signature or "")
     backend = format_backend(engine, case)
     _resolve(case, backend, sig)
-    res = backend.resolution(sig)  # type: ignore[attr-defined]
+    res = backend.resolution(sig)
     io = backend.signatures_impl()[res.key] if res.key in backend.signatures_impl() \
         else next(iter(backend.signatures_impl().values()))
     problems = []
