@@ -20,7 +20,8 @@ from harness.contract.load import load_contract
 from harness.contract.model import Contract
 from harness.errors import BackendUnavailable, CheckFailure, HarnessError, ModelError
 from harness.options import RunOptions
-from harness.savedmodel.layout import ModelRef, resolve_model
+from harness.progress import Progress
+from harness.savedmodel.layout import CONTRACT_MODELS_HINT, ModelRef, resolve_model
 from harness.savedmodel.reader import SavedModelInfo, read_saved_model
 
 T = TypeVar("T")
@@ -83,7 +84,19 @@ PLANNERS: list[Planner] = []
 
 
 def planner(fn: Planner) -> Planner:
-    PLANNERS.append(fn)
+    return register(PLANNERS, fn)
+
+
+def register(registry: list[Any], fn: T) -> T:
+    """Add ``fn`` to ``registry``, or replace the function of the same module and name there:
+    a family module imported again (pytester's in-process runs drop and re-import modules)
+    must not register its checks twice."""
+    key = (getattr(fn, "__module__", None), getattr(fn, "__qualname__", None))
+    for i, known in enumerate(registry):
+        if (getattr(known, "__module__", None), getattr(known, "__qualname__", None)) == key:
+            registry[i] = fn
+            return fn
+    registry.append(fn)
     return fn
 
 
@@ -102,6 +115,7 @@ class Engine:
         self._once: dict[Hashable, Any] = {}
         self.data: dict[str, Any] = {}  # per-session data families share (e.g. parity rows)
         self._recent: list[Hashable] = []
+        self.progress = Progress()  # long steps (loading, converting, servers) as they happen
 
     # ------------------------------------------------------------------ planning
     def load(self, path: Path) -> Contract:
@@ -112,9 +126,10 @@ class Engine:
         if not paths:
             raise ModelError("the contract names no models and no --model was given",
                              file=contract.path, place="/models")
+        hint = None if self.options.models else CONTRACT_MODELS_HINT  # --model: the user's path
         refs: list[ModelRef] = []
         for path in paths:
-            refs.extend(resolve_model(path))
+            refs.extend(resolve_model(path, hint=hint))
         return refs
 
     def plan(self, contract: Contract, model: ModelRef) -> list[Case]:
@@ -124,7 +139,10 @@ class Engine:
         return cases
 
     def backend_selected(self, contract: Contract, name: str) -> bool:
-        """Whether a backend runs: named by --backend, or (without it) listed by the contract."""
+        """Whether a backend runs: given an artifact (--tflite, --onnx), named by --backend,
+        or (without --backend) listed by the contract."""
+        if self.options.artifact(name) is not None:
+            return True
         if self.options.backends:
             return name in self.options.backends
         if name == "savedmodel":
@@ -198,14 +216,18 @@ class Engine:
         return backend
 
     def activated(self, cls: type[Backend], contract: Contract, ref: ModelRef,
-                  make: Callable[[], Backend]) -> Backend:
+                  make: Callable[[], Backend], what: str | None = None) -> Backend:
         """A backend of class ``cls`` made by ``make``, after the availability check and the
         BEFORE_LOAD hooks (the op-policy scan), activated."""
         cls.check_available()
         self.before_load(contract, ref)
-        backend = make()
-        backend.engine = self
-        backend.activate()
+        spec = contract.formats.get(cls.name)
+        given = self.options.artifact(cls.name) or (spec is not None and spec.options.get("path"))
+        doing = "loading" if given and what is None else cls.preparing
+        with self.progress.step(f"{what or cls.name}: {doing} {ref.label}"):
+            backend = make()
+            backend.engine = self
+            backend.activate()
         return backend
 
     def make_backend(self, cls: type[Backend], contract: Contract, ref: ModelRef,

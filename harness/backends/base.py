@@ -69,6 +69,8 @@ class Backend(ABC):
     isolate: ClassVar[bool] = True
     #: the engine that made this backend (for run options), when made by one
     engine: Any = None
+    #: what activation does, for progress lines ("loading", "converting and loading")
+    preparing: ClassVar[str] = "loading"
 
     def __init__(self, model: ModelRef, contract: Contract) -> None:
         self.model = model
@@ -146,12 +148,15 @@ class Backend(ABC):
         """The signatures as this format names them (for name mapping); default: none known."""
         return {}
 
-    def variable_ops(self) -> list[str]:
-        """Resource-variable ops left in a converted file (a sign of uninitialised weights).
+    def resolution(self, spec: SignatureSpec) -> Any:
+        """How the contract's names for ``spec`` map to this format's (a
+        :class:`harness.backends.names.Resolution`); only formats that rename tensors
+        (TFLite, ONNX) have one."""
+        raise NotImplementedError(f"backend {self.name!r} does not map names")
 
-        Only TFLite files can carry them; every other format has none. Defined here so an
-        isolated backend can ask any backend, whatever its format.
-        """
+    def known_defects(self) -> list[str]:
+        """Known causes of wrong numbers this artifact shows (e.g. a converter defect),
+        each with the export step to change; shown with a failed comparison. Default: none."""
         return []
 
     # ----------------------------------------------------------------- helpers

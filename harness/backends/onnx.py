@@ -52,6 +52,7 @@ def _io(arg: Any) -> TensorIO:
 @register
 class OnnxBackend(Backend):
     name = "onnx"
+    preparing = "converting (unless the export cache has it) and loading"
     install = INSTALL
 
     def __init__(self, model: ModelRef, contract: Contract) -> None:

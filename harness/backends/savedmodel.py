@@ -17,19 +17,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from harness.backends.base import Backend, SignatureIO, TensorIO, register
+from harness.backends.tf_import import import_tensorflow
 from harness.contract.model import SignatureSpec
-from harness.errors import BackendUnavailable, ModelError
+from harness.errors import ModelError
 from harness.safety.symlinks import copy_model
-
-
-def import_tensorflow() -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow as tf
-    except ImportError as exc:
-        raise BackendUnavailable("savedmodel", f"TensorFlow is not importable ({exc})",
-                                 install="pip install 'model-contract[tf]'") from None
-    return tf
 
 
 class HermeticCopy:

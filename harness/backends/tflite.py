@@ -54,6 +54,7 @@ def _dtype(details: Mapping[str, Any]) -> str:
 @register
 class TFLiteBackend(Backend):
     name = "tflite"
+    preparing = "converting (unless the export cache has it) and loading"
     install = INSTALL
 
     def __init__(self, model: ModelRef, contract: Contract, *,
@@ -220,6 +221,19 @@ class TFLiteBackend(Backend):
         except Exception:  # noqa: BLE001 - a private API; no hint rather than an error
             return []
         return sorted(names & {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"})
+
+    def known_defects(self) -> list[str]:
+        ops = self.variable_ops()
+        if not ops:
+            return []
+        return [
+            "known converter defect: the TFLite file reads resource variables "
+            f"({', '.join(ops)}) that nothing in it initialises; with TF 2.x + Keras 3 "
+            "TFLiteConverter.from_saved_model can leave them uninitialised, so the model "
+            "runs and returns NaN or garbage. Change the export step: save the Keras model "
+            "with Keras 3's model.export(DIR) instead of tf.saved_model.save(model) (its "
+            "SavedModel converts with the weights as constants), or save a tf.Module whose "
+            "tf.functions close over the model, then re-export"]
 
     def deactivate_impl(self) -> None:
         self._runners = {}

@@ -138,13 +138,14 @@ def _variant_backend(engine: Engine, case: Case, name: str) -> Backend:
         ("format-backend", name, case.model.path, str(case.contract.path)),
         lambda: engine.activated(TFLiteBackend, case.contract, case.model,
                                  lambda: engine.make_backend(TFLiteBackend, case.contract,
-                                                              case.model, variant=variant)))
+                                                              case.model, variant=variant),
+                                 what=name))
 
 
 def _resolve(case: Case, backend: Backend, sig: SignatureSpec) -> None:
     """Resolve names before fuzzing, so a naming or export problem fails at once."""
     try:
-        backend.resolution(sig)  # type: ignore[attr-defined]
+        backend.resolution(sig)
     except ExportError as exc:
         raise export_failure(case, exc) from None
     except CheckFailure as exc:
@@ -171,7 +172,7 @@ def _run_conformance(engine: Engine, case: Case) -> list[str]:
     sig = case.contract.signature(case.signature or "")
     backend = format_backend(engine, case)
     _resolve(case, backend, sig)
-    res = backend.resolution(sig)  # type: ignore[attr-defined]
+    res = backend.resolution(sig)
     io = backend.signatures_impl()[res.key] if res.key in backend.signatures_impl() \
         else next(iter(backend.signatures_impl().values()))
     problems = []
@@ -207,8 +208,14 @@ def _run_conformance(engine: Engine, case: Case) -> list[str]:
 
 def record(engine: Engine, case: Case, fmt: str, output: str, result: ParityResult,
            tolerance: Tolerance | None, *, label: str, judged: bool = True,
-           top1: float | None = None, top1_required: float | None = None) -> dict[str, Any]:
-    """Add one comparison to the run's parity rows (kept: the worst figures per output)."""
+           top1: float | None = None, top1_required: float | None = None,
+           calls: int = 1) -> dict[str, Any]:
+    """Add one comparison to the run's parity rows (kept: the worst figures per output).
+
+    ``calls`` is the one definition of the matrix's and the notes' "calls": how many calls
+    of the format were compared with the SavedModel's for this row - each fuzzed call (a
+    failure's shrinking calls included), or every seeded batch a quantized variant is
+    judged on at once."""
     rows: list[dict[str, Any]] = engine.data.setdefault("parity", [])
     key = (case.model.label, case.signature, fmt, output, str(case.contract.path))
     for row in rows:
@@ -225,7 +232,7 @@ def record(engine: Engine, case: Case, fmt: str, output: str, result: ParityResu
                "exact": result.exact, "atol_to_pass": 0.0 if not result.exact else None,
                "rtol_to_pass": 0.0 if not result.exact else None}
         rows.append(row)
-    row["calls"] += 1
+    row["calls"] += calls
     samples = row.setdefault("samples", [])
     if len(samples) < MAX_SAMPLES:  # per-call errors, for the report's distribution plot
         samples.append(_finite_or_inf(result.max_abs))
@@ -251,19 +258,7 @@ def _finite_or_inf(value: float | None) -> float:
 
 def _defect_hints(backend: Backend, result: ParityResult) -> list[str]:
     """Why a converted model may return wrong numbers, when the artifact shows a known cause."""
-    if result.passed:
-        return []
-    ops = backend.variable_ops()
-    if not ops:
-        return []
-    return [
-        "known converter defect: the TFLite file reads resource variables "
-        f"({', '.join(ops)}) that nothing in it initialises; with TF 2.x + Keras 3 "
-        "TFLiteConverter.from_saved_model can leave them uninitialised, so the model "
-        "runs and returns NaN or garbage. Change the export step: save the Keras model with "
-        "Keras 3's model.export(DIR) instead of tf.saved_model.save(model) (its SavedModel "
-        "converts with the weights as constants), or save a tf.Module whose tf.functions "
-        "close over the model, then re-export"]
+    return [] if result.passed else backend.known_defects()
 
 
 def _compare_outputs(engine: Engine, case: Case, fmt: str, backend: Backend, sig: SignatureSpec,
@@ -300,7 +295,16 @@ def _run_parity(engine: Engine, case: Case) -> list[str]:
         _compare_outputs(engine, case, fmt, backend, sig, ref, got, None, c.inputs)
 
     run_property(engine, case, sig, prop)
-    return [f"ran on {backend.label} against {reference.label}"]
+    return [f"ran on {backend.label} against {reference.label}: "
+            f"{compared_calls(engine, case, fmt)} calls compared"]
+
+
+def compared_calls(engine: Engine, case: Case, fmt: str) -> int:
+    """The "calls" of this case's parity rows (see :func:`record`), for its notes."""
+    key = (case.model.label, case.signature, fmt)
+    return max((row["calls"] for row in engine.data.get("parity", [])
+                if row["_key"][:3] == key and row["_key"][4] == str(case.contract.path)),
+               default=0)
 
 
 # --------------------------------------------------------------------------- quantized
@@ -344,7 +348,7 @@ def _run_variant(engine: Engine, case: Case) -> list[str]:
         if o.name in top1:
             rate = top1_agreement(ref_all, got_all, axis=-1)
             record(engine, case, fmt, o.name, result, None, label=backend.label, top1=rate,
-                   top1_required=top1[o.name])
+                   top1_required=top1[o.name], calls=len(calls))
             notes.append(f"{o.name}: top-1 agreement {rate:.3f} (required {top1[o.name]:g}), "
                          f"max abs error {result.max_abs:.2g}")
             if rate < top1[o.name]:
@@ -362,13 +366,15 @@ def _run_variant(engine: Engine, case: Case) -> list[str]:
                              "the variant is judged by agreement)"]
                     + _defect_hints(backend, result)))
         elif has_tol and o.is_float:
-            record(engine, case, fmt, o.name, result, tol, label=backend.label)
+            record(engine, case, fmt, o.name, result, tol, label=backend.label,
+                   calls=len(calls))
             if not result.passed:
                 failures.append(parity_failure(result, check=case.check, format="tflite",
                                                signature=sig.name, output=o.name, tolerance=tol,
                                                source=backend.label))
         else:
-            record(engine, case, fmt, o.name, result, None, label=backend.label, judged=False)
+            record(engine, case, fmt, o.name, result, None, label=backend.label, judged=False,
+                   calls=len(calls))
             notes.append(f"{o.name}: not judged for {name} (recorded: {result.mismatched} of "
                          f"{result.size} elements differ)")
     if failures:

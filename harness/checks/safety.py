@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from harness.contract.model import Contract
-from harness.engine import BEFORE_LOAD, Case, Engine, planner
+from harness.engine import BEFORE_LOAD, Case, Engine, planner, register
 from harness.savedmodel.layout import ModelRef
 
 
@@ -36,7 +36,7 @@ def gate(engine: Engine, contract: Contract, ref: ModelRef) -> None:
     scan(engine, contract, ref).raise_for_violations()
 
 
-BEFORE_LOAD.append(gate)
+register(BEFORE_LOAD, gate)
 
 
 def _run_ops(engine: Engine, case: Case) -> list[str]:

@@ -37,7 +37,7 @@ from harness.backends.base import Backend, InferenceError
 from harness.checks.conformance import describe_inputs, output_conformance
 from harness.checks.parity import compare, parity_failure
 from harness.contract.model import Contract, SignatureSpec
-from harness.engine import REPORT_SECTIONS, Case, Engine, Skipped, planner
+from harness.engine import REPORT_SECTIONS, Case, Engine, Skipped, planner, register
 from harness.errors import CheckFailure, HarnessError
 from harness.fuzz import capped_examples, run_property
 from harness.savedmodel.layout import ModelRef
@@ -830,4 +830,4 @@ def findings_summary(engine: Engine) -> tuple[str, list[str]] | None:
     return "serving", lines
 
 
-REPORT_SECTIONS.append(findings_summary)
+register(REPORT_SECTIONS, findings_summary)

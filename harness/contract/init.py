@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from harness.contract.load import SCHEMA_PATH, validate
+from harness.contract.load import schema, validate
 from harness.contract.model import DTYPES, FLOAT_DTYPES, INT_DTYPES
 from harness.errors import ModelError
 from harness.savedmodel.layout import resolve_model
@@ -81,11 +81,14 @@ class InitResult:
 
 def contract_from_model(model: str | Path, *, name: str | None = None,
                         tags: Iterable[str] = ("serve",),
-                        output: str | Path | None = None) -> InitResult:
+                        output: str | Path | None = None,
+                        schema: str | None = None) -> InitResult:
     """A contract for the SavedModel (or TF Serving base path, latest version) at ``model``.
 
-    ``output`` is where the contract will be written: ``models`` (and ``$schema``) are made
-    relative to its folder (to the current directory when None). The result validates
+    ``output`` is where the contract will be written: ``models`` are made relative to its
+    folder (to the current directory when None). ``$schema`` is ``schema`` (a URL as given, a
+    path made relative to that folder), by default the published schema's ``$id``, which
+    editors fetch (never a path into this package's install location). The result validates
     against the schema; :class:`ModelError` when the model cannot be read or declares no
     usable signature for ``tags``.
     """
@@ -128,9 +131,7 @@ def contract_from_model(model: str | Path, *, name: str | None = None,
     unreferenced = [a for a in info.assets_on_disk if a not in mg.asset_files]
     if unreferenced:
         notes.append(f"files in assets/ the graph does not reference (not required): {unreferenced}")
-    data: dict[str, Any] = {}
-    if output is not None:
-        data["$schema"] = _relative(SCHEMA_PATH, base)
+    data: dict[str, Any] = {"$schema": _schema_reference(schema, base)}
     data.update({
         "name": name or _default_name(model, ref.version),
         "version": "0.1.0",
@@ -307,6 +308,21 @@ def _json(value: Any, indent: int, width: int = 100) -> str:
     pad = " " * (indent + 2)
     items = [f"{pad}{json.dumps(k)}: {_json(v, indent + 2, width)}" for k, v in value.items()]
     return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+
+
+def _schema_reference(schema: str | None, base: Path) -> str:
+    """What ``$schema`` says: the schema's ``$id`` by default, a URL as given, or a path
+    relative to the contract's folder."""
+    if schema is None:
+        return schema_id()
+    if "://" in schema:
+        return schema
+    return _relative(Path(schema), base)
+
+
+def schema_id() -> str:
+    """The ``$id`` of the published contract schema (its URL)."""
+    return str(schema()["$id"])
 
 
 def _relative(target: Path, base: Path) -> str:

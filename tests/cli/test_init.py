@@ -89,7 +89,21 @@ def test_stdout_without_output(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["name"] == "mine"
     assert (Path.cwd() / data["models"][0]).resolve() == (FIXTURES / "tiny").resolve()
-    assert "$schema" not in data
+    assert data["$schema"] == "https://model-contract.dev/schema/contract-v1.schema.json"
+
+
+def test_schema_is_the_published_id_or_the_users_own(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Not a relative path into the tool's install location, which moves with every venv."""
+    out = tmp_path / "contracts" / "tiny.json"
+    assert main(["init", str(FIXTURES / "tiny"), "-o", str(out), "--no-probe"]) == 0
+    data = json.loads(out.read_text())
+    assert data["$schema"] == "https://model-contract.dev/schema/contract-v1.schema.json"
+    mine = tmp_path / "schemas" / "contract.json"
+    assert main(["init", str(FIXTURES / "tiny"), "-o", str(out), "--force", "--no-probe",
+                 "--schema", str(mine)]) == 0
+    assert json.loads(out.read_text())["$schema"] == "../schemas/contract.json"
+    assert main(["validate", str(out)]) == 0
 
 
 def test_base_path_reads_latest_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -193,6 +207,19 @@ def test_calibrate_proposes_tolerances_from_observed_errors(tmp_path: Path,
     assert "calibration: margin 100x the largest error seen" in err
     assert "calibration: tflite serving_default/y: max abs error" in err
     load_contract(out)
+    # said as it goes: each long step with its start and its time, the calibration's notes
+    # as soon as it has them
+    order = [err.index("model-contract init: probing the model (isolated, after the op-policy "
+                       "scan) ..."),
+             err.index("model-contract init: probing the model (isolated, after the op-policy "
+                       "scan): done in "),
+             err.index("model-contract init: calibrating tolerances"),
+             err.index("model-contract init: tflite: converting (unless the export cache has "
+                       "it) and loading tiny ..."),
+             err.index("model-contract init: parity[tflite] of signature 'serving_default': "
+                       "20 fuzzed calls: done in "),
+             err.index("note: calibration: margin 100x")]
+    assert order == sorted(order), err
 
 
 def test_round_up_to_one_digit() -> None:

@@ -266,3 +266,36 @@ def test_label_answered_by_another_version_fails_addressing(shared_server: Share
             "ModelSpec.version_label='canary'") in bad.message
     assert "Documented: version 123 (formats.serving.version_labels['canary'] in h.json)" \
         in bad.message
+
+
+def test_dead_serving_url_says_nothing_answers_there(pytester: pytest.Pytester) -> None:
+    """A refused connection is not a wrong model name: the message says nothing answers."""
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(TINY), "--backend", "serving",
+        "--serving-url", url, "-k", "status", "--results-dir", str(pytester.path / "results"))
+    result.stdout.fnmatch_lines([
+        f"*server at {url}): nothing answers at {url}",
+        "*hint: is the server running, and is this the port of its REST API (--serving-url)?*"])
+    assert "model_name" not in result.stdout.str()
+    result.assert_outcomes(failed=1)
+
+
+def test_starting_a_model_server_is_announced_with_its_time(pytester: pytest.Pytester) -> None:
+    """The stand-in (a test fixture, not TF Serving) started as --serving-binary: the run says
+    it is starting a server while it does, then how long it took."""
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(TINY), "--backend", "serving",
+        "--serving-binary", str(STANDIN_WRAPPER), "-k", "status", "-v",
+        "--results-dir", str(pytester.path / "results"))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*::tiny::status ",
+        "model-contract: serving: starting (or checking) the model server for tiny ...",
+        "model-contract: serving: starting (or checking) the model server for tiny: done in * s",
+        "*::tiny::status PASSED*"])
