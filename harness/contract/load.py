@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from harness.contract.model import (
+    DEFAULT_REJECT,
     DTYPES,
     FLOAT_DTYPES,
     FORMATS,
@@ -393,7 +394,7 @@ def _signature(name: str, sig: Mapping[str, Any], ptr: list[Any]) -> SignatureSp
         relations=tuple(relations),
         deterministic=sig.get("deterministic", True),
         batch_consistent=sig.get("batch_consistent", True),
-        reject=tuple(sig.get("reject", ["dtype", "rank"])),
+        reject=tuple(sig.get("reject", DEFAULT_REJECT)),
         stateful=sig.get("stateful", False),
     )
 

@@ -1,7 +1,8 @@
 """The run report as plain data: what ran, on which models, with which results and figures.
 
 Built from the engine's results and the rows its check families recorded
-(``engine.data["parity"]``, ``engine.data["serving_findings"]``); written as JSON and
+(``engine.data["parity"]``, ``engine.data["serving_findings"]``, ``engine.data["findings"]``);
+written as JSON and
 rendered as a terminal table (:mod:`.terminal`) and a self-contained HTML page (:mod:`.html`).
 """
 
@@ -92,5 +93,6 @@ def build_report(engine: Engine) -> dict[str, Any]:
         "models": list(models.values()),
         "results": results,
         "parity": list(engine.data.get("parity", [])),
-        "findings": list(engine.data.get("serving_findings", [])),
+        "findings": list(engine.data.get("serving_findings", []))
+        + list(engine.data.get("findings", [])),
     })
