@@ -156,6 +156,27 @@ def test_corpus_models_pass_static_checks(path: Path, corpus: Path, tmp_path: Pa
                 engine.execute(case)
 
 
+def test_a_tf1_export_passes_static_checks_in_every_version() -> None:
+    """The bundled TF1 export: shapeless TensorInfos (version 2), partial and unknown shapes."""
+    engine = Engine()
+    contract = load_contract(FIXTURES / "contracts" / "tf1_half_plus_two.json")
+    refs = engine.models_of(contract)
+    assert [r.version for r in refs] == [1, 2]
+    assert [r.label for r in refs] == ["tf1_half_plus_two@1", "tf1_half_plus_two@2"]
+    ran = set()
+    for ref in refs:
+        for case in engine.plan(contract, ref):
+            if case.family == "static":
+                engine.execute(case)
+                ran.add(case.check)
+    assert {"tags", "variables", "assets", "signature", "inputs", "outputs"} <= ran
+    [old] = engine.model_info(refs[1]).meta_graphs
+    assert old.signatures["serving_default"].inputs["x"].shape is None  # no tensor_shape
+    assert old.signatures["regress_x_to_y"].inputs["inputs"].shape is None  # unknown rank
+    assert old.signatures["predict_x2_to_y2"].inputs["x2"].shape == (None, 1)
+    assert old.asset_files == ("foo.txt",)  # the TF1 assets collection
+
+
 def test_resolve_model_lists_versions(corpus: Path) -> None:
     refs = resolve_model(corpus / "saved_model_half_plus_two_2_versions")
     assert [r.version for r in refs] == [123, 124]
