@@ -105,6 +105,21 @@ def test_version_folder_is_named_after_its_base(tmp_path: Path) -> None:
     assert data["name"] == "renamed_output"
 
 
+def test_tf_example_features_and_assets_of_the_bundled_tf1_export(tmp_path: Path) -> None:
+    """From the repository alone: the latest version (2) is the TF 1.0-style export, read
+    through the TF1 ParseExample op; its shapeless TensorInfos become the graph's shapes."""
+    data = init(FIXTURES / "tf1_half_plus_two", tmp_path / "c.json")
+    classify = data["signatures"]["classify_x_to_y"]
+    assert classify["method_name"] == "tensorflow/serving/classify"
+    assert classify["inputs"]["inputs"] == {
+        "dtype": "string", "shape": ["batch"],
+        "example": {"x": {"dtype": "float32", "shape": [1], "range": [-1.0, 1.0]}}}
+    assert classify["outputs"]["scores"] == {"dtype": "float32", "shape": ["batch", 1]}
+    assert data["signatures"]["predict_x2_to_y2"]["inputs"]["x2"]["shape"] == ["batch", 1]
+    assert data["assets"] == ["foo.txt"]
+    assert_static_pass(tmp_path / "c.json")
+
+
 def test_tf_example_features_and_assets(tmp_path: Path) -> None:
     model = corpus_dir() / "saved_model_half_plus_two_cpu"
     if not model.is_dir():
