@@ -167,9 +167,9 @@ def test_a_ragged_tensor_reads_dtype_and_shape_from_its_type_spec(tmp_path: Path
 
 
 def test_init_leaves_out_a_signature_with_a_ragged_input(tmp_path: Path) -> None:
-    from harness.contract.init import contract_from_model
-
     from tensorflow.core.framework import node_def_pb2
+
+    from harness.contract.init import contract_from_model
 
     nodes = [node_def_pb2.NodeDef(name="x", op="Placeholder"),
              node_def_pb2.NodeDef(name="y", op="Identity", input=["x"])]
