@@ -41,3 +41,25 @@ def build_string_lookup(dest: Path) -> None:
 
         module.lookup = lookup
         tf.saved_model.save(module, str(dest), signatures={"serving_default": module.lookup})
+
+
+def build_string_lookup_from_constants(dest: Path) -> None:
+    """The same lookup with the table built from in-graph constants
+    (``tf.lookup.KeyValueTensorInitializer``) instead of a vocabulary file: the export step
+    the TFLite hashtable diagnosis suggests, applied by tests/exports/test_format_checks.py."""
+    from models_under_test.seeding import seed_everything
+
+    seed_everything()
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(WORDS), tf.range(len(WORDS), dtype=tf.int64)),
+        default_value=UNKNOWN_ID)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="words")])
+    def lookup(words: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"ids": module.table.lookup(words)}
+
+    module.lookup = lookup
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.lookup})

@@ -16,9 +16,8 @@ can draw inputs:
   The description says so, for the user to replace.
 * ``stateful`` when a signature can reach an op that assigns a variable (a counter);
   ``deterministic: false`` when it can reach a stateful random op; ``reject`` is left at
-  its default (wrong dtypes refused, an answered wrong rank a finding), is empty for
-  signatures without inputs, and the probe sets ``["dtype", "rank"]`` where the model
-  refuses every wrong rank it is sent.
+  its default (wrong dtypes refused, an answered wrong rank a finding) and is empty for
+  signatures without inputs; the probe notes whether the model refuses wrong ranks.
 * ``assets``: the files of ``assets/`` the graph references; ``tags``: the tag-set;
   ``models``: the model path relative to the contract's folder (a TF Serving base path
   stays the base path, and the latest version is read).

@@ -310,3 +310,46 @@ def test_every_fix_the_diagnosis_suggests_makes_tflite_parity_pass(fix: int, tmp
     assert {k: v[0] for k, v in out.items()} == {
         "classify::conformance[tflite]": "passed", "classify::parity[tflite]": "passed",
         "embed::conformance[tflite]": "passed", "embed::parity[tflite]": "passed"}, out
+
+
+def test_the_hashtable_fix_makes_the_tflite_lookup_answer_like_the_savedmodel(tmp_path: Path) -> None:
+    """The vocabulary-file table fails every TFLite call; built from constants (the export
+    step the diagnosis suggests) the same lookup answers, and as the SavedModel does."""
+    import numpy as np
+
+    from harness.backends.base import InferenceError
+    from harness.backends.savedmodel import SavedModelBackend
+    from harness.backends.tflite import TFLiteBackend
+    from harness.contract import load_contract
+    from harness.savedmodel.layout import resolve_model
+    from models_under_test.fixtures_lookup import WORDS, build_string_lookup_from_constants
+
+    words = {"words": np.array([b"gamma"], dtype=object)}
+    unknown = {"words": np.array([b"zeta"], dtype=object)}
+
+    def backends(model: Path) -> tuple[Any, Any]:
+        contract = tmp_path / f"{model.name}.json"
+        contract.write_text(__import__("json").dumps({
+            "name": model.name, "models": [str(model)], "dims": {"batch": {"min": 1, "max": 1}},
+            "signatures": {"serving_default": {
+                "inputs": {"words": {"dtype": "string", "shape": ["batch"], "vocabulary": list(WORDS)}},
+                "outputs": {"ids": {"dtype": "int64", "shape": ["batch"]}}}},
+            "formats": {"tflite": {}}}))
+        loaded = load_contract(contract)
+        [ref] = resolve_model(model)
+        options = RunOptions(in_process=True, export_cache=tmp_path / "cache", results_dir=tmp_path)
+        engine = Engine(options)
+        return (SavedModelBackend(ref, loaded),
+                engine.backend("tflite", loaded, ref))
+
+    _, broken = backends(FIXTURES / "string_lookup")
+    with pytest.raises(InferenceError, match="hashtable need to be initialized"):
+        broken.infer("serving_default", words)
+    fixed_model = tmp_path / "string_lookup_constants"
+    build_string_lookup_from_constants(fixed_model)
+    reference, fixed = backends(fixed_model)
+    assert isinstance(fixed, TFLiteBackend)
+    for inputs in (words, unknown):
+        want = reference.infer("serving_default", inputs)["ids"]
+        assert fixed.infer("serving_default", inputs)["ids"].tolist() == want.tolist()
+    assert reference.infer("serving_default", words)["ids"].tolist() == [2]
