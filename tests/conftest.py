@@ -68,8 +68,9 @@ def no_results_in_the_working_tree(request: pytest.FixtureRequest) -> Any:
     existed = DEFAULT_RESULTS.exists()
     yield
     if not existed and DEFAULT_RESULTS.exists():
-        pytest.fail(f"{request.node.nodeid} wrote {DEFAULT_RESULTS}: pass results_dir / "
-                    "--results-dir under tmp_path", pytrace=False)
+        pytest.fail(f"{DEFAULT_RESULTS} appeared during {request.node.nodeid} (or a test running "
+                    "beside it under pytest-xdist): pass results_dir / --results-dir under "
+                    "tmp_path", pytrace=False)
 
 
 def corpus_dir() -> Path:

@@ -33,6 +33,15 @@ def standin_python() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def serving_results_under_tmp_path(tmp_path: Path) -> Iterator[None]:
+    from tests.serving.runner import RESULTS
+
+    RESULTS.append(tmp_path / "results")
+    yield
+    RESULTS.pop()
+
+
 @pytest.fixture(scope="session")
 def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Base paths of tiny itself, tiny with perturbed weights and tiny with output y renamed."""
