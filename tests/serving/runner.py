@@ -11,7 +11,6 @@ from harness.engine import Engine, Skipped
 from harness.errors import BackendUnavailable, CheckFailure
 from harness.options import RunOptions
 
-
 #: where run_serving writes failing examples and reports: the running test's tmp_path
 #: (pushed by the autouse fixture in tests/serving/conftest.py).
 RESULTS: list[Path] = []
