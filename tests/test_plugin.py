@@ -89,6 +89,32 @@ def test_version_folders_are_each_their_own_node(pytester: pytest.Pytester, corp
                                  "*hp2.json::saved_model_half_plus_two_2_versions@124::tags"])
 
 
+def test_bundled_version_folders_are_each_their_own_node(pytester: pytest.Pytester) -> None:
+    """The same from the repository alone: the bundled TF1 export has versions 1 and 2."""
+    contract = FIXTURES / "contracts" / "tf1_half_plus_two.json"
+    result = run(pytester, "--contract", str(contract), "-m", "static", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*tf1_half_plus_two.json::tf1_half_plus_two@1::tags",
+                                 "*tf1_half_plus_two.json::tf1_half_plus_two@2::tags"])
+
+
+def test_a_wrong_rank_answered_is_a_finding_not_a_failure(pytester: pytest.Pytester) -> None:
+    """The default reject (["dtype"]): the check passes and the run's notes say what was seen."""
+    contract = FIXTURES / "contracts" / "string_lookup.json"
+    result = run(pytester, "--contract", str(contract), "-k", "rejection", "--examples", "3",
+                 "--results-dir", str(pytester.path / "results"), "-v")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "*string_lookup::serving_default::rejection PASSED*",
+        "*model contract notes*",
+        "string_lookup::string_lookup::serving_default::rejection: savedmodel (tf.saved_model.load): "
+        "signature 'serving_default' answers inputs of the wrong rank (words with rank 0; *): its "
+        "declared ranks are not enforced (a finding, not a failure: add \"rank\" to "
+        "/signatures/serving_default/reject to require refusal)"])
+    report = json.loads((pytester.path / "results" / "report.json").read_text())
+    assert [(f["signature"], f["kind"]) for f in report["findings"]] == [
+        ("serving_default", "rank-not-enforced")]
+
+
 def test_without_contract_the_plugin_collects_nothing_extra(pytester: pytest.Pytester) -> None:
     write_contract(pytester.path, models=[str(FIXTURES / "tiny")])
     pytester.makepyfile(test_plain="def test_ok():\n    assert True\n")

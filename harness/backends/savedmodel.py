@@ -174,13 +174,13 @@ class SavedModelBackend(Backend):
     def signatures_impl(self) -> Mapping[str, SignatureIO]:
         out = {}
         if self.loader == "tf1":
-            from harness.savedmodel.reader import _tensor
+            from harness.savedmodel.reader import tensor_info
 
             for key, sig in self._signature_defs.items():
                 out[key] = SignatureIO(
                     key,
-                    {k: _io(_tensor(k, v)) for k, v in sig.inputs.items()},
-                    {k: _io(_tensor(k, v)) for k, v in sig.outputs.items()},
+                    {k: _io(tensor_info(k, v)) for k, v in sig.inputs.items()},
+                    {k: _io(tensor_info(k, v)) for k, v in sig.outputs.items()},
                 )
             return out
         for key, fn in self._functions.items():

@@ -5,8 +5,9 @@
 * ``determinism``: the same input twice gives identical outputs (opt out: ``deterministic``).
 * ``batch_consistency``: row i of a batched call equals the call on row i alone, within
   the contract tolerance (opt out: ``batch_consistent``).
-* ``rejection``: an input of the wrong dtype or rank is refused with an error, not
-  silently cast (``reject`` lists which).
+* ``rejection``: an input of the wrong dtype is refused with an error, not silently cast;
+  an input of the wrong rank too when ``reject`` lists ``"rank"`` (otherwise an answered
+  wrong rank is a finding); a crash on either fails.
 
 Each is a property run by :func:`harness.fuzz.run_property`: shrunk, saved, replayable.
 """
@@ -26,7 +27,8 @@ from harness.fuzz import capped_examples, run_property
 from harness.generation.calls import budget_notes
 from harness.savedmodel.layout import ModelRef
 
-CallCheck = Callable[[Engine, Case, SignatureSpec, Backend], None]
+#: a call check returns notes (or None) and raises CheckFailure when its property fails.
+CallCheck = Callable[[Engine, Case, SignatureSpec, Backend], "list[str] | None"]
 
 #: check name -> function(engine, case, signature, backend); registered with :func:`call_check`.
 CALL_CHECKS: dict[str, CallCheck] = {}
@@ -189,20 +191,29 @@ def batch_consistency(engine: Engine, case: Case, sig: SignatureSpec, backend: B
     run_property(engine, case, sig, prop)
 
 
+#: kind of the finding recorded when a wrong rank is answered and the contract allows it.
+RANK_NOT_ENFORCED = "rank-not-enforced"
+
+
 @call_check("rejection")
-def rejection(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+def rejection(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) -> list[str]:
+    """Wrong dtypes must be refused (and never crash the process); wrong ranks too when the
+    contract lists ``"rank"`` under ``reject``. Otherwise an answered wrong rank is a finding:
+    TensorFlow's loaded signatures, TF Serving included, do not enforce declared ranks, and
+    elementwise or lookup ops accept any rank, so healthy models answer them."""
     if not sig.reject:
         raise Skipped(f"signature {sig.name!r} declares no rejected inputs (\"reject\": [])")
     from harness.strategies import wrong_dtype_inputs, wrong_rank_inputs
 
+    answered_ranks: dict[str, str] = {}
+
     def prop(c: Any) -> None:
-        variants = []
-        if "dtype" in sig.reject:
-            variants += wrong_dtype_inputs(c, sig)
-        if "rank" in sig.reject:
-            variants += [(label, v) for label, v in wrong_rank_inputs(c, sig)]
+        # (label, call, whether answering it fails the check)
+        variants = [(label, bad, True) for label, bad in wrong_dtype_inputs(c, sig)
+                    if "dtype" in sig.reject]
+        variants += [(label, bad, "rank" in sig.reject) for label, bad in wrong_rank_inputs(c, sig)]
         crashed, accepted = [], []
-        for label, bad in variants:
+        for label, bad, must_refuse in variants:
             try:
                 outputs = backend.infer(sig.name, bad.inputs, check_inputs=False)
             except InferenceError as exc:
@@ -210,8 +221,12 @@ def rejection(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) 
                     crashed.append(f"{label}: crashed: {exc.message} ({describe_inputs(bad.inputs)})")
                 continue
             shapes = {k: list(np.shape(v)) for k, v in outputs.items()}
-            accepted.append(f"{label}: silently accepted, answered output shapes {shapes} "
-                            f"({describe_inputs(bad.inputs)})")
+            line = (f"{label}: silently accepted, answered output shapes {shapes} "
+                    f"({describe_inputs(bad.inputs)})")
+            if must_refuse:
+                accepted.append(line)
+            else:
+                answered_ranks.setdefault(label, line)
         if crashed:
             raise CrashFailure(
                 "rejection", f"{backend.label}: signature {sig.name!r} crashed on "
@@ -230,6 +245,19 @@ def rejection(engine: Engine, case: Case, sig: SignatureSpec, backend: Backend) 
                 details=accepted)
 
     run_property(engine, case, sig, prop, examples=capped_examples(engine, case.contract, 5))
+    if not answered_ranks:
+        return []
+    labels = sorted(answered_ranks)
+    message = (f"signature {sig.name!r} answers inputs of the wrong rank ({'; '.join(labels)}): "
+               "its declared ranks are not enforced (a finding, not a failure: add \"rank\" to "
+               f"{sig.pointer}/reject to require refusal)")
+    rows: list[dict[str, str]] = engine.data.setdefault("findings", [])
+    row = {"contract": case.contract.name, "model": case.model.label, "signature": sig.name,
+           "tensor": ", ".join(t.name for t in sig.inputs), "kind": RANK_NOT_ENFORCED,
+           "message": message}
+    if row not in rows:
+        rows.append(row)
+    return [f"{backend.label}: {message}"]
 
 
 def _run(engine: Engine, case: Case) -> list[str]:
@@ -237,9 +265,9 @@ def _run(engine: Engine, case: Case) -> list[str]:
     sig = case.contract.signature(case.signature)
     _require_signature(engine, case)
     backend = engine.backend("savedmodel", case.contract, case.model)
-    CALL_CHECKS[case.check](engine, case, sig, backend)
-    notes = [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
-    return notes + budget_notes(case.contract, sig)
+    notes = list(CALL_CHECKS[case.check](engine, case, sig, backend) or [])
+    tf1 = [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
+    return tf1 + notes + budget_notes(case.contract, sig)
 
 
 def _require_signature(engine: Engine, case: Case) -> None:

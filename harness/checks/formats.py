@@ -54,9 +54,9 @@ RUNTIME_HINTS = (
      "it initialises - TFLiteConverter.from_saved_model drops a lookup table's initializer "
      "that reads a vocabulary file (tf.lookup.TextFileInitializer on an asset), so every "
      "call fails. Change the export: build the table from in-graph constants "
-     "(tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(ids))), or do the "
-     "lookup outside the TFLite model and feed ids; or list the format with "
-     "\"enabled\": false if TFLite is not shipped"),
+     "(tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(ids))), whose "
+     "initializer the converter keeps; or list the format with \"enabled\": false if TFLite "
+     "is not shipped"),
 )
 
 

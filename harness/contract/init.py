@@ -15,9 +15,9 @@ can draw inputs:
   [-1, 1], integer ones in [0, 1] (valid as indices too); outputs get no range or checks.
   The description says so, for the user to replace.
 * ``stateful`` when a signature can reach an op that assigns a variable (a counter);
-  ``deterministic: false`` when it can reach a stateful random op; ``reject`` drops
-  ``rank`` for inputs of unknown rank (the model cannot refuse a rank it never declared)
-  and is empty for signatures without inputs.
+  ``deterministic: false`` when it can reach a stateful random op; ``reject`` is left at
+  its default (wrong dtypes refused, an answered wrong rank a finding) and is empty for
+  signatures without inputs; the probe notes whether the model refuses wrong ranks.
 * ``assets``: the files of ``assets/`` the graph references; ``tags``: the tag-set;
   ``models``: the model path relative to the contract's folder (a TF Serving base path
   stays the base path, and the latest version is read).
@@ -38,7 +38,7 @@ from harness.contract.load import schema, validate
 from harness.contract.model import DTYPES, FLOAT_DTYPES, INT_DTYPES
 from harness.errors import ModelError
 from harness.savedmodel.layout import resolve_model
-from harness.savedmodel.reader import SignatureInfo, TensorInfo, read_saved_model
+from harness.savedmodel.reader import DENSE, SignatureInfo, TensorInfo, read_saved_model
 
 BATCH_DIM = "batch"
 BATCH_BOUND = {"min": 1, "max": 32}
@@ -158,8 +158,8 @@ def _undeclarable(sig: SignatureInfo) -> str | None:
         return "it has no outputs"
     for side, tensors in (("input", sig.inputs), ("output", sig.outputs)):
         for key, t in tensors.items():
-            if t.tensor_name == "<composite tensor>":
-                return f"{side} {key!r} is a composite tensor (ragged/sparse), not declarable"
+            if t.encoding != DENSE:
+                return f"{side} {key!r} is a {t.encoding} tensor, not declarable (a contract declares dense tensors)"
             if t.dtype not in DTYPES:
                 return f"{side} {key!r} has dtype {t.dtype}, which a contract cannot declare"
     return None
@@ -187,10 +187,8 @@ def _signature(sig: SignatureInfo, ops: frozenset[str], example: Mapping[str, An
         return out
 
     inputs: dict[str, Any] = {}
-    unknown_rank = False
     for k, t in sig.inputs.items():
         s = effective[("in", k)]
-        unknown_rank = unknown_rank or s is None
         inputs[k] = {"dtype": t.dtype, "shape": shape(s), **_domain(t)}
         if k in example_inputs and example:
             inputs[k]["example"] = dict(example)
@@ -216,10 +214,6 @@ def _signature(sig: SignatureInfo, ops: frozenset[str], example: Mapping[str, An
                      "features could not be read; declare its \"example\" features")
     if not sig.inputs:
         entry["reject"] = []
-    elif unknown_rank:
-        entry["reject"] = ["dtype"]
-        notes.append(f"signature {sig.key!r}: an input has unknown rank, so wrong ranks are "
-                     "not required to be refused (\"reject\": [\"dtype\"])")
     return entry, batched
 
 

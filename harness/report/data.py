@@ -2,7 +2,7 @@
 
 Built from the results of the cases (:func:`case_record`: plain data, so pytest-xdist
 workers can send them to the controller) and the rows its check families recorded
-(``engine.data["parity"]``, ``engine.data["serving_findings"]``); written as JSON and
+(``engine.data["parity"]``, ``engine.data["serving_findings"]``, ``engine.data["findings"]``); written as JSON and
 rendered as a terminal table (:mod:`.terminal`) and a self-contained HTML page (:mod:`.html`).
 """
 
@@ -108,5 +108,5 @@ def report_from(records: Iterable[Mapping[str, Any]], data: Mapping[str, Any]) -
         "models": list(models.values()),
         "results": results,
         "parity": list(data.get("parity", [])),
-        "findings": list(data.get("serving_findings", [])),
+        "findings": list(data.get("serving_findings", [])) + list(data.get("findings", [])),
     })

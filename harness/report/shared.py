@@ -42,12 +42,13 @@ MERGES: dict[str, Callable[[Any, Any], Any]] = {
     "serving_starts": _concatenated,
     "serving_rest_vs_grpc": _concatenated,
     "serving_latency": _summed,
+    "findings": _concatenated,
 }
 
 #: the empty value of each key, for a controller that has recorded nothing yet
 EMPTY: dict[str, Callable[[], Any]] = {
     "parity": list, "serving_findings": list, "serving_starts": list,
-    "serving_rest_vs_grpc": list, "serving_latency": dict,
+    "serving_rest_vs_grpc": list, "serving_latency": dict, "findings": list,
 }
 assert set(MERGES) == set(EMPTY)
 

@@ -479,13 +479,13 @@ class _Walker:
             signature = meta_graph.signature_def[key]
             starts = []
             for output_key, info in sorted(signature.outputs.items()):
-                tensor = _tensor_of(info)
-                name = tensor.lstrip("^").split(":")[0]
-                if name not in nodes:
-                    raise ModelError(f"signature {key!r} output {output_key!r} names tensor "
-                                     f"{tensor!r}, which is not in the graph (corrupt model)",
-                                     file=self.model_dir / "saved_model.pb")
-                starts.append(name)
+                for tensor in _tensors_of(info):
+                    name = tensor.lstrip("^").split(":")[0]
+                    if name not in nodes:
+                        raise ModelError(f"signature {key!r} output {output_key!r} names tensor "
+                                         f"{tensor!r}, which is not in the graph (corrupt model)",
+                                         file=self.model_dir / "saved_model.pb")
+                    starts.append(name)
             ops = self.ops_by_signature.setdefault(tag + key, set())
             self._walk_graph(graph, starts, f"{tag}signature '{key}'", ops, record=True)
 
@@ -834,17 +834,18 @@ def _const_string(node: Any) -> str | None:
     return None
 
 
-def _tensor_of(info: Any) -> str:
-    """The graph tensor a TensorInfo names (dense, or the first part of a composite)."""
+def _tensors_of(info: Any) -> list[str]:
+    """Every graph tensor a TensorInfo names: a dense one, the three parts of a COO sparse
+    tensor, every component of a composite (each can be computed by different ops)."""
     encoding = info.WhichOneof("encoding")
-    if encoding == "name":
-        return info.name
     if encoding == "coo_sparse":
-        return info.coo_sparse.values_tensor_name
+        sparse = info.coo_sparse
+        return [t for t in (sparse.values_tensor_name, sparse.indices_tensor_name,
+                            sparse.dense_shape_tensor_name) if t]
     if encoding == "composite_tensor":
-        for component in info.composite_tensor.components:
-            return _tensor_of(component)
-    return info.name
+        return [t for component in info.composite_tensor.components
+                for t in _tensors_of(component)]
+    return [info.name]
 
 
 def _asset_tensors(meta_graph: Any) -> dict[str, str]:

@@ -11,6 +11,10 @@ from harness.engine import Engine, Skipped
 from harness.errors import BackendUnavailable, CheckFailure
 from harness.options import RunOptions
 
+#: where run_serving writes failing examples and reports: the running test's tmp_path
+#: (pushed by the autouse fixture in tests/serving/conftest.py).
+RESULTS: list[Path] = []
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -22,6 +26,7 @@ class Outcome:
 def run_serving(contract: Path, *, checks: tuple[str, ...] | None = None, examples: int = 2,
                 **options: Any) -> tuple[dict[str, Outcome], Engine]:
     """{case id: outcome} of every serving case (closing every server it started)."""
+    options.setdefault("results_dir", RESULTS[-1])
     engine = Engine(RunOptions(contracts=(contract,), backends=("serving",), examples=examples,
                                in_process=True, **options))
     out: dict[str, Outcome] = {}
