@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                "  check     run a contract's checks on its models (through pytest)\n"
                "  diff      list interface changes between two contracts/models, gate on "
                "breaking ones\n"
-               "  scan      the op-policy scan of saved_model.pb (nothing is loaded)\n\n"
+               "  scan      the op-policy scan of saved_model.pb (nothing is loaded)\n"
+               "  show      print a contract; --resolved: merged with its standards, every "
+               "value with its file\n\n"
                + EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -178,6 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--contract", dest="policy_contract", metavar="CONTRACT",
                         help="take the op policy and tag-set from this contract")
     add_to_argparse(p, ["allow_op"])
+
+    p = command("show", "print a contract (merged with its standards)",
+                "Validate CONTRACT and print it. With --resolved, print the contract merged with "
+                "the standards it extends (transitively), one line per value: its JSON pointer, "
+                "the value and the file it came from. Exits 2 when the contract is invalid.",
+                _show)
+    p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")
+    p.add_argument("--resolved", action="store_true",
+                   help="apply extends and say where every value comes from")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON: {\"contract\": merged document, \"provenance\": {pointer: "
+                        "file}}")
     return parser
 
 
@@ -334,6 +348,40 @@ def _scan(ns: argparse.Namespace) -> int:
         print("to permit an op deliberately: --allow-op OP, or \"ops\": {\"permit\": [...]} in "
               "the contract", file=sys.stderr)
     return FAILED if violations else OK
+
+
+# ----------------------------------------------------------------------------- show
+
+
+def _show(ns: argparse.Namespace) -> int:
+    from harness.contract.load import load_contract
+    from harness.contract.standard import provenance, resolve
+
+    path = Path(ns.contract_file)
+    load_contract(path)  # invalid (or loosening a standard): exit 2 with the problems
+    if not ns.resolved:
+        print(path.read_text(encoding="utf-8").rstrip())
+        return OK
+    resolved = resolve(path)
+    rows = provenance(resolved)
+    if ns.json:
+        print(json.dumps({"contract": dict(resolved.data),
+                          "provenance": {ptr: _shown_path(file) for ptr, _, file in rows}},
+                         indent=2))
+        return OK
+    width = max((len(ptr) for ptr, _, _ in rows), default=0)
+    for ptr, value, file in rows:
+        print(printable(f"{ptr.ljust(width)}  {json.dumps(value)}  # {_shown_path(file)}"))
+    return OK
+
+
+def _shown_path(file: Path) -> str:
+    """``file`` relative to the working directory when it is below it."""
+    full = Path(os.path.normpath(Path(file).absolute()))
+    try:
+        return str(full.relative_to(Path.cwd()))
+    except ValueError:
+        return str(full)
 
 
 def _tags(text: str) -> tuple[str, ...]:

@@ -80,7 +80,8 @@ def _from_where(error: ContractError, origins: Mapping[str, Path], path: Path) -
     """``error`` with each problem saying which file an inherited value came from."""
     def where(place: str | None) -> str:
         found = {str(f) for p, f in origins.items()
-                 if place and (p == place or p.startswith(place.rstrip("/") + "/"))}
+                 if place and (p == place or p.startswith(place.rstrip("/") + "/")
+                               or place.startswith(p + "/"))}
         others = sorted(f for f in found if Path(f) != path)
         return f" (inherited from {', '.join(others)})" if others else ""
 
