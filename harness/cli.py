@@ -30,7 +30,8 @@ EXIT_CODES = f"""\
 exit codes:
   {OK}  ok: valid, passed, no breaking change, no policy violation
   {FAILED}  the command's verdict is negative: an invalid contract (validate), a failed check
-     (check), a breaking change (diff), an op-policy violation (scan)
+     (check), a breaking change (diff), an op-policy violation (scan), a lint finding of
+     level error (lint)
   {USER_ERROR}  usage or input error: bad arguments, an unreadable contract given to init/check/
      diff/scan, a path that is not a SavedModel, nothing to compare or collect (one message
      on stderr, no traceback)
@@ -91,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                "breaking ones\n"
                "  scan      the op-policy scan of saved_model.pb (nothing is loaded)\n"
                "  show      print a contract; --resolved: merged with its standards, every "
-               "value with its file\n\n"
+               "value with its file\n"
+               "  lint      house rules on contracts and SavedModels (text, JSON, JUnit, SARIF)\n"
+               "  rules     list the lint rules\n\n"
                + EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -192,6 +195,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print JSON: {\"contract\": merged document, \"provenance\": {pointer: "
                         "file}}")
+
+    p = command("lint", "house rules on contracts and models",
+                "Apply the lint rules to contract files (as merged with their standards) and to "
+                "SavedModel directories (read statically from saved_model.pb: nothing is loaded "
+                "or run). A contract's \"lint\" block (or a standard's) sets the tier, each "
+                "rule's level and accountable ignores. Exits 1 when a finding of level error "
+                "remains.", _lint)
+    p.add_argument("paths", nargs="+", metavar="CONTRACT_OR_MODEL",
+                   help="contract JSON files and/or SavedModel directories")
+    p.add_argument("--tier", choices=["minimal", "basic", "strict"],
+                   help="rules to apply (default: the contract's lint.tier, else basic)")
+    p.add_argument("--format", dest="output_format", default="text",
+                   choices=["text", "json", "junit", "sarif"], help="output format (default text)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the output here, not stdout")
+    p.add_argument("--baseline", metavar="FILE",
+                   help="leave out the findings this baseline records (legacy violations)")
+    p.add_argument("--write-baseline", metavar="FILE",
+                   help="record every current finding in FILE (then exit 0)")
+    p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
+                   help="MetaGraph tag-set of models (default: serve)")
+
+    p = command("rules", "list the lint rules",
+                "List every lint rule (built in and from installed plugins): id, tier, default "
+                "level and what it asks. --markdown prints the rules reference (docs/rules.md).",
+                _rules)
+    p.add_argument("--markdown", action="store_true", help="print the reference as Markdown")
     return parser
 
 
@@ -372,6 +401,42 @@ def _show(ns: argparse.Namespace) -> int:
     width = max((len(ptr) for ptr, _, _ in rows), default=0)
     for ptr, value, file in rows:
         print(printable(f"{ptr.ljust(width)}  {json.dumps(value)}  # {_shown_path(file)}"))
+    return OK
+
+
+# ----------------------------------------------------------------------------- lint
+
+
+def _lint(ns: argparse.Namespace) -> int:
+    from harness.lint.output import OUTPUTS
+    from harness.lint.rules import load_plugins
+    from harness.lint.run import lint_paths, write_baseline
+
+    load_plugins()
+    baseline = Path(ns.baseline) if ns.baseline else None
+    result = lint_paths(ns.paths, tier=ns.tier, baseline=baseline, tags=_tags(ns.tags))
+    if ns.write_baseline:
+        write_baseline(result, Path(ns.write_baseline))
+        print(f"wrote {ns.write_baseline}: {len(result.findings)} finding(s) recorded")
+        return OK
+    text = OUTPUTS[ns.output_format](result)
+    if ns.output:
+        Path(ns.output).write_text(text + "\n", encoding="utf-8")
+        print(OUTPUTS["text"](result).splitlines()[-1])
+    else:
+        print(printable(text) if ns.output_format == "text" else text)
+    return FAILED if result.failed else OK
+
+
+def _rules(ns: argparse.Namespace) -> int:
+    from harness.lint.rules import RULES, load_plugins, reference_markdown
+
+    load_plugins()
+    if ns.markdown:
+        print(reference_markdown(), end="")
+        return OK
+    for r in RULES.values():
+        print(f"{r.id:<26} {r.tier:<8} {r.level:<8} {r.doc}")
     return OK
 
 
