@@ -159,12 +159,24 @@ def build_parser() -> argparse.ArgumentParser:
                 "new required input, an input dim narrowed, a fixed size or rank changed, an "
                 "asset removed), compatible (a signature or output added, a dim widened, an "
                 "asset added) or unchanged. Two models whose fingerprint.pb signature_def_hash "
-                "are equal are unchanged without further comparison. Exits 1 when any change "
-                "is breaking: a release gate.", _diff)
+                "are equal are unchanged without further comparison. Contracts also compare value "
+                "ranges (an input range narrowed or an output range widened is breaking). Each "
+                "change belongs to a group (signature, tensor, shape, values, assets); --gate "
+                "picks the groups that fail. The release gate: when both sides are contracts "
+                "with a MAJOR.MINOR.PATCH version, a breaking change fails only without a major "
+                "bump and a compatible change without a minor bump warns; otherwise exits 1 when "
+                "any gated change is breaking.", _diff)
     p.add_argument("old", metavar="OLD", help="contract, SavedModel or TF Serving base path")
     p.add_argument("new", metavar="NEW", nargs="?",
                    help="contract or model to compare with (omit to compare the versions of "
                         "the base path OLD)")
+    p.add_argument("--against", metavar="REV:PATH|FILE|MODEL",
+                   help="compare the positional contract (the new one) against this: a file, a "
+                        "model, or a contract at a git revision (main:contracts/x.json, read "
+                        "with git show, no checkout)")
+    p.add_argument("--gate", metavar="GROUP[,GROUP]", default="signature,tensor,shape,values,assets",
+                   help="fail only on breaking changes of these groups (default: all of "
+                        "signature, tensor, shape, values, assets)")
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
     p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
                    help="MetaGraph tag-set of models (default: serve)")
@@ -327,15 +339,34 @@ def _check(ns: argparse.Namespace) -> int:
 
 def _diff(ns: argparse.Namespace) -> int:
     from harness.contract.diff import diff_paths, render_table
+    from harness.contract.release import check_groups, judge
 
-    results = diff_paths(ns.old, ns.new, tags=_tags(ns.tags), use_fingerprint=ns.fingerprint)
-    breaking = any(r.breaking for r in results)
-    if ns.json:
-        print(json.dumps({"breaking": breaking, "diffs": [r.as_dict() for r in results]},
-                         indent=2))
+    groups = check_groups(g.strip() for g in ns.gate.split(",") if g.strip())
+    if ns.against is not None:
+        if ns.new is not None:
+            raise UsageError("give NEW or --against, not both (--against names the old side)")
+        old, new = ns.against, ns.old
     else:
-        print(printable("\n\n".join(render_table(r) for r in results)))
-    return FAILED if breaking else OK
+        old, new = ns.old, ns.new
+    results = diff_paths(old, new, tags=_tags(ns.tags), use_fingerprint=ns.fingerprint)
+    verdicts = [judge(r, groups) for r in results]
+    failed = any(v.failed for v in verdicts)
+    if ns.json:
+        print(json.dumps({"breaking": any(r.breaking for r in results), "failed": failed,
+                          "gate": list(groups),
+                          "diffs": [dict(r.as_dict(), verdict={"failed": v.failed,
+                                                               "reasons": list(v.reasons),
+                                                               "warnings": list(v.warnings)})
+                                    for r, v in zip(results, verdicts)]}, indent=2))
+    else:
+        blocks = []
+        for result, verdict in zip(results, verdicts):
+            lines = [render_table(result)]
+            lines += [f"  FAIL: {reason}" for reason in verdict.reasons]
+            lines += [f"  warning: {warning}" for warning in verdict.warnings]
+            blocks.append("\n".join(lines))
+        print(printable("\n\n".join(blocks)))
+    return FAILED if failed else OK
 
 
 # ----------------------------------------------------------------------------- scan

@@ -32,6 +32,11 @@ def parse(path: Path) -> Any:
         raise ContractError(f"not UTF-8 text (byte {exc.start})", file=path) from None
     except OSError as exc:
         raise ContractError(f"cannot read: {exc.strerror}", file=path) from None
+    return parse_text(text, path)
+
+
+def parse_text(text: str, path: Path) -> Any:
+    """The JSON document ``text`` (read from ``path`` or elsewhere, e.g. a git revision)."""
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}

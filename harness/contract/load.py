@@ -15,7 +15,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from harness.contract.document import _dedupe, _show, infinite_numbers, parse, schema_problems
+from harness.contract.document import (
+    _dedupe,
+    _show,
+    infinite_numbers,
+    parse,
+    parse_text,
+    schema_problems,
+)
 from harness.contract.json_limits import pointer
 from harness.contract.model import (
     DTYPES,
@@ -53,13 +60,15 @@ def _schema() -> dict[str, Any]:
     return data
 
 
-def load_contract(path: str | Path) -> Contract:
+def load_contract(path: str | Path, *, text: str | None = None) -> Contract:
     """Read, validate and canonicalise the contract at ``path``.
 
-    Raises :class:`ContractError` naming the file and the place for any problem.
+    ``text``, when given, is the file's content read elsewhere (e.g. ``git show``); paths in
+    it are still relative to ``path``. Raises :class:`ContractError` naming the file and the
+    place for any problem.
     """
     path = Path(path)
-    data = parse(path)
+    data = parse(path) if text is None else parse_text(text, path)
     if isinstance(data, dict) and "standard" in data:
         raise ContractError("is a standard, not a contract: a contract names it in \"extends\"",
                             file=path, place="/standard")
