@@ -71,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return USER_ERROR
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
     except Exception:  # noqa: BLE001 - a bug: keep the traceback
         traceback.print_exc()
         print("model-contract: internal error (a bug in model-contract; please report it with "

@@ -23,6 +23,7 @@ The result keeps, for every leaf value, the file it came from (``show --resolved
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -121,7 +122,7 @@ def locate(ref: str, child: Path, place: str) -> Path:
             raise ContractError(f"package {package!r} ships no standard {name!r} "
                                 f"(it ships: {', '.join(known) or 'none'})", file=child, place=place)
         return target
-    target = (child.parent / ref)
+    target = Path(os.path.normpath(child.parent / ref))
     if not target.is_file():
         raise ContractError(f"extends {ref!r}, but {target} does not exist", file=child, place=place,
                             hint="paths in extends are relative to the file that names them")
