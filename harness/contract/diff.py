@@ -8,10 +8,11 @@ lists every :class:`Change` with a severity:
 * ``breaking``: a signature, input or output removed or renamed, a ``method_name`` or
   dtype changed, a new (required) input, a fixed size or the rank changed, an *input* dim
   narrowed (a named range shrank, a free or unknown size or rank became fixed), an asset
-  removed, the tag-set changed.
+  removed, the tag-set changed; a deprecated signature or tensor removed before its sunset.
 * ``compatible``: a signature or output added, a dim widened (fixed -> unknown, a range
   grew, the rank opened), an *output* dim narrowed (it promises more, breaks no caller),
-  an asset added.
+  an asset added, a deprecated signature or tensor removed on or after its sunset date
+  ("retired").
 * ``unchanged``: a signature present on both sides with nothing changed.
 
 A removed and an added signature (or tensor) with identical interfaces are reported as one
@@ -24,6 +25,7 @@ Nothing here imports TensorFlow; reading a model goes through :mod:`harness.save
 
 from __future__ import annotations
 
+import datetime
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,7 @@ GROUPS = ("signature", "tensor", "shape", "values", "assets")
 KIND_GROUPS = {
     "tag-set changed": "signature", "signature renamed?": "signature",
     "signature removed": "signature", "signature added": "signature",
+    "signature retired": "signature", "input retired": "tensor", "output retired": "tensor",
     "signature unchanged": "signature", "method_name changed": "signature",
     "input renamed?": "tensor", "output renamed?": "tensor", "input removed": "tensor",
     "output removed": "tensor", "new required input": "tensor", "output added": "tensor",
@@ -96,6 +99,7 @@ class TensorInterface:
     dtype: str
     shape: tuple[DimRange, ...] | None
     range: tuple[float, float] | None = None  # a contract's value domain (models declare none)
+    sunset: str | None = None  # a contract's deprecation: removable from this date
 
     def describe(self) -> str:
         if self.shape is None:
@@ -112,6 +116,7 @@ class SignatureInterface:
     method_name: str | None  # None: not stated (a contract without method_name)
     inputs: Mapping[str, TensorInterface]
     outputs: Mapping[str, TensorInterface]
+    sunset: str | None = None
 
     def same_io(self, other: "SignatureInterface") -> bool:
         return _same_tensors(self.inputs, other.inputs) and _same_tensors(self.outputs, other.outputs)
@@ -199,10 +204,11 @@ def interface_from_contract(contract: Contract) -> Interface:
     for sig in contract.signatures:
         sigs[sig.name] = SignatureInterface(
             sig.name, sig.method_name,
-            frozen({t.name: TensorInterface(t.name, t.dtype, dims(t.shape), t.range)
+            frozen({t.name: TensorInterface(t.name, t.dtype, dims(t.shape), t.range, t.sunset)
                     for t in sig.inputs}),
-            frozen({t.name: TensorInterface(t.name, t.dtype, dims(t.shape), t.range)
+            frozen({t.name: TensorInterface(t.name, t.dtype, dims(t.shape), t.range, t.sunset)
                     for t in sig.outputs}),
+            sig.sunset,
         )
     return Interface(str(contract.path), frozen(sigs), tuple(sorted(contract.assets)),
                      tuple(sorted(contract.tags)), version=contract.version or None)
@@ -264,13 +270,14 @@ def version_pairs(base: str | Path) -> list[tuple[Path, Path]]:
 
 
 def diff_paths(old: str | Path, new: str | Path | None = None, *,
-               tags: Iterable[str] = ("serve",), use_fingerprint: bool = True) -> list[DiffResult]:
+               tags: Iterable[str] = ("serve",), use_fingerprint: bool = True,
+               today: datetime.date | None = None) -> list[DiffResult]:
     """Diff OLD against NEW, or (``new`` None) each pair of consecutive versions of OLD."""
     pairs: list[tuple[str | Path, str | Path]]
     pairs = [(old, new)] if new is not None else list(version_pairs(old))
     tags = tuple(tags)
     return [diff_interfaces(interface_of(a, tags), interface_of(b, tags),
-                            use_fingerprint=use_fingerprint) for a, b in pairs]
+                            use_fingerprint=use_fingerprint, today=today) for a, b in pairs]
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -285,8 +292,15 @@ def fingerprint_shortcut(old: Interface, new: Interface) -> str | None:
     return None
 
 
-def diff_interfaces(old: Interface, new: Interface, *, use_fingerprint: bool = True) -> DiffResult:
-    """Every change from ``old`` to ``new``, breaking first."""
+def diff_interfaces(old: Interface, new: Interface, *, use_fingerprint: bool = True,
+                    today: datetime.date | None = None) -> DiffResult:
+    """Every change from ``old`` to ``new``, breaking first.
+
+    A signature or tensor that ``old`` marks deprecated is *retired* (compatible) when it is
+    removed on or after its sunset date (``today``, default the current date), and removed
+    (breaking) before it.
+    """
+    day = (today or datetime.date.today()).isoformat()
     if use_fingerprint:
         shortcut = fingerprint_shortcut(old, new)
         if shortcut:
@@ -297,7 +311,7 @@ def diff_interfaces(old: Interface, new: Interface, *, use_fingerprint: bool = T
                               str(list(new.tags)),
                               f"the MetaGraph tag-set changed from {list(old.tags)} to "
                               f"{list(new.tags)}; loaders asking for the old tags fail"))
-    changes.extend(_signature_changes(old.signatures, new.signatures))
+    changes.extend(_signature_changes(old.signatures, new.signatures, day))
     changes.extend(_asset_changes(old.assets, new.assets))
     order = {s: i for i, s in enumerate(SEVERITIES)}
     changes.sort(key=lambda c: order[c.severity])
@@ -305,7 +319,7 @@ def diff_interfaces(old: Interface, new: Interface, *, use_fingerprint: bool = T
 
 
 def _signature_changes(old: Mapping[str, SignatureInterface],
-                       new: Mapping[str, SignatureInterface]) -> Iterable[Change]:
+                       new: Mapping[str, SignatureInterface], day: str) -> Iterable[Change]:
     removed = [k for k in old if k not in new]
     added = [k for k in new if k not in old]
     for name in list(removed):
@@ -318,15 +332,21 @@ def _signature_changes(old: Mapping[str, SignatureInterface],
                          f"signature {name!r} is gone and {twin!r} appeared with identical "
                          f"inputs and outputs: renamed? callers of {name!r} fail")
     for name in removed:
+        sunset = old[name].sunset
+        if sunset and day >= sunset:
+            yield Change(COMPATIBLE, "signature retired", name, name, None,
+                         f"signature {name!r} was removed after its sunset ({sunset})")
+            continue
+        tail = f" (deprecated, but its sunset is {sunset})" if sunset else ""
         yield Change(BREAKING, "signature removed", name, name, None,
-                     f"signature {name!r} was removed; its callers fail")
+                     f"signature {name!r} was removed; its callers fail{tail}")
     for name in added:
         yield Change(COMPATIBLE, "signature added", name, None, name,
                      f"signature {name!r} was added")
     for name in old:
         if name not in new:
             continue
-        inner = list(_one_signature(old[name], new[name]))
+        inner = list(_one_signature(old[name], new[name], day))
         if inner:
             yield from inner
         else:
@@ -334,18 +354,19 @@ def _signature_changes(old: Mapping[str, SignatureInterface],
                          f"signature {name!r}: same method, inputs and outputs")
 
 
-def _one_signature(old: SignatureInterface, new: SignatureInterface) -> Iterable[Change]:
+def _one_signature(old: SignatureInterface, new: SignatureInterface,
+                   day: str) -> Iterable[Change]:
     if old.method_name and new.method_name and old.method_name != new.method_name:
         yield Change(BREAKING, "method_name changed", f"{old.name}", old.method_name,
                      new.method_name,
                      f"signature {old.name!r}: method_name {old.method_name!r} -> "
                      f"{new.method_name!r} (TF Serving's Classify/Regress/Predict APIs depend on it)")
-    yield from _tensor_changes(old.name, "inputs", old.inputs, new.inputs)
-    yield from _tensor_changes(old.name, "outputs", old.outputs, new.outputs)
+    yield from _tensor_changes(old.name, "inputs", old.inputs, new.inputs, day)
+    yield from _tensor_changes(old.name, "outputs", old.outputs, new.outputs, day)
 
 
 def _tensor_changes(sig: str, side: str, old: Mapping[str, TensorInterface],
-                    new: Mapping[str, TensorInterface]) -> Iterable[Change]:
+                    new: Mapping[str, TensorInterface], day: str) -> Iterable[Change]:
     noun = side[:-1]
     removed = [k for k in old if k not in new]
     added = [k for k in new if k not in old]
@@ -359,8 +380,17 @@ def _tensor_changes(sig: str, side: str, old: Mapping[str, TensorInterface],
                          f"signature {sig!r}: {noun} {name!r} is gone and {twin!r} appeared "
                          f"with the same dtype and shape: renamed? callers using {name!r} fail")
     for name in removed:
+        sunset = old[name].sunset
+        if sunset and day >= sunset:
+            yield Change(COMPATIBLE, f"{noun} retired", f"{sig}/{side}/{name}",
+                         old[name].describe(), None,
+                         f"signature {sig!r}: {noun} {name!r} was removed after its sunset "
+                         f"({sunset})")
+            continue
+        tail = f" (deprecated, but its sunset is {sunset})" if sunset else ""
         yield Change(BREAKING, f"{noun} removed", f"{sig}/{side}/{name}", old[name].describe(),
-                     None, f"signature {sig!r}: {noun} {name!r} ({old[name].describe()}) was removed")
+                     None, f"signature {sig!r}: {noun} {name!r} ({old[name].describe()}) was "
+                           f"removed{tail}")
     for name in added:
         if side == "inputs":
             yield Change(BREAKING, "new required input", f"{sig}/{side}/{name}", None,

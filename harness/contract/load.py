@@ -272,6 +272,7 @@ def _signature(name: str, sig: Mapping[str, Any], ptr: list[Any]) -> SignatureSp
         batch_consistent=sig.get("batch_consistent", True),
         reject=tuple(sig.get("reject", ["dtype", "rank"])),
         stateful=sig.get("stateful", False),
+        sunset=(sig.get("deprecated") or {}).get("sunset"),
     )
 
 
@@ -314,4 +315,5 @@ def _tensor(name: str, t: Mapping[str, Any], ptr: list[Any]) -> TensorSpec:
         example=example,
         checks=tuple(checks),
         tolerance=frozen(t.get("tolerance")),
+        sunset=(t.get("deprecated") or {}).get("sunset"),
     )

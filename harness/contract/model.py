@@ -118,6 +118,7 @@ class TensorSpec:
     example: tuple[ExampleFeature, ...] | None = None
     checks: tuple[ValueCheck, ...] = ()
     tolerance: Mapping[str, Any] = field(default_factory=lambda: frozen({}))
+    sunset: str | None = None  # deprecated: may be removed from this date (YYYY-MM-DD)
 
     @property
     def rank(self) -> int | None:
@@ -155,6 +156,7 @@ class SignatureSpec:
     batch_consistent: bool = True
     reject: tuple[str, ...] = ("dtype", "rank")
     stateful: bool = False
+    sunset: str | None = None  # deprecated: may be removed from this date (YYYY-MM-DD)
 
     def input(self, name: str) -> TensorSpec:
         return _by_name(self.inputs, name)

@@ -137,3 +137,44 @@ def test_against_a_git_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys.readouterr()
     assert main(["diff", "c.json", "--against", "nope:c.json"]) == 2
     assert "cannot read 'nope:c.json' with git: fatal:" in capsys.readouterr().err
+
+
+def test_removing_a_deprecated_output_is_compatible_after_its_sunset(tmp_path: Path) -> None:
+    import datetime
+
+    sigs = json.loads(json.dumps(TINY_CONTRACT["signatures"]))
+    sigs["serving_default"]["outputs"]["label"]["deprecated"] = {"sunset": "2027-01-31",
+                                                                  "reason": "use argmax(y)"}
+    old = contract(tmp_path, "old.json", "1.0.0", signatures=sigs)
+    gone = json.loads(json.dumps(sigs))
+    del gone["serving_default"]["outputs"]["label"]
+    gone["serving_default"].pop("relations")
+    new = contract(tmp_path, "new.json", "1.1.0", signatures=gone)
+    (before,) = diff_paths(old, new, today=datetime.date(2027, 1, 30))
+    assert [(c.severity, c.kind, c.message) for c in before.breaking] == [
+        ("breaking", "output removed", "signature 'serving_default': output 'label' (int64 "
+         "[batch(1..8)]) was removed (deprecated, but its sunset is 2027-01-31)")]
+    (after,) = diff_paths(old, new, today=datetime.date(2027, 1, 31))
+    assert after.breaking == ()
+    assert [(c.severity, c.kind, c.group, c.message) for c in after.changes] == [
+        ("compatible", "output retired", "tensor",
+         "signature 'serving_default': output 'label' was removed after its sunset (2027-01-31)")]
+    assert not judge(after).failed and judge(before).failed
+
+
+def test_removing_a_deprecated_signature(tmp_path: Path) -> None:
+    import datetime
+
+    sigs = json.loads(json.dumps(TINY_CONTRACT["signatures"]))
+    sigs["old_api"] = dict(json.loads(json.dumps(sigs["serving_default"])),
+                           deprecated={"sunset": "2026-06-01"})
+    sigs["old_api"]["outputs"]["z"] = {"dtype": "float32"}  # not a twin of serving_default
+    old = contract(tmp_path, "old.json", "1.0.0", signatures=sigs)
+    new = contract(tmp_path, "new.json", "1.1.0")
+    (after,) = diff_paths(old, new, today=datetime.date(2026, 6, 1))
+    assert [(c.severity, c.kind) for c in after.changes if c.kind != "signature unchanged"] == [
+        ("compatible", "signature retired")]
+    (before,) = diff_paths(old, new, today=datetime.date(2026, 5, 31))
+    assert [c.message for c in before.breaking] == [
+        "signature 'old_api' was removed; its callers fail (deprecated, but its sunset is "
+        "2026-06-01)"]
