@@ -109,10 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("validate", "validate contract files",
                 "Validate contract files against the published JSON Schema and the rules a "
-                "schema cannot express (declared dims, ordered ranges, known checks). Prints "
+                "schema cannot express (declared dims, ordered ranges, known checks), merged "
+                "with the standards they extend; a standard (a file with a \"standard\" key) is "
+                "validated against the standard schema with its parents and locks. Prints "
                 "'ok: PATH' for each valid file and the problems of each invalid one; exits 1 "
                 "when any file is invalid (validation is this command's verdict).", _validate)
-    p.add_argument("contracts", nargs="+", metavar="CONTRACT", help="contract JSON file(s)")
+    p.add_argument("contracts", nargs="+", metavar="CONTRACT", help="contract or standard JSON file(s)")
 
     p = command("init", "write a contract from a model",
                 "Write a contract from a SavedModel's signatures (read statically): names, "
@@ -245,13 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _validate(ns: argparse.Namespace) -> int:
+    from harness.contract.document import parse
     from harness.contract.load import load_contract
+    from harness.contract.standard import load_standard
     from harness.errors import ContractError
 
     invalid = 0
     for path in ns.contracts:
         try:
-            load_contract(path)
+            data = parse(Path(path))
+            if isinstance(data, dict) and "standard" in data:
+                load_standard(Path(path))
+            else:
+                load_contract(path)
         except ContractError as exc:
             invalid += 1
             print(str(exc), file=sys.stderr)

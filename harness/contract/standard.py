@@ -111,6 +111,17 @@ def _resolve(path: Path, data: Any, stack: tuple[Path, ...]) -> Resolved:
     return Resolved(path, result, origins, locks, chain + (key,))
 
 
+def load_standard(path: Path) -> Resolved:
+    """Read and check the standard at ``path`` (its schema, its parents, its locks)."""
+    path = Path(path)
+    data = parse(path)
+    if not isinstance(data, dict) or "standard" not in data:
+        raise ContractError("is not a standard (no \"standard\" key)", file=path)
+    _check_version(data, path, "")
+    _check_schema(data, path)
+    return _resolve(path, data, ())
+
+
 def locate(ref: str, child: Path, place: str) -> Path:
     """The file ``ref`` names from ``child``: a path relative to it, or PACKAGE:NAME."""
     if ":" in ref and not ref.endswith(".json") and "/" not in ref.split(":", 1)[0]:
@@ -150,11 +161,19 @@ def _check_standard(data: Any, path: Path, ref: str, child: Path, i: int) -> Non
     if not isinstance(data, dict) or "standard" not in data:
         raise ContractError(f"extends {ref!r}, which is not a standard (no \"standard\" key; "
                             "only standards can be extended)", file=child, place=f"/extends/{i}")
+    _check_version(data, path, f" (extended by {child} /extends/{i})")
+    _check_schema(data, path)
+
+
+def _check_version(data: dict[str, Any], path: Path, by: str) -> None:
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ContractError(f"written for standard schema version {show(version)}; this "
-                            f"model-contract reads version {SCHEMA_VERSION} (extended by "
-                            f"{child} /extends/{i})", file=path, place="/schema_version")
+                            f"model-contract reads version {SCHEMA_VERSION}{by}", file=path,
+                            place="/schema_version")
+
+
+def _check_schema(data: dict[str, Any], path: Path) -> None:
     problems = infinite_numbers(data) or schema_problems(data, _standard_schema())
     if problems:
         raise ContractError(problems[0][1], file=path, place=problems[0][0], problems=problems)

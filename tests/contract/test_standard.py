@@ -320,3 +320,21 @@ def test_a_standard_from_an_installed_package(tmp_path: Path, monkeypatch: pytes
         f"{unknown}: /extends/0: no installed package ships standards named 'nobody' (the "
         "model_contract.standards entry points: acme")
     sys.modules.pop("acme_standards", None)
+
+
+def test_validate_checks_standards_with_the_standard_schema(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    assert main(["validate", *map(str, sorted((ROOT / "standards").glob("*.json")))]) == 0
+    project(tmp_path)
+    bad = write(tmp_path / "standards" / "bad.json", changed(ORG, "/tolerance/atol", "small"))
+    capsys.readouterr()
+    assert main(["validate", str(bad)]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"{bad}: /tolerance/atol: found a string 'small'; expected a number")
+    old = write(tmp_path / "standards" / "old.json", changed(ORG, "/schema_version", 0))
+    assert main(["validate", str(old)]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"{old}: /schema_version: written for standard schema version 0; this model-contract "
+        "reads version 1")
