@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  show      print a contract; --resolved: merged with its standards, every "
                "value with its file\n"
                "  lint      house rules on contracts and SavedModels (text, JSON, JUnit, SARIF)\n"
-               "  rules     list the lint rules\n\n"
+               "  rules     list the lint rules\n"
+               "  openapi   the contract as an OpenAPI 3.1 document of TF Serving's REST API\n\n"
                + EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -240,6 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
                 "level and what it asks. --markdown prints the rules reference (docs/rules.md).",
                 _rules)
     p.add_argument("--markdown", action="store_true", help="print the reference as Markdown")
+
+    p = command("openapi", "OpenAPI 3.1 of the model's TF Serving REST API",
+                "Write an OpenAPI 3.1 document of the TF Serving REST API of CONTRACT's model: "
+                "status and metadata, predict in the row and columnar formats, classify/regress "
+                "where a signature's method_name says so, with request and response schemas "
+                "from the contract (dtypes, shapes as array nesting, ranges, b64 strings, "
+                "version and label paths).", _openapi)
+    p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     return parser
 
 
@@ -481,6 +491,22 @@ def _rules(ns: argparse.Namespace) -> int:
         return OK
     for r in RULES.values():
         print(f"{r.id:<26} {r.tier:<8} {r.level:<8} {r.doc}")
+    return OK
+
+
+# ----------------------------------------------------------------------------- openapi
+
+
+def _openapi(ns: argparse.Namespace) -> int:
+    from harness.contract.load import load_contract
+    from harness.contract.openapi import openapi
+
+    text = json.dumps(openapi(load_contract(ns.contract_file)), indent=2)
+    if ns.output:
+        Path(ns.output).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {ns.output}")
+    else:
+        print(text)
     return OK
 
 
