@@ -122,10 +122,12 @@ def _finding(subject: Subject, rule_id: str, level: str, ptr: str, message: str)
 
 
 def _origin(subject: Subject, ptr: str) -> Path | None:
-    for key, file in subject.origins.items():
-        if key == ptr or key.startswith(ptr + "/") or ptr.startswith(key + "/"):
-            return file
-    return None
+    """The one file every value at or below ``ptr`` came from (None if several or none)."""
+    files = {file.resolve() for key, file in subject.origins.items()
+             if key == ptr or key.startswith(ptr.rstrip("/") + "/") or ptr.startswith(key + "/")}
+    if len(files) != 1:
+        return None
+    return next(file for key, file in subject.origins.items() if file.resolve() in files)
 
 
 def _line(subject: Subject, ptr: str) -> int | None:

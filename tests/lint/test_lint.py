@@ -330,3 +330,14 @@ def test_a_plugin_rule_from_an_installed_package(tmp_path: Path, monkeypatch: py
     finally:
         RULES._items.pop("ACME_NO_EMBED", None)
         sys.modules.pop("acme_rules", None)
+
+
+def test_a_finding_on_an_inherited_value_says_where_it_came_from(tmp_path: Path) -> None:
+    write(tmp_path / "org.json", {"standard": "org", "schema_version": 1, "signatures": {
+        "classify": {"inputs": {"input_1": {"dtype": "float32"}},
+                     "outputs": {"label": {"dtype": "int64"}}}}})
+    path = write(tmp_path / "c.json", {"extends": ["org.json"], "name": "c"})
+    (finding,) = lint_paths([path]).findings
+    assert (finding.rule, finding.line, finding.message) == (
+        "GENERIC_TENSOR_NAME", 1, f"input 'input_1' is a generated name; name it for what it "
+        f"holds (inherited from {tmp_path}/org.json)")
