@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail only on breaking changes of these groups (default: all of "
                         "signature, tensor, shape, values, assets)")
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
+    p.add_argument("--format", dest="output_format", choices=["text", "json", "junit", "sarif"],
+                   help="output format (default text; --json is --format json); SARIF results "
+                        "point at the NEW contract's file and line")
     p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
                    help="MetaGraph tag-set of models (default: serve)")
     p.add_argument("--no-fingerprint", dest="fingerprint", action="store_false",
@@ -374,7 +377,13 @@ def _diff(ns: argparse.Namespace) -> int:
     results = diff_paths(old, new, tags=_tags(ns.tags), use_fingerprint=ns.fingerprint)
     verdicts = [judge(r, groups) for r in results]
     failed = any(v.failed for v in verdicts)
-    if ns.json:
+    fmt = ns.output_format or ("json" if ns.json else "text")
+    if fmt in ("junit", "sarif"):
+        from harness.contract import release_output
+
+        print(release_output.junit(results, verdicts) if fmt == "junit"
+              else release_output.sarif(results, verdicts, groups))
+    elif fmt == "json":
         print(json.dumps({"breaking": any(r.breaking for r in results), "failed": failed,
                           "gate": list(groups),
                           "diffs": [dict(r.as_dict(), verdict={"failed": v.failed,

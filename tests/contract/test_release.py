@@ -178,3 +178,34 @@ def test_removing_a_deprecated_signature(tmp_path: Path) -> None:
     assert [c.message for c in before.breaking] == [
         "signature 'old_api' was removed; its callers fail (deprecated, but its sunset is "
         "2026-06-01)"]
+
+
+def test_gate_reports_as_junit_and_sarif(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import xml.etree.ElementTree as ET
+
+    monkeypatch.chdir(tmp_path)
+    contract(tmp_path, "old.json", "1.0.0")
+    contract(tmp_path, "new.json", "1.1.0", **narrowed_batch())
+    assert main(["diff", "old.json", "new.json", "--format", "sarif"]) == 1
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    result, version = run["results"]
+    assert result["ruleId"] == "BREAKING_SHAPE" and result["level"] == "error"
+    assert version["ruleId"] == "VERSION" and version["message"]["text"].startswith(
+        "1 breaking change(s) without a major version bump (1.0.0 -> 1.1.0)")
+    location = result["locations"][0]
+    assert location["physicalLocation"]["artifactLocation"] == {"uri": "new.json"}
+    line = location["physicalLocation"]["region"]["startLine"]
+    text = (tmp_path / "new.json").read_text().splitlines()
+    assert text[line - 1].strip() == '"shape": ['  # /signatures/serving_default/inputs/x/shape
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == \
+        "/signatures/serving_default/inputs/x/shape"
+    assert main(["diff", "old.json", "new.json", "--format", "junit"]) == 1
+    suite = ET.fromstring(capsys.readouterr().out)
+    assert suite.get("failures") == "1"
+    failure = suite.find("testcase/failure")
+    assert failure is not None and "without a major version bump" in (failure.get("message") or "")
+    contract(tmp_path, "major.json", "2.0.0", **narrowed_batch())
+    assert main(["diff", "old.json", "major.json", "--format", "sarif"]) == 0
+    (passed,) = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    assert passed["ruleId"] == "BREAKING_SHAPE" and passed["level"] == "note"
