@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("openapi", "OpenAPI 3.1 of the model's TF Serving REST API",
                 "Write an OpenAPI 3.1 document of the TF Serving REST API of CONTRACT's model: "
                 "status and metadata, predict in the row and columnar formats, classify/regress "
-                "where a signature's method_name says so, with request and response schemas "
+                "for signatures whose method_name says so and that take serialized tf.Examples, "
+                "with request and response schemas "
                 "from the contract (dtypes, shapes as array nesting, ranges, b64 strings, "
                 "version and label paths).", _openapi)
     p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")

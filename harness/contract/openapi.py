@@ -2,8 +2,8 @@
 
 :func:`openapi` describes, for the contract's model name, the model status and metadata
 GETs (plain, ``/versions/{version}`` and ``/labels/{label}``), ``:predict`` in the row
-(``instances``) and columnar (``inputs``) formats, and ``:classify`` / ``:regress`` where a
-signature's ``method_name`` says so, with request and response schemas derived from the
+(``instances``) and columnar (``inputs``) formats, and ``:classify`` / ``:regress`` for the
+signatures whose ``method_name`` says so and whose one input takes serialized tf.Examples, with request and response schemas derived from the
 contract: dtypes as JSON types, shapes as array nesting (the row format drops the batch dim),
 fixed sizes and dim bounds as item counts, ranges as minimum/maximum, strings as text or
 ``{"b64": ...}``. OpenAPI 3.1 schemas are JSON Schema 2020-12, so a client generator or a
@@ -61,19 +61,20 @@ def openapi(contract: Contract) -> dict[str, Any]:
                                                    params)}
         paths[prefix + ":predict"] = {"post": _post("predict (row or columnar format)",
                                                     "PredictRequest", "PredictResponse", params)}
-        methods = {sig.method_name for sig in contract.signatures}
-        if CLASSIFY in methods:
-            schemas["ClassifyRequest"] = _examples_request()
-            schemas["ClassifyResponse"] = {"type": "object", "required": ["result"], "properties": {
-                "result": {"type": "array", "items": {"type": "array", "items": {
+        classify, regress = _examples_signatures(contract, CLASSIFY), _examples_signatures(
+            contract, REGRESS)
+        if classify:
+            schemas["ClassifyRequest"] = _examples_request(classify)
+            schemas["ClassifyResponse"] = {"type": "object", "required": ["results"], "properties": {
+                "results": {"type": "array", "items": {"type": "array", "items": {
                     "type": "array", "prefixItems": [{"type": "string"}, {"type": "number"}],
                     "minItems": 2, "maxItems": 2}}}}}
             paths[prefix + ":classify"] = {"post": _post("classify tf.Examples", "ClassifyRequest",
                                                          "ClassifyResponse", params)}
-        if REGRESS in methods:
-            schemas["RegressRequest"] = _examples_request()
-            schemas["RegressResponse"] = {"type": "object", "required": ["result"], "properties": {
-                "result": {"type": "array", "items": {"type": "number"}}}}
+        if regress:
+            schemas["RegressRequest"] = _examples_request(regress)
+            schemas["RegressResponse"] = {"type": "object", "required": ["results"], "properties": {
+                "results": {"type": "array", "items": {"type": "number"}}}}
             paths[prefix + ":regress"] = {"post": _post("regress tf.Examples", "RegressRequest",
                                                         "RegressResponse", params)}
     return {
@@ -125,9 +126,17 @@ def _status_schema() -> dict[str, Any]:
                     "error_code": {"type": "string"}, "error_message": {"type": "string"}}}}}}}}
 
 
-def _examples_request() -> dict[str, Any]:
-    return {"type": "object", "required": ["examples"], "properties": {
-        "signature_name": {"type": "string"}, "context": {"type": "object"},
+def _examples_signatures(contract: Contract, method: str) -> list[str]:
+    """Signatures with ``method`` that take serialized tf.Examples (one string input): the
+    ones TF Serving's Classify/Regress API can feed."""
+    return [sig.name for sig in contract.signatures if sig.method_name == method
+            and len(sig.inputs) == 1 and sig.inputs[0].dtype == "string"]
+
+
+def _examples_request(signatures: list[str]) -> dict[str, Any]:
+    required = ["examples"] if "serving_default" in signatures else ["signature_name", "examples"]
+    return {"type": "object", "required": required, "properties": {
+        "signature_name": {"enum": signatures}, "context": {"type": "object"},
         "examples": {"type": "array", "items": {"type": "object"}}}}
 
 

@@ -108,3 +108,50 @@ def exchange(contract: Any, sig: Any, client: RestClient, request: Any, response
 
     one()
 
+
+
+def test_classify_and_regress_against_the_stand_in_on_the_corpus(tmp_path: Path) -> None:
+    """An extra layer: TF Serving's half_plus_two (classify and regress signatures)."""
+    from harness.contract.init import contract_from_model
+    from harness.serving.rest import examples_request
+    from harness.tf_example import encode_example
+    from tests.conftest import corpus_dir
+    from tests.standin import start_standin
+
+    model = corpus_dir() / "saved_model_half_plus_two_cpu"
+    if not model.is_dir():
+        pytest.skip(f"TF Serving corpus not found at {model} (set MODEL_CONTRACT_CORPUS)")
+    path = tmp_path / "half.json"
+    path.write_text(contract_from_model(model, output=path).render(), encoding="utf-8")
+    contract = load_contract(path)
+    doc = openapi(contract)
+    name = contract.name
+    assert {f"/v1/models/{name}:classify", f"/v1/models/{name}:regress"} <= set(doc["paths"])
+    methods = {"tensorflow/serving/classify": ("Classify", "classify"),
+               "tensorflow/serving/regress": ("Regress", "regress")}
+    examples = [encode_example({"x": [float(v)], "x2": [float(v) / 2]},
+                               {"x": "float32", "x2": "float32"}) for v in (1, 2, 3)]
+    answered = []
+    with start_standin({name: model}) as server:
+        client = RestClient(server.rest_url, name)
+        try:
+            validator(doc, "ModelStatus").validate(client.status().body)
+            for sig in contract.signatures:
+                if sig.method_name not in methods:
+                    continue
+                schema, call = methods[sig.method_name]
+                document = examples_request(examples, sig.name)
+                if sig.inputs[0].dtype != "string":  # regress_x2_to_y3 takes x2, not Examples
+                    assert not validator(doc, f"{schema}Request").is_valid(document)
+                    answer = getattr(client, call)(document)
+                    assert answer.status == 400, answer.describe()  # and the server agrees
+                    continue
+                validator(doc, f"{schema}Request").validate(document)
+                answer = getattr(client, call)(document)
+                assert answer.status == 200, f"{sig.name}: {answer.describe()}"
+                validator(doc, f"{schema}Response").validate(answer.body)
+                answered.append(sig.name)
+        finally:
+            client.close()
+    assert sorted(answered) == ["classify_x_to_y", "regress_x_to_y", "regress_x_to_y2"]
+    assert not validator(doc, "RegressResponse").is_valid({"results": [[1.0]]})
