@@ -25,6 +25,7 @@ from harness.contract.document import (
 )
 from harness.contract.json_limits import pointer
 from harness.contract.model import (
+    DEFAULT_REJECT,
     DTYPES,
     FLOAT_DTYPES,
     FORMATS,
@@ -270,7 +271,7 @@ def _signature(name: str, sig: Mapping[str, Any], ptr: list[Any]) -> SignatureSp
         relations=tuple(relations),
         deterministic=sig.get("deterministic", True),
         batch_consistent=sig.get("batch_consistent", True),
-        reject=tuple(sig.get("reject", ["dtype", "rank"])),
+        reject=tuple(sig.get("reject", DEFAULT_REJECT)),
         stateful=sig.get("stateful", False),
         sunset=(sig.get("deprecated") or {}).get("sunset"),
     )
