@@ -30,7 +30,8 @@ EXIT_CODES = f"""\
 exit codes:
   {OK}  ok: valid, passed, no breaking change, no policy violation
   {FAILED}  the command's verdict is negative: an invalid contract (validate), a failed check
-     (check), a breaking change (diff), an op-policy violation (scan)
+     (check), a breaking change (diff), an op-policy violation (scan), a lint finding of
+     level error (lint)
   {USER_ERROR}  usage or input error: bad arguments, an unreadable contract given to init/check/
      diff/scan, a path that is not a SavedModel, nothing to compare or collect (one message
      on stderr, no traceback)
@@ -86,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return USER_ERROR
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
     except Exception:  # noqa: BLE001 - a bug: keep the traceback
         traceback.print_exc()
         print("model-contract: internal error (a bug in model-contract; please report it with "
@@ -105,7 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
                "  check     run a contract's checks on its models (through pytest)\n"
                "  diff      list interface changes between two contracts/models, gate on "
                "breaking ones\n"
-               "  scan      the op-policy scan of saved_model.pb (nothing is loaded)\n\n"
+               "  scan      the op-policy scan of saved_model.pb (nothing is loaded)\n"
+               "  show      print a contract; --resolved: merged with its standards, every "
+               "value with its file\n"
+               "  lint      house rules on contracts and SavedModels (text, JSON, JUnit, SARIF)\n"
+               "  rules     list the lint rules\n"
+               "  openapi   the contract as an OpenAPI 3.1 document of TF Serving's REST API\n\n"
                + EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -117,10 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("validate", "validate contract files",
                 "Validate contract files against the published JSON Schema and the rules a "
-                "schema cannot express (declared dims, ordered ranges, known checks). Prints "
+                "schema cannot express (declared dims, ordered ranges, known checks), merged "
+                "with the standards they extend; a standard (a file with a \"standard\" key) is "
+                "validated against the standard schema with its parents and locks. Prints "
                 "'ok: PATH' for each valid file and the problems of each invalid one; exits 1 "
                 "when any file is invalid (validation is this command's verdict).", _validate)
-    p.add_argument("contracts", nargs="+", metavar="CONTRACT", help="contract JSON file(s)")
+    p.add_argument("contracts", nargs="+", metavar="CONTRACT", help="contract or standard JSON file(s)")
 
     p = command("init", "write a contract from a model",
                 "Write a contract from a SavedModel's signatures (read statically): names, "
@@ -173,13 +184,30 @@ def build_parser() -> argparse.ArgumentParser:
                 "new required input, an input dim narrowed, a fixed size or rank changed, an "
                 "asset removed), compatible (a signature or output added, a dim widened, an "
                 "asset added) or unchanged. Two models whose fingerprint.pb signature_def_hash "
-                "are equal are unchanged without further comparison. Exits 1 when any change "
-                "is breaking: a release gate.", _diff)
+                "are equal are unchanged without further comparison. Contracts also compare value "
+                "ranges (an input range narrowed or an output range widened is breaking) and "
+                "deprecations (removing a deprecated signature or tensor is compatible from its "
+                "sunset date on, breaking before). Each "
+                "change belongs to a group (signature, tensor, shape, values, assets); --gate "
+                "picks the groups that fail. The release gate: when both sides are contracts "
+                "with a MAJOR.MINOR.PATCH version, a breaking change fails only without a major "
+                "bump and a compatible change without a minor bump warns; otherwise exits 1 when "
+                "any gated change is breaking.", _diff)
     p.add_argument("old", metavar="OLD", help="contract, SavedModel or TF Serving base path")
     p.add_argument("new", metavar="NEW", nargs="?",
                    help="contract or model to compare with (omit to compare the versions of "
                         "the base path OLD)")
+    p.add_argument("--against", metavar="REV:PATH|FILE|MODEL",
+                   help="compare the positional contract (the new one) against this: a file, a "
+                        "model, or a contract at a git revision (main:contracts/x.json, read "
+                        "with git show, no checkout)")
+    p.add_argument("--gate", metavar="GROUP[,GROUP]", default="signature,tensor,shape,values,assets",
+                   help="fail only on breaking changes of these groups (default: all of "
+                        "signature, tensor, shape, values, assets)")
     p.add_argument("--json", action="store_true", help="print the changes as JSON")
+    p.add_argument("--format", dest="output_format", choices=["text", "json", "junit", "sarif"],
+                   help="output format (default text; --json is --format json); SARIF results "
+                        "point at the NEW contract's file and line")
     p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
                    help="MetaGraph tag-set of models (default: serve)")
     p.add_argument("--no-fingerprint", dest="fingerprint", action="store_false",
@@ -197,6 +225,54 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--contract", dest="policy_contract", metavar="CONTRACT",
                         help="take the op policy and tag-set from this contract")
     add_to_argparse(p, ["allow_op"])
+
+    p = command("show", "print a contract (merged with its standards)",
+                "Validate CONTRACT and print it. With --resolved, print the contract merged with "
+                "the standards it extends (transitively), one line per value: its JSON pointer, "
+                "the value and the file it came from. Exits 2 when the contract is invalid.",
+                _show)
+    p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")
+    p.add_argument("--resolved", action="store_true",
+                   help="apply extends and say where every value comes from")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON: {\"contract\": merged document, \"provenance\": {pointer: "
+                        "file}}")
+
+    p = command("lint", "house rules on contracts and models",
+                "Apply the lint rules to contract files (as merged with their standards) and to "
+                "SavedModel directories (read statically from saved_model.pb: nothing is loaded "
+                "or run). A contract's \"lint\" block (or a standard's) sets the tier, each "
+                "rule's level and accountable ignores. Exits 1 when a finding of level error "
+                "remains.", _lint)
+    p.add_argument("paths", nargs="+", metavar="CONTRACT_OR_MODEL",
+                   help="contract JSON files and/or SavedModel directories")
+    p.add_argument("--tier", choices=["minimal", "basic", "strict"],
+                   help="rules to apply (default: the contract's lint.tier, else basic)")
+    p.add_argument("--format", dest="output_format", default="text",
+                   choices=["text", "json", "junit", "sarif"], help="output format (default text)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the output here, not stdout")
+    p.add_argument("--baseline", metavar="FILE",
+                   help="leave out the findings this baseline records (legacy violations)")
+    p.add_argument("--write-baseline", metavar="FILE",
+                   help="record every current finding in FILE (then exit 0)")
+    p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
+                   help="MetaGraph tag-set of models (default: serve)")
+
+    p = command("rules", "list the lint rules",
+                "List every lint rule (built in and from installed plugins): id, tier, default "
+                "level and what it asks. --markdown prints the rules reference (docs/rules.md).",
+                _rules)
+    p.add_argument("--markdown", action="store_true", help="print the reference as Markdown")
+
+    p = command("openapi", "OpenAPI 3.1 of the model's TF Serving REST API",
+                "Write an OpenAPI 3.1 document of the TF Serving REST API of CONTRACT's model: "
+                "status and metadata, predict in the row and columnar formats, classify/regress "
+                "for signatures whose method_name says so and that take serialized tf.Examples, "
+                "with request and response schemas "
+                "from the contract (dtypes, shapes as array nesting, ranges, b64 strings, "
+                "version and label paths).", _openapi)
+    p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     return parser
 
 
@@ -204,13 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _validate(ns: argparse.Namespace) -> int:
+    from harness.contract.document import parse
     from harness.contract.load import load_contract
+    from harness.contract.standard import load_standard
     from harness.errors import ContractError
 
     invalid = 0
     for path in ns.contracts:
         try:
-            load_contract(path)
+            data = parse(Path(path))
+            if isinstance(data, dict) and "standard" in data:
+                load_standard(Path(path))
+            else:
+                load_contract(path)
         except ContractError as exc:
             invalid += 1
             print(str(exc), file=sys.stderr)
@@ -317,15 +399,40 @@ def _check(ns: argparse.Namespace) -> int:
 
 def _diff(ns: argparse.Namespace) -> int:
     from harness.contract.diff import diff_paths, render_table
+    from harness.contract.release import check_groups, judge
 
-    results = diff_paths(ns.old, ns.new, tags=_tags(ns.tags), use_fingerprint=ns.fingerprint)
-    breaking = any(r.breaking for r in results)
-    if ns.json:
-        print(json.dumps({"breaking": breaking, "diffs": [r.as_dict() for r in results]},
-                         indent=2))
+    groups = check_groups(g.strip() for g in ns.gate.split(",") if g.strip())
+    if ns.against is not None:
+        if ns.new is not None:
+            raise UsageError("give NEW or --against, not both (--against names the old side)")
+        old, new = ns.against, ns.old
     else:
-        print(printable("\n\n".join(render_table(r) for r in results)))
-    return FAILED if breaking else OK
+        old, new = ns.old, ns.new
+    results = diff_paths(old, new, tags=_tags(ns.tags), use_fingerprint=ns.fingerprint)
+    verdicts = [judge(r, groups) for r in results]
+    failed = any(v.failed for v in verdicts)
+    fmt = ns.output_format or ("json" if ns.json else "text")
+    if fmt in ("junit", "sarif"):
+        from harness.contract import release_output
+
+        print(release_output.junit(results, verdicts) if fmt == "junit"
+              else release_output.sarif(results, verdicts, groups))
+    elif fmt == "json":
+        print(json.dumps({"breaking": any(r.breaking for r in results), "failed": failed,
+                          "gate": list(groups),
+                          "diffs": [dict(r.as_dict(), verdict={"failed": v.failed,
+                                                               "reasons": list(v.reasons),
+                                                               "warnings": list(v.warnings)})
+                                    for r, v in zip(results, verdicts)]}, indent=2))
+    else:
+        blocks = []
+        for result, verdict in zip(results, verdicts):
+            lines = [render_table(result)]
+            lines += [f"  FAIL: {reason}" for reason in verdict.reasons]
+            lines += [f"  warning: {warning}" for warning in verdict.warnings]
+            blocks.append("\n".join(lines))
+        print(printable("\n\n".join(blocks)))
+    return FAILED if failed else OK
 
 
 # ----------------------------------------------------------------------------- scan
@@ -367,6 +474,92 @@ def _scan(ns: argparse.Namespace) -> int:
         print("to permit an op deliberately: --allow-op OP, or \"ops\": {\"permit\": [...]} in "
               "the contract", file=sys.stderr)
     return FAILED if violations else OK
+
+
+# ----------------------------------------------------------------------------- show
+
+
+def _show(ns: argparse.Namespace) -> int:
+    from harness.contract.load import load_contract
+    from harness.contract.standard import provenance, resolve
+
+    path = Path(ns.contract_file)
+    load_contract(path)  # invalid (or loosening a standard): exit 2 with the problems
+    if not ns.resolved:
+        print(path.read_text(encoding="utf-8").rstrip())
+        return OK
+    resolved = resolve(path)
+    rows = provenance(resolved)
+    if ns.json:
+        print(json.dumps({"contract": dict(resolved.data),
+                          "provenance": {ptr: _shown_path(file) for ptr, _, file in rows}},
+                         indent=2))
+        return OK
+    width = max((len(ptr) for ptr, _, _ in rows), default=0)
+    for ptr, value, file in rows:
+        print(printable(f"{ptr.ljust(width)}  {json.dumps(value)}  # {_shown_path(file)}"))
+    return OK
+
+
+# ----------------------------------------------------------------------------- lint
+
+
+def _lint(ns: argparse.Namespace) -> int:
+    from harness.lint.output import OUTPUTS
+    from harness.lint.rules import load_plugins
+    from harness.lint.run import lint_paths, write_baseline
+
+    load_plugins()
+    baseline = Path(ns.baseline) if ns.baseline else None
+    result = lint_paths(ns.paths, tier=ns.tier, baseline=baseline, tags=_tags(ns.tags))
+    if ns.write_baseline:
+        write_baseline(result, Path(ns.write_baseline))
+        print(f"wrote {ns.write_baseline}: {len(result.findings)} finding(s) recorded")
+        return OK
+    text = OUTPUTS[ns.output_format](result)
+    if ns.output:
+        Path(ns.output).write_text(text + "\n", encoding="utf-8")
+        print(OUTPUTS["text"](result).splitlines()[-1])
+    else:
+        print(printable(text) if ns.output_format == "text" else text)
+    return FAILED if result.failed else OK
+
+
+def _rules(ns: argparse.Namespace) -> int:
+    from harness.lint.rules import RULES, load_plugins, reference_markdown
+
+    load_plugins()
+    if ns.markdown:
+        print(reference_markdown(), end="")
+        return OK
+    for r in RULES.values():
+        print(f"{r.id:<26} {r.tier:<8} {r.level:<8} {r.doc}")
+    return OK
+
+
+# ----------------------------------------------------------------------------- openapi
+
+
+def _openapi(ns: argparse.Namespace) -> int:
+    from harness.contract.load import load_contract
+    from harness.contract.openapi import openapi
+
+    text = json.dumps(openapi(load_contract(ns.contract_file)), indent=2)
+    if ns.output:
+        Path(ns.output).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {ns.output}")
+    else:
+        print(text)
+    return OK
+
+
+def _shown_path(file: Path) -> str:
+    """``file`` relative to the working directory when it is below it."""
+    full = Path(os.path.normpath(Path(file).absolute()))
+    try:
+        return str(full.relative_to(Path.cwd()))
+    except ValueError:
+        return str(full)
 
 
 def _tags(text: str) -> tuple[str, ...]:

@@ -8,19 +8,24 @@ lists every :class:`Change` with a severity:
 * ``breaking``: a signature, input or output removed or renamed, a ``method_name`` or
   dtype changed, a new (required) input, a fixed size or the rank changed, an *input* dim
   narrowed (a named range shrank, a free or unknown size or rank became fixed), an asset
-  removed, the tag-set changed.
+  removed, the tag-set changed; a deprecated signature or tensor removed before its sunset.
 * ``compatible``: a signature or output added, a dim widened (fixed -> unknown, a range
   grew, the rank opened), an *output* dim narrowed (it promises more, breaks no caller),
-  an asset added.
+  an asset added, a deprecated signature or tensor removed on or after its sunset date
+  ("retired").
 * ``unchanged``: a signature present on both sides with nothing changed.
 
 A removed and an added signature (or tensor) with identical interfaces are reported as one
-"renamed?" change.
+"renamed?" change. Between two contracts, value ranges compare too (``values``): an input
+range narrowed or an output range widened is breaking, the other way compatible. Every
+kind of change belongs to a group (:data:`KIND_GROUPS`: signature, tensor, shape, values,
+assets) that a release gate (:mod:`harness.contract.release`) can gate on.
 Nothing here imports TensorFlow; reading a model goes through :mod:`harness.savedmodel`.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +36,23 @@ from harness.contract.model import Contract, frozen
 from harness.errors import HarnessError, ModelError
 from harness.savedmodel.layout import resolve_model
 from harness.savedmodel.reader import MetaGraphInfo, SavedModelInfo, read_saved_model
+
+#: every kind of change -> the group a team can gate on (``diff --gate GROUP,...``)
+GROUPS = ("signature", "tensor", "shape", "values", "assets")
+KIND_GROUPS = {
+    "tag-set changed": "signature", "signature renamed?": "signature",
+    "signature removed": "signature", "signature added": "signature",
+    "signature retired": "signature", "input retired": "tensor", "output retired": "tensor",
+    "signature unchanged": "signature", "method_name changed": "signature",
+    "input renamed?": "tensor", "output renamed?": "tensor", "input removed": "tensor",
+    "output removed": "tensor", "new required input": "tensor", "output added": "tensor",
+    "dtype changed": "tensor",
+    "rank fixed": "shape", "rank opened": "shape", "rank changed": "shape",
+    "fixed size changed": "shape", "dim widened": "shape", "dim narrowed": "shape",
+    "dim changed": "shape",
+    "range narrowed": "values", "range widened": "values", "range changed": "values",
+    "asset removed": "assets", "asset added": "assets",
+}
 
 BREAKING = "breaking"
 COMPATIBLE = "compatible"
@@ -76,6 +98,8 @@ class TensorInterface:
     name: str
     dtype: str
     shape: tuple[DimRange, ...] | None
+    range: tuple[float, float] | None = None  # a contract's value domain (models declare none)
+    sunset: str | None = None  # a contract's deprecation: removable from this date
 
     def describe(self) -> str:
         if self.shape is None:
@@ -92,6 +116,7 @@ class SignatureInterface:
     method_name: str | None  # None: not stated (a contract without method_name)
     inputs: Mapping[str, TensorInterface]
     outputs: Mapping[str, TensorInterface]
+    sunset: str | None = None
 
     def same_io(self, other: "SignatureInterface") -> bool:
         return _same_tensors(self.inputs, other.inputs) and _same_tensors(self.outputs, other.outputs)
@@ -106,6 +131,7 @@ class Interface:
     assets: tuple[str, ...]
     tags: tuple[str, ...]
     fingerprint: Mapping[str, int] = field(default_factory=lambda: frozen({}))
+    version: str | None = None  # a contract's "version"
 
 
 @dataclass(frozen=True)
@@ -119,9 +145,13 @@ class Change:
     new: str | None
     message: str
 
+    @property
+    def group(self) -> str:
+        return KIND_GROUPS[self.kind]
+
     def as_dict(self) -> dict[str, Any]:
-        return {"severity": self.severity, "kind": self.kind, "where": self.where,
-                "old": self.old, "new": self.new, "message": self.message}
+        return {"severity": self.severity, "kind": self.kind, "group": self.group,
+                "where": self.where, "old": self.old, "new": self.new, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -132,6 +162,8 @@ class DiffResult:
     new: str
     changes: tuple[Change, ...]
     shortcut: str | None = None
+    old_version: str | None = None
+    new_version: str | None = None
 
     @property
     def breaking(self) -> tuple[Change, ...]:
@@ -142,6 +174,7 @@ class DiffResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"old": self.old, "new": self.new, "shortcut": self.shortcut,
+                "old_version": self.old_version, "new_version": self.new_version,
                 "breaking": bool(self.breaking),
                 "counts": {s: self.count(s) for s in SEVERITIES},
                 "changes": [c.as_dict() for c in self.changes]}
@@ -171,11 +204,14 @@ def interface_from_contract(contract: Contract) -> Interface:
     for sig in contract.signatures:
         sigs[sig.name] = SignatureInterface(
             sig.name, sig.method_name,
-            frozen({t.name: TensorInterface(t.name, t.dtype, dims(t.shape)) for t in sig.inputs}),
-            frozen({t.name: TensorInterface(t.name, t.dtype, dims(t.shape)) for t in sig.outputs}),
+            frozen({t.name: TensorInterface(t.name, t.dtype, dims(t.shape), t.range, t.sunset)
+                    for t in sig.inputs}),
+            frozen({t.name: TensorInterface(t.name, t.dtype, dims(t.shape), t.range, t.sunset)
+                    for t in sig.outputs}),
+            sig.sunset,
         )
     return Interface(str(contract.path), frozen(sigs), tuple(sorted(contract.assets)),
-                     tuple(sorted(contract.tags)))
+                     tuple(sorted(contract.tags)), version=contract.version or None)
 
 
 def interface_from_model(info: SavedModelInfo, meta_graph: MetaGraphInfo) -> Interface:
@@ -203,6 +239,12 @@ def interface_of(path: str | Path, tags: Iterable[str] = ("serve",)) -> Interfac
     ``tags`` picks the MetaGraph of a model (a contract carries its own tag-set).
     Raises :class:`ContractError` / :class:`ModelError` for what cannot be read.
     """
+    from harness.contract.revision import contract_at, is_revision
+
+    if isinstance(path, str) and is_revision(path):
+        contract = contract_at(path)
+        found = interface_from_contract(contract)
+        return Interface(path, found.signatures, found.assets, found.tags, version=found.version)
     path = Path(path)
     if path.is_file():
         return interface_from_contract(load_contract(path))
@@ -228,12 +270,14 @@ def version_pairs(base: str | Path) -> list[tuple[Path, Path]]:
 
 
 def diff_paths(old: str | Path, new: str | Path | None = None, *,
-               tags: Iterable[str] = ("serve",), use_fingerprint: bool = True) -> list[DiffResult]:
+               tags: Iterable[str] = ("serve",), use_fingerprint: bool = True,
+               today: datetime.date | None = None) -> list[DiffResult]:
     """Diff OLD against NEW, or (``new`` None) each pair of consecutive versions of OLD."""
-    pairs = [(Path(old), Path(new))] if new is not None else version_pairs(old)
+    pairs: list[tuple[str | Path, str | Path]]
+    pairs = [(old, new)] if new is not None else list(version_pairs(old))
     tags = tuple(tags)
     return [diff_interfaces(interface_of(a, tags), interface_of(b, tags),
-                            use_fingerprint=use_fingerprint) for a, b in pairs]
+                            use_fingerprint=use_fingerprint, today=today) for a, b in pairs]
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -248,27 +292,34 @@ def fingerprint_shortcut(old: Interface, new: Interface) -> str | None:
     return None
 
 
-def diff_interfaces(old: Interface, new: Interface, *, use_fingerprint: bool = True) -> DiffResult:
-    """Every change from ``old`` to ``new``, breaking first."""
+def diff_interfaces(old: Interface, new: Interface, *, use_fingerprint: bool = True,
+                    today: datetime.date | None = None) -> DiffResult:
+    """Every change from ``old`` to ``new``, breaking first.
+
+    A signature or tensor that ``old`` marks deprecated is *retired* (compatible) when it is
+    removed on or after its sunset date (``today``, default the current date), and removed
+    (breaking) before it.
+    """
+    day = (today or datetime.date.today()).isoformat()
     if use_fingerprint:
         shortcut = fingerprint_shortcut(old, new)
         if shortcut:
-            return DiffResult(old.label, new.label, (), shortcut)
+            return DiffResult(old.label, new.label, (), shortcut, old.version, new.version)
     changes: list[Change] = []
     if old.tags != new.tags:
         changes.append(Change(BREAKING, "tag-set changed", "tags", str(list(old.tags)),
                               str(list(new.tags)),
                               f"the MetaGraph tag-set changed from {list(old.tags)} to "
                               f"{list(new.tags)}; loaders asking for the old tags fail"))
-    changes.extend(_signature_changes(old.signatures, new.signatures))
+    changes.extend(_signature_changes(old.signatures, new.signatures, day))
     changes.extend(_asset_changes(old.assets, new.assets))
     order = {s: i for i, s in enumerate(SEVERITIES)}
     changes.sort(key=lambda c: order[c.severity])
-    return DiffResult(old.label, new.label, tuple(changes))
+    return DiffResult(old.label, new.label, tuple(changes), None, old.version, new.version)
 
 
 def _signature_changes(old: Mapping[str, SignatureInterface],
-                       new: Mapping[str, SignatureInterface]) -> Iterable[Change]:
+                       new: Mapping[str, SignatureInterface], day: str) -> Iterable[Change]:
     removed = [k for k in old if k not in new]
     added = [k for k in new if k not in old]
     for name in list(removed):
@@ -281,15 +332,21 @@ def _signature_changes(old: Mapping[str, SignatureInterface],
                          f"signature {name!r} is gone and {twin!r} appeared with identical "
                          f"inputs and outputs: renamed? callers of {name!r} fail")
     for name in removed:
+        sunset = old[name].sunset
+        if sunset and day >= sunset:
+            yield Change(COMPATIBLE, "signature retired", name, name, None,
+                         f"signature {name!r} was removed after its sunset ({sunset})")
+            continue
+        tail = f" (deprecated, but its sunset is {sunset})" if sunset else ""
         yield Change(BREAKING, "signature removed", name, name, None,
-                     f"signature {name!r} was removed; its callers fail")
+                     f"signature {name!r} was removed; its callers fail{tail}")
     for name in added:
         yield Change(COMPATIBLE, "signature added", name, None, name,
                      f"signature {name!r} was added")
     for name in old:
         if name not in new:
             continue
-        inner = list(_one_signature(old[name], new[name]))
+        inner = list(_one_signature(old[name], new[name], day))
         if inner:
             yield from inner
         else:
@@ -297,18 +354,19 @@ def _signature_changes(old: Mapping[str, SignatureInterface],
                          f"signature {name!r}: same method, inputs and outputs")
 
 
-def _one_signature(old: SignatureInterface, new: SignatureInterface) -> Iterable[Change]:
+def _one_signature(old: SignatureInterface, new: SignatureInterface,
+                   day: str) -> Iterable[Change]:
     if old.method_name and new.method_name and old.method_name != new.method_name:
         yield Change(BREAKING, "method_name changed", f"{old.name}", old.method_name,
                      new.method_name,
                      f"signature {old.name!r}: method_name {old.method_name!r} -> "
                      f"{new.method_name!r} (TF Serving's Classify/Regress/Predict APIs depend on it)")
-    yield from _tensor_changes(old.name, "inputs", old.inputs, new.inputs)
-    yield from _tensor_changes(old.name, "outputs", old.outputs, new.outputs)
+    yield from _tensor_changes(old.name, "inputs", old.inputs, new.inputs, day)
+    yield from _tensor_changes(old.name, "outputs", old.outputs, new.outputs, day)
 
 
 def _tensor_changes(sig: str, side: str, old: Mapping[str, TensorInterface],
-                    new: Mapping[str, TensorInterface]) -> Iterable[Change]:
+                    new: Mapping[str, TensorInterface], day: str) -> Iterable[Change]:
     noun = side[:-1]
     removed = [k for k in old if k not in new]
     added = [k for k in new if k not in old]
@@ -322,8 +380,17 @@ def _tensor_changes(sig: str, side: str, old: Mapping[str, TensorInterface],
                          f"signature {sig!r}: {noun} {name!r} is gone and {twin!r} appeared "
                          f"with the same dtype and shape: renamed? callers using {name!r} fail")
     for name in removed:
+        sunset = old[name].sunset
+        if sunset and day >= sunset:
+            yield Change(COMPATIBLE, f"{noun} retired", f"{sig}/{side}/{name}",
+                         old[name].describe(), None,
+                         f"signature {sig!r}: {noun} {name!r} was removed after its sunset "
+                         f"({sunset})")
+            continue
+        tail = f" (deprecated, but its sunset is {sunset})" if sunset else ""
         yield Change(BREAKING, f"{noun} removed", f"{sig}/{side}/{name}", old[name].describe(),
-                     None, f"signature {sig!r}: {noun} {name!r} ({old[name].describe()}) was removed")
+                     None, f"signature {sig!r}: {noun} {name!r} ({old[name].describe()}) was "
+                           f"removed{tail}")
     for name in added:
         if side == "inputs":
             yield Change(BREAKING, "new required input", f"{sig}/{side}/{name}", None,
@@ -347,6 +414,30 @@ def _tensor_change(sig: str, side: str, old: TensorInterface,
         yield Change(BREAKING, "dtype changed", where, old.dtype, new.dtype,
                      f"signature {sig!r}: {noun} {old.name!r} dtype {old.dtype} -> {new.dtype}")
     yield from _shape_changes(sig, side, old, new)
+    yield from _range_change(sig, side, old, new)
+
+
+def _range_change(sig: str, side: str, old: TensorInterface,
+                  new: TensorInterface) -> Iterable[Change]:
+    """Value domains (contracts only): an input may only widen, an output only narrow."""
+    if old.range is None or new.range is None or old.range == new.range:
+        return
+    where = f"{sig}/{side}/{old.name}"
+    text = f"signature {sig!r}: {side[:-1]} {old.name!r} range {list(old.range)} -> {list(new.range)}"
+    wider = new.range[0] <= old.range[0] and old.range[1] <= new.range[1]
+    narrower = old.range[0] <= new.range[0] and new.range[1] <= old.range[1]
+    if wider:
+        severity = COMPATIBLE if side == "inputs" else BREAKING
+        yield Change(severity, "range widened", where, str(list(old.range)), str(list(new.range)),
+                     text + ("" if side == "inputs" else "; callers relying on the old range break"))
+    elif narrower:
+        severity = BREAKING if side == "inputs" else COMPATIBLE
+        yield Change(severity, "range narrowed", where, str(list(old.range)),
+                     str(list(new.range)),
+                     text + ("; callers sending values outside it break" if side == "inputs" else ""))
+    else:
+        yield Change(BREAKING, "range changed", where, str(list(old.range)), str(list(new.range)),
+                     text + " (the ranges only partly overlap)")
 
 
 def _shape_changes(sig: str, side: str, old: TensorInterface,
@@ -438,7 +529,7 @@ def _arrow(change: Change) -> str:
 
 
 __all__ = [
-    "BREAKING", "COMPATIBLE", "UNCHANGED", "Change", "DiffResult", "DimRange", "Interface",
+    "BREAKING", "COMPATIBLE", "GROUPS", "KIND_GROUPS", "UNCHANGED", "Change", "DiffResult", "DimRange", "Interface",
     "SignatureInterface", "TensorInterface", "diff_interfaces", "diff_paths",
     "fingerprint_shortcut", "interface_from_contract", "interface_from_model", "interface_of",
     "render_table", "version_pairs",

@@ -123,6 +123,7 @@ class TensorSpec:
     example: tuple[ExampleFeature, ...] | None = None
     checks: tuple[ValueCheck, ...] = ()
     tolerance: Mapping[str, Any] = field(default_factory=lambda: frozen({}))
+    sunset: str | None = None  # deprecated: may be removed from this date (YYYY-MM-DD)
 
     @property
     def rank(self) -> int | None:
@@ -160,6 +161,7 @@ class SignatureSpec:
     batch_consistent: bool = True
     reject: tuple[str, ...] = DEFAULT_REJECT
     stateful: bool = False
+    sunset: str | None = None  # deprecated: may be removed from this date (YYYY-MM-DD)
 
     def input(self, name: str) -> TensorSpec:
         return _by_name(self.inputs, name)

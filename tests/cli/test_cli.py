@@ -12,7 +12,7 @@ import harness.cli as cli
 from harness.cli import main
 from tests.conftest import FIXTURES, MODELS, ROOT
 
-SUBCOMMANDS = ["validate", "init", "check", "diff", "scan"]
+SUBCOMMANDS = ["validate", "init", "check", "diff", "scan", "show", "lint", "rules", "openapi"]
 
 
 def test_help_documents_commands_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,228 @@
+"""The contract as an API gateway reads it: an OpenAPI 3.1 document of TF Serving's REST API.
+
+:func:`openapi` describes, for the contract's model name, the model status and metadata
+GETs (plain, ``/versions/{version}`` and ``/labels/{label}``), ``:predict`` in the row
+(``instances``) and columnar (``inputs``) formats, and ``:classify`` / ``:regress`` for the
+signatures whose ``method_name`` says so and whose one input takes serialized tf.Examples, with request and response schemas derived from the
+contract: dtypes as JSON types, shapes as array nesting (the row format drops the batch dim),
+fixed sizes and dim bounds as item counts, ranges as minimum/maximum, strings as text or
+``{"b64": ...}``. OpenAPI 3.1 schemas are JSON Schema 2020-12, so a client generator or a
+gateway validates with them directly. Pure: the contract in, a dict out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from harness.contract.model import FLOAT_DTYPES, INT_DTYPES, Contract, SignatureSpec, TensorSpec
+
+CLASSIFY = "tensorflow/serving/classify"
+REGRESS = "tensorflow/serving/regress"
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def model_name(contract: Contract) -> str:
+    serving = contract.formats.get("serving")
+    name = serving.options.get("model_name") if serving is not None else None
+    return str(name or contract.name)
+
+
+def openapi(contract: Contract) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``contract``'s model on TF Serving's REST API."""
+    name = model_name(contract)
+    schemas: dict[str, Any] = {
+        "Error": {"type": "object", "required": ["error"],
+                  "properties": {"error": {"type": "string"}}},
+        "ModelStatus": _status_schema(),
+        "ModelMetadata": {"type": "object", "required": ["model_spec", "metadata"],
+                          "properties": {"model_spec": {"type": "object"},
+                                         "metadata": {"type": "object", "properties": {
+                                             "signature_def": {"type": "object"}}}}},
+        "B64": {"type": "object", "required": ["b64"], "additionalProperties": False,
+                "properties": {"b64": {"type": "string", "contentEncoding": "base64"}}},
+    }
+    predict_requests, predict_responses = [], []
+    for sig in contract.signatures:
+        key = _key(sig.name)
+        schemas[f"{key}Row"] = _row_request(sig, contract)
+        schemas[f"{key}Columnar"] = _columnar_request(sig, contract)
+        schemas[f"{key}RowResponse"] = _row_response(sig, contract)
+        schemas[f"{key}ColumnarResponse"] = _columnar_response(sig, contract)
+        predict_requests += [{"$ref": f"#/components/schemas/{key}Row"},
+                             {"$ref": f"#/components/schemas/{key}Columnar"}]
+        predict_responses += [{"$ref": f"#/components/schemas/{key}RowResponse"},
+                              {"$ref": f"#/components/schemas/{key}ColumnarResponse"}]
+    schemas["PredictRequest"] = {"anyOf": predict_requests}
+    schemas["PredictResponse"] = {"anyOf": predict_responses}
+    paths: dict[str, Any] = {}
+    for prefix, params in _prefixes(name):
+        paths[prefix] = {"get": _get("model status", "ModelStatus", params)}
+        paths[prefix + "/metadata"] = {"get": _get("signatures of the model", "ModelMetadata",
+                                                   params)}
+        paths[prefix + ":predict"] = {"post": _post("predict (row or columnar format)",
+                                                    "PredictRequest", "PredictResponse", params)}
+        classify, regress = _examples_signatures(contract, CLASSIFY), _examples_signatures(
+            contract, REGRESS)
+        if classify:
+            schemas["ClassifyRequest"] = _examples_request(classify)
+            schemas["ClassifyResponse"] = {"type": "object", "required": ["results"], "properties": {
+                "results": {"type": "array", "items": {"type": "array", "items": {
+                    "type": "array", "prefixItems": [{"type": "string"}, {"type": "number"}],
+                    "minItems": 2, "maxItems": 2}}}}}
+            paths[prefix + ":classify"] = {"post": _post("classify tf.Examples", "ClassifyRequest",
+                                                         "ClassifyResponse", params)}
+        if regress:
+            schemas["RegressRequest"] = _examples_request(regress)
+            schemas["RegressResponse"] = {"type": "object", "required": ["results"], "properties": {
+                "results": {"type": "array", "items": {"type": "number"}}}}
+            paths[prefix + ":regress"] = {"post": _post("regress tf.Examples", "RegressRequest",
+                                                        "RegressResponse", params)}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"{name} on TensorFlow Serving",
+                 "version": contract.version or "0",
+                 "description": (contract.description or "") + " (generated by model-contract "
+                                "openapi from " + contract.path.name + ")"},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+def _key(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_"))
+
+
+def _prefixes(name: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    version = {"name": "version", "in": "path", "required": True,
+               "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    label = {"name": "label", "in": "path", "required": True, "schema": {"type": "string"}}
+    base = f"/v1/models/{name}"
+    return [(base, []), (base + "/versions/{version}", [version]),
+            (base + "/labels/{label}", [label])]
+
+
+def _get(summary: str, response: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"summary": summary, "parameters": params, "responses": {
+        "200": {"description": "OK", "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{response}"}}}},
+        "default": {"description": "error", "content": {"application/json": {"schema": ERROR}}}}}
+
+
+def _post(summary: str, request: str, response: str,
+          params: list[dict[str, Any]]) -> dict[str, Any]:
+    operation = _get(summary, response, params)
+    operation["requestBody"] = {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{request}"}}}}
+    return operation
+
+
+def _status_schema() -> dict[str, Any]:
+    state = {"enum": ["UNKNOWN", "START", "LOADING", "AVAILABLE", "UNLOADING", "END"]}
+    return {"type": "object", "required": ["model_version_status"], "properties": {
+        "model_version_status": {"type": "array", "items": {
+            "type": "object", "required": ["version", "state"], "properties": {
+                "version": {"type": "string", "pattern": "^[0-9]+$"}, "state": state,
+                "status": {"type": "object", "properties": {
+                    "error_code": {"type": "string"}, "error_message": {"type": "string"}}}}}}}}
+
+
+def _examples_signatures(contract: Contract, method: str) -> list[str]:
+    """Signatures with ``method`` that take serialized tf.Examples (one string input): the
+    ones TF Serving's Classify/Regress API can feed."""
+    return [sig.name for sig in contract.signatures if sig.method_name == method
+            and len(sig.inputs) == 1 and sig.inputs[0].dtype == "string"]
+
+
+def _examples_request(signatures: list[str]) -> dict[str, Any]:
+    required = ["examples"] if "serving_default" in signatures else ["signature_name", "examples"]
+    return {"type": "object", "required": required, "properties": {
+        "signature_name": {"enum": signatures}, "context": {"type": "object"},
+        "examples": {"type": "array", "items": {"type": "object"}}}}
+
+
+# ----------------------------------------------------------------------------- tensors
+
+
+def _scalar(t: TensorSpec) -> dict[str, Any]:
+    if t.dtype in FLOAT_DTYPES:
+        out: dict[str, Any] = {"type": "number"}
+    elif t.dtype in INT_DTYPES:
+        out = {"type": "integer"}
+    elif t.dtype == "bool":
+        out = {"type": "boolean"}
+    elif t.dtype == "string":
+        return {"anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/B64"}]}
+    else:  # complex: TF Serving's JSON has no encoding for it
+        return {}
+    if t.range is not None and not (t.allow_nan or t.allow_inf):
+        out["minimum"], out["maximum"] = t.range[0], t.range[1]
+    if t.enum is not None:
+        out["enum"] = list(t.enum)
+    return out
+
+
+def _nested(t: TensorSpec, dims: tuple[Any, ...] | None, contract: Contract) -> dict[str, Any]:
+    """The JSON of a tensor of shape ``dims`` (None: any rank) of ``t``'s dtype."""
+    if dims is None:
+        return {"anyOf": [_scalar(t), {"type": "array", "items": {"$dynamicRef": "#tensor"}}],
+                "$dynamicAnchor": "tensor"}
+    schema = _scalar(t)
+    for dim in reversed(dims):
+        schema = {"type": "array", "items": schema}
+        if isinstance(dim, int):
+            schema["minItems"] = schema["maxItems"] = dim
+        elif isinstance(dim, str) and dim in contract.dims:
+            schema["minItems"], schema["maxItems"] = contract.dims[dim].min, contract.dims[dim].max
+    return schema
+
+
+def _named(sig: SignatureSpec, body: dict[str, Any], key: str) -> dict[str, Any]:
+    """A request object: ``key`` required, ``signature_name`` required unless the default."""
+    if sig.name == "serving_default":
+        return {"type": "object", "required": [key], "properties": {
+            "signature_name": {"const": "serving_default"}, key: body}}
+    return {"type": "object", "required": ["signature_name", key], "properties": {
+        "signature_name": {"const": sig.name}, key: body}}
+
+
+def _row_request(sig: SignatureSpec, contract: Contract) -> dict[str, Any]:
+    return _named(sig, {"type": "array", "items": _instance(sig.inputs, contract)}, "instances")
+
+
+def _instance(tensors: tuple[TensorSpec, ...], contract: Contract) -> dict[str, Any]:
+    row = {t.name: _nested(t, None if t.shape is None else t.shape[1:], contract)
+           for t in tensors}
+    named = {"type": "object", "required": list(row), "additionalProperties": False,
+             "properties": row}
+    if len(tensors) == 1:  # a single input may be given without its name
+        return {"anyOf": [named, next(iter(row.values()))]}
+    return named
+
+
+def _columnar_request(sig: SignatureSpec, contract: Contract) -> dict[str, Any]:
+    return _named(sig, _columns(sig.inputs, contract), "inputs")
+
+
+def _columns(tensors: tuple[TensorSpec, ...], contract: Contract) -> dict[str, Any]:
+    cols = {t.name: _nested(t, t.shape, contract) for t in tensors}
+    named = {"type": "object", "required": list(cols), "additionalProperties": False,
+             "properties": cols}
+    if len(tensors) == 1:  # a single tensor may be given without its name
+        return {"anyOf": [named, next(iter(cols.values()))]}
+    return named
+
+
+def _row_response(sig: SignatureSpec, contract: Contract) -> dict[str, Any]:
+    return {"type": "object", "required": ["predictions"], "properties": {
+        "predictions": {"type": "array", "items": _instance(sig.outputs, contract)}}}
+
+
+def _columnar_response(sig: SignatureSpec, contract: Contract) -> dict[str, Any]:
+    return {"type": "object", "required": ["outputs"], "properties": {
+        "outputs": _columns(sig.outputs, contract)}}
+
+
+def schema_of(document: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A JSON Schema for the component ``name`` (its references resolve inside ``document``)."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "components": document["components"], "$ref": f"#/components/schemas/{name}"}
