@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.errors import HarnessError
-from harness.options import OPTIONS, add_to_argparse
+from harness.options import FLEET_OPTIONS, OPTIONS, add_to_argparse
 from harness.printable import printable
 
 OK = 0
@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "path, or when no check was collected (e.g. -k matched nothing); 3 for "
                 "pytest's internal errors.", _check)
     p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")
-    add_to_argparse(p, [o.dest for o in OPTIONS if o.dest != "contract"])
+    add_to_argparse(p, [o.dest for o in OPTIONS
+                        if o.dest != "contract" and o.dest not in FLEET_OPTIONS])
 
     p = command("diff", "interface changes between two contracts or models",
                 "Compare the interfaces of OLD and NEW (contract files, SavedModel directories, "
