@@ -25,10 +25,6 @@ from harness.savedmodel.layout import ModelRef, is_saved_model_dir
 CONVERTED = ("tflite", "onnx")
 
 
-def column_of(case: Case) -> str:
-    return case.backend if case.family == "parity" else case.family
-
-
 def node_key(case: Case) -> str:
     """The case's test id below the fleet file: ``model@version::signature::check``."""
     return "::".join([case.model.label] + ([case.signature] if case.signature else []) + [case.check])

@@ -13,10 +13,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from harness.errors import FleetError
 from harness.events import CaseFinished, EventStream, ParityMeasured
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from harness.checks.case import Case
 
 FORMAT = "model-contract-fleet-result"
 VERSION = 1
@@ -59,6 +62,11 @@ class CaseRows:
             self._worst = None
 
 
+def column_of(case: "Case") -> str:
+    """The fleet table column of a case: its family, or its format for parity."""
+    return case.backend if case.family == "parity" else case.family
+
+
 def crashed_row(case_id: str, message: str) -> dict[str, Any]:
     return {"id": case_id, "outcome": "crashed", "seconds": 0.0, "message": _short(message),
             "worst_parity": None}
@@ -67,8 +75,6 @@ def crashed_row(case_id: str, message: str) -> dict[str, Any]:
 def fleet_result(plan: Any, rows: Mapping[str, dict[str, Any]],
                  reports: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The fleet result of a plan (:class:`harness.fleet.plan.FleetPlan`) and its rows."""
-    from harness.fleet.plan import column_of
-
     models = []
     for model in plan.models:
         cases = []
