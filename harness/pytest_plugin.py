@@ -85,11 +85,7 @@ class FleetRun:
         self.model_of = {c.id: m.name for m in plan.models for c in m.cases}
 
     def case_id(self, nodeid: str) -> str | None:
-        key = nodeid.split("::", 1)[-1]
-        if key in self.by_key:
-            return self.by_key[key]
-        trimmed = key.rsplit("@", 1)[0]  # xdist's loadgroup adds "@group" to node ids
-        return self.by_key.get(trimmed)
+        return self.by_key.get(nodeid.split("::", 1)[-1])
 
 
 def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
@@ -111,8 +107,17 @@ def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
     config.stash[RECORD] = RunRecord.attach(engine.context.events)
     config.stash[FLEET] = FleetRun(plan, CaseRows.attach(engine.context.events))
     config.args[:] = [str(options.fleet)]
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"  # a model's cases on one worker: loaded once
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With -n, a fleet's cases are scheduled by model: all of a model's versions and checks
+    go to one worker, so each model is read, scanned and loaded on one worker only."""
+    if config.stash.get(FLEET, None) is None or config.getoption("dist", "no") in ("no", "each"):
+        return None
+    from harness.fleet.workers import ModelScheduling
+
+    return ModelScheduling(config, log)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -199,18 +204,16 @@ class FleetFile(pytest.File):
                 by_version.setdefault(case.model, []).append(case)
             for ref, cases in by_version.items():
                 yield ModelNode.from_parent(self, name=ref.label, contract=cases[0].contract,
-                                            ref=ref, cases=cases, group=model.name)
+                                            ref=ref, cases=cases)
 
 
 class ModelNode(pytest.Collector):
     def __init__(self, *, contract: Any, ref: Any, cases: list[Case] | None = None,
-                 group: str | None = None, **kwargs: Any) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.contract = contract
         self.ref = ref
         self.cases = cases
-        if group is not None:
-            self.add_marker(pytest.mark.xdist_group(group))
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         cases = self.cases if self.cases is not None else engine_of(self).plan(self.contract, self.ref)

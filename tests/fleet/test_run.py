@@ -117,3 +117,37 @@ def test_merge_refuses_shards_of_different_plans(tmp_path: Path,
         f"model-contract merge: error: {b}: shards of different fleet plans: {a} has plan aaaa, "
         f"{b} has plan bbbb\n  hint: merge the shard results of one fleet run (same fleet, "
         "contracts and --shard N)\n")
+
+
+def test_two_workers_keep_a_model_on_one_and_a_killed_worker_is_accounted(
+        pytester: pytest.Pytester, small_fleet: Path) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(killer='''
+import os
+def pytest_runtest_call(item):
+    if os.environ.get("PYTEST_XDIST_WORKER") and item.nodeid.endswith(
+            "pick-002@2::serving_default::values"):
+        os._exit(9)  # the worker process dies mid-run
+''')
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "killer", "--fleet", str(small_fleet / "models.config"), "--contracts",
+        str(small_fleet / "contracts"), "--in-process", "--examples", "2", "--results-dir",
+        str(pytester.path / "results"), "-n", "2", "-v")
+    result.stdout.fnmatch_lines([
+        "pick-002 * 6/0/0/0 * 1/0/0/0 * 4/0/0/1 *",
+        "planned 60 = passed 59 + failed 0 + skipped 0 + crashed 1",
+    ])
+    assert result.ret == 1
+    workers: dict[str, set[str]] = {}
+    for line in result.stdout.lines:
+        if line.startswith("[gw") and "models.config::" in line:
+            worker, model = line.split()[0], line.split("models.config::")[1].split("@")[0]
+            workers.setdefault(model, set()).add(worker)
+    assert set(workers) == {"scale-000", "total-001", "pick-002", "scale-003"}
+    # a model's cases on one worker (the killed worker's model continues on its replacement)
+    assert all(len(w) == 1 for m, w in workers.items() if m != "pick-002"), workers
+    data = json.loads((pytester.path / "results" / "fleet" / "fleet-result.json").read_text())
+    pick = next(m for m in data["models"] if m["name"] == "pick-002")
+    crashed = [c for c in pick["cases"] if c["outcome"] == "crashed"]
+    assert [c["id"] for c in crashed] == ["pick-002::pick-002@2::serving_default::values"]
+    assert "crashed while running" in crashed[0]["message"]
