@@ -27,7 +27,7 @@ def model_of(nodeid: str) -> str:
     return label.rsplit("@", 1)[0]
 
 
-class ModelScheduling(LoadScopeScheduling):  # type: ignore[misc]
+class ModelScheduling(LoadScopeScheduling):
     def _split_scope(self, nodeid: str) -> str:
         return model_of(nodeid)
 
