@@ -149,6 +149,30 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 _FLEET_RUNS: list[FleetRun] = []
 
 
+def _deselected(fleet: FleetRun, case_ids: Any) -> None:
+    from harness.fleet.result import deselected_row
+
+    for case_id in case_ids:
+        if case_id is not None and case_id not in fleet.rows:
+            fleet.rows[case_id] = deselected_row(case_id)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Cases a -k or -m expression left out are counted as skipped, saying so."""
+    fleet = _FLEET_RUNS[-1] if _FLEET_RUNS else None
+    if fleet is not None:
+        _deselected(fleet, [i.case.id for i in items if isinstance(i, CaseItem)])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """With -n the workers deselect: a planned case missing from their collection was left out."""
+    fleet = _FLEET_RUNS[-1] if _FLEET_RUNS else None
+    if fleet is not None:
+        collected = {fleet.case_id(nodeid) for nodeid in ids}
+        _deselected(fleet, [c for c in fleet.model_of if c not in collected])
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     fleet = session.config.stash.get(FLEET, None)
     if fleet is not None:

@@ -72,6 +72,11 @@ def crashed_row(case_id: str, message: str) -> dict[str, Any]:
             "worst_parity": None}
 
 
+def deselected_row(case_id: str) -> dict[str, Any]:
+    return {"id": case_id, "outcome": "skipped", "seconds": 0.0,
+            "message": "deselected (-k or -m): not run", "worst_parity": None}
+
+
 def fleet_result(plan: Any, rows: Mapping[str, dict[str, Any]],
                  reports: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The fleet result of a plan (:class:`harness.fleet.plan.FleetPlan`) and its rows."""

@@ -151,3 +151,23 @@ def pytest_runtest_call(item):
     crashed = [c for c in pick["cases"] if c["outcome"] == "crashed"]
     assert [c["id"] for c in crashed] == ["pick-002::pick-002@2::serving_default::values"]
     assert "crashed while running" in crashed[0]["message"]
+
+
+def test_a_failing_fuzzed_case_of_a_fleet_says_how_to_replay_it(
+        pytester: pytest.Pytester, small_fleet: Path) -> None:
+    from models_under_test.fleet import contract_for
+
+    contract = contract_for("scale-003", "scale")
+    contract["signatures"]["serving_default"]["outputs"]["y"]["range"] = [-0.5, 0.5]
+    (pytester.path / "scale-003.json").write_text(json.dumps(contract))
+    base = small_fleet / "models" / "scale-003"
+    (pytester.path / "fleet.json").write_text(json.dumps({"models": [
+        {"name": "scale-003", "base_path": str(base), "contract": "scale-003.json"}]}))
+    result = pytester.runpytest("-p", "no:cacheprovider", "--fleet", "fleet.json",
+                                "--in-process", "--examples", "20", "-k", "values",
+                                "--results-dir", "results")
+    result.stdout.fnmatch_lines([
+        f"Reproduce with: pytest --contract scale-003.json --model {base} "
+        "scale-003.json::scale-003@2::serving_default::values --replay results/failures/*.npz",
+        "planned 12 = passed 0 + failed 1 + skipped 11 + crashed 0",
+    ])
