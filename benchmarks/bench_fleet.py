@@ -7,10 +7,11 @@
 3. The fleet layer's own cost per model: one model checked as ``pytest --contract`` vs the
    same model as a one-model fleet (``pytest --fleet``), best of R runs each.
 
-Backends run in-process (``--in-process``) and with 2 fuzzed examples per check, so the figures
-measure scheduling and the fleet layer, not TensorFlow's start-up in isolated children.
+Backends run in-process (``--in-process``), with ``--examples`` fuzzed examples per check
+(default 20); each pytest process (and each xdist worker) imports TensorFlow once, a fixed
+cost that a small fleet does not amortise.
 
-    .tox/tests/bin/python benchmarks/bench_fleet.py [--models 12] [--repeat 3] [--json]
+    .tox/tests/bin/python benchmarks/bench_fleet.py [--models 12] [--examples 20] [--repeat 3] [--json]
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from harness.fleet.plan import plan_fleet  # noqa: E402
 from models_under_test.fleet import build_fleet, contract_for  # noqa: E402
 
 DEFAULT_JSON = Path(__file__).with_suffix(".json")
-RUN = ["-p", "no:cacheprovider", "-q", "--in-process", "--examples", "2"]
+RUN = ["-p", "no:cacheprovider", "-q", "--in-process"]
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,13 @@ class Result:
     fleet_overhead: float
 
 
+EXAMPLES = ["--examples", "20"]
+
+
 def pytest(args: list[str], cwd: Path) -> float:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", *RUN, *args], cwd=cwd, env=env,
+    done = subprocess.run([sys.executable, "-m", "pytest", *RUN, *EXAMPLES, *args], cwd=cwd, env=env,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
@@ -110,7 +114,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", nargs="?", const=DEFAULT_JSON, type=Path,
                         help=f"also write the result as JSON (default {DEFAULT_JSON.name})")
+    parser.add_argument("--examples", type=int, default=20, help="fuzzed examples per check")
     args = parser.parse_args()
+    EXAMPLES[1] = str(args.examples)
     result = measure(args.models, args.repeat)
     print(f"planning {result.plan_models} models ({result.plan_cases} cases): "
           f"{result.plan_seconds:.3f} s, {result.plan_models_loaded} models read or loaded")

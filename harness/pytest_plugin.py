@@ -137,12 +137,15 @@ def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
         plan = plan_fleet(fleet, engine, shard=shard, durations=durations)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
-    from harness.backends.tf_import import import_tensorflow
+    if on_worker(config) or not config.getoption("numprocesses", None):
+        # now, without its start-up lines, rather than inside the first case that reads a
+        # model (an xdist controller runs no case: it does not pay for TensorFlow)
+        from harness.backends.tf_import import import_tensorflow
 
-    try:  # now, without its start-up lines, rather than inside the first case that reads a model
-        import_tensorflow()
-    except BackendUnavailable:
-        pass  # the checks that need it say so
+        try:
+            import_tensorflow()
+        except BackendUnavailable:
+            pass  # the checks that need it say so
     config.stash[ENGINE] = engine
     config.stash[RECORD] = RunRecord.attach(engine.context.events)
     config.stash[FLEET] = FleetRun(plan, CaseRows.attach(engine.context.events))
