@@ -35,12 +35,17 @@ def test_every_subcommand_has_help_with_exit_codes(command: str,
 
 
 def test_check_shares_the_plugin_options(capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.options import OPTIONS
+    from harness.options import FLEET_OPTIONS, OPTIONS
 
     assert main(["check", "--help"]) == 0
     out = capsys.readouterr().out
     for opt in OPTIONS:
-        if opt.dest != "contract":
+        if opt.dest != "contract" and opt.dest not in FLEET_OPTIONS:
+            assert opt.flag in out
+    assert main(["fleet", "--help"]) == 0
+    out = capsys.readouterr().out
+    for opt in OPTIONS:
+        if opt.dest not in ("contract", "model", "fleet"):
             assert opt.flag in out
 
 
