@@ -55,9 +55,10 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
     assert "usage: model-contract" in capsys.readouterr().err
 
 
-def test_passthrough_only_for_check(capsys: pytest.CaptureFixture[str]) -> None:
+def test_passthrough_only_for_check_and_fleet(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "c.json", "--", "-x"]) == 2
-    assert "only 'check' takes them" in capsys.readouterr().err
+    assert capsys.readouterr().err == ("model-contract validate: arguments after '--' are passed "
+                                       "to pytest and only 'check' and 'fleet' take them\n")
 
 
 def test_internal_error_keeps_traceback(monkeypatch: pytest.MonkeyPatch,
