@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.errors import BackendUnavailable, HarnessError
-from harness.options import OPTIONS, add_to_argparse
+from harness.options import FLEET_OPTIONS, OPTIONS, add_to_argparse
 from harness.printable import printable
 
 OK = 0
@@ -72,9 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else USER_ERROR
     ns.passthrough = passthrough
-    if passthrough and ns.command != "check":
+    if passthrough and ns.command not in ("check", "fleet"):
         print(f"model-contract {ns.command}: arguments after '--' are passed to pytest and only "
-              "'check' takes them", file=sys.stderr)
+              "'check' and 'fleet' take them", file=sys.stderr)
         return USER_ERROR
     command: Command = ns.run
     try:
@@ -114,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                "value with its file\n"
                "  lint      house rules on contracts and SavedModels (text, JSON, JUnit, SARIF)\n"
                "  rules     list the lint rules\n"
-               "  openapi   the contract as an OpenAPI 3.1 document of TF Serving's REST API\n\n"
+               "  openapi   the contract as an OpenAPI 3.1 document of TF Serving's REST API\n"
+               "  fleet     check every model of a fleet (model_config_list or manifest)\n"
+               "  merge     combine the fleet results of CI shards into one table\n\n"
                + EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -174,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "path, or when no check was collected (e.g. -k matched nothing); 3 for "
                 "pytest's internal errors.", _check)
     p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")
-    add_to_argparse(p, [o.dest for o in OPTIONS if o.dest != "contract"])
+    add_to_argparse(p, [o.dest for o in OPTIONS
+                        if o.dest != "contract" and o.dest not in FLEET_OPTIONS])
 
     p = command("diff", "interface changes between two contracts or models",
                 "Compare the interfaces of OLD and NEW (contract files, SavedModel directories, "
@@ -273,6 +276,29 @@ def build_parser() -> argparse.ArgumentParser:
                 "version and label paths).", _openapi)
     p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+
+    p = command("fleet", "check every model of a fleet",
+                "Check a fleet: FLEET is a TF Serving model_config_list file (a contract in "
+                "--contracts applies to the model whose name it has) or a fleet manifest "
+                "(.json). Prints the plan first (models, versions, cases, conversions, models "
+                "without a contract), then runs 'pytest --fleet FLEET' in-process and prints "
+                "the fleet table; writes RESULTS/fleet/index.html and fleet-result.json. "
+                "Arguments after '--' go to pytest (e.g. -- --junitxml fleet.xml).", _fleet)
+    p.add_argument("fleet", metavar="FLEET", help="model_config_list file or fleet manifest (.json)")
+    p.add_argument("--plan", action="store_true", help="print the plan and stop (nothing is run)")
+    p.add_argument("-n", "--workers", default=None, metavar="N",
+                   help="run on N processes (pytest-xdist; 'auto' = one per CPU); a model's "
+                        "cases stay on one worker")
+    add_to_argparse(p, [o.dest for o in OPTIONS if o.dest not in ("contract", "model", "fleet")])
+
+    p = command("merge", "combine shard results",
+                "Combine the fleet-result.json files of the shards of one fleet run into one "
+                "table (and RESULTS/index.html, fleet-result.json). Shards of different plans "
+                "are refused; a shard file that cannot be read is reported and the cases its "
+                "models planned count as crashed. Exits 1 when a case failed or crashed.", _merge)
+    p.add_argument("shards", nargs="+", metavar="SHARD_JSON", help="fleet-result.json of each shard")
+    p.add_argument("-o", "--output", default="fleet-merged", metavar="DIR",
+                   help="folder for the merged report (default: fleet-merged)")
     return parser
 
 
@@ -358,8 +384,6 @@ def _init(ns: argparse.Namespace) -> int:
 
 
 def _check(ns: argparse.Namespace) -> int:
-    import pytest
-
     from harness.contract.load import load_contract
     from harness.savedmodel.layout import CONTRACT_MODELS_HINT, resolve_model
 
@@ -367,10 +391,17 @@ def _check(ns: argparse.Namespace) -> int:
     hint = None if ns.model else CONTRACT_MODELS_HINT  # --model paths are the user's own
     for model in ns.model or contract.models:
         resolve_model(model, hint=hint)  # a path that does not exist: exit 2
-    # harness is imported already: silence pytest's "cannot rewrite asserts" warning about it.
-    args = ["--contract", str(ns.contract_file), "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    args = ["--contract", str(ns.contract_file)]
+    return _run_pytest(args + _option_args(ns, exclude=("contract",)) + list(ns.passthrough),
+                       f"model-contract check: no check was collected for {ns.contract_file} "
+                       "(did a -k or -m expression after '--' match nothing?)")
+
+
+def _option_args(ns: argparse.Namespace, exclude: Sequence[str]) -> list[str]:
+    """The shared options given on the command line, as pytest arguments."""
+    args: list[str] = []
     for opt in OPTIONS:
-        if opt.dest == "contract":
+        if opt.dest in exclude or not hasattr(ns, opt.dest):
             continue
         value = getattr(ns, opt.dest, None)
         action = opt.kwargs.get("action")
@@ -382,10 +413,16 @@ def _check(ns: argparse.Namespace) -> int:
                 args += [opt.flag, str(item)]
         elif value is not None:
             args += [opt.flag, str(value)]
-    code = int(pytest.main(args + list(ns.passthrough)))
+    return args
+
+
+def _run_pytest(args: list[str], nothing_collected: str) -> int:
+    import pytest
+
+    # harness is imported already: silence pytest's "cannot rewrite asserts" warning about it.
+    code = int(pytest.main(["-W", "ignore::pytest.PytestAssertRewriteWarning", *args]))
     if code == int(pytest.ExitCode.NO_TESTS_COLLECTED):
-        print(f"model-contract check: no check was collected for {ns.contract_file} "
-              "(did a -k or -m expression after '--' match nothing?)", file=sys.stderr)
+        print(nothing_collected, file=sys.stderr)
         return USER_ERROR
     if code in (int(pytest.ExitCode.USAGE_ERROR), int(pytest.ExitCode.INTERRUPTED)):
         return USER_ERROR
@@ -560,6 +597,51 @@ def _shown_path(file: Path) -> str:
         return str(full.relative_to(Path.cwd()))
     except ValueError:
         return str(full)
+
+
+# ----------------------------------------------------------------------------- fleet
+
+
+def _fleet(ns: argparse.Namespace) -> int:
+    from harness.engine import Engine
+    from harness.fleet.describe import load_fleet
+    from harness.fleet.plan import plan_fleet, previous_durations
+    from harness.fleet.shard import parse_shard
+
+    fleet = load_fleet(ns.fleet, ns.fleet_contracts)
+    shard = parse_shard(ns.shard) if ns.shard else None
+    durations = previous_durations(Path(ns.shard_durations)) if ns.shard_durations else None
+    plan = plan_fleet(fleet, Engine(), shard=shard, durations=durations)
+    print(printable(plan.summary()))
+    if ns.plan:
+        for model in plan.models:
+            where = f"{len(model.cases)} cases, versions {list(model.versions)}"
+            print(printable(f"  {model.name}: {model.problem or where}"))
+        return OK
+    args = ["--fleet", str(ns.fleet), "-p", "no:cacheprovider"]
+    if ns.workers is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("xdist") is None:
+            raise UsageError("-n needs pytest-xdist", hint="pip install pytest-xdist")
+        args += ["-n", str(ns.workers), "--dist", "loadgroup"]
+    args += _option_args(ns, exclude=("contract", "model", "fleet"))
+    return _run_pytest(args + list(ns.passthrough),
+                       f"model-contract fleet: no case was collected for {ns.fleet}")
+
+
+def _merge(ns: argparse.Namespace) -> int:
+    from harness.fleet.render import table_lines, write_pages
+    from harness.fleet.result import merge, verdict_ok
+
+    result, notes = merge(Path(p) for p in ns.shards)
+    for note in notes:
+        print(printable(f"note: {note}"), file=sys.stderr)
+    for line in table_lines(result):
+        print(printable(line))
+    paths = write_pages(result, Path(ns.output))
+    print(f"fleet report: {paths['html']} (JSON: {paths['json']})")
+    return OK if verdict_ok(result) and not notes else FAILED
 
 
 def _tags(text: str) -> tuple[str, ...]:

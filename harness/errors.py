@@ -56,6 +56,10 @@ class HarnessError(Exception):
         return printable(text)
 
 
+class FleetError(HarnessError):
+    """A fleet that cannot be planned: a bad model config or manifest, a shard file, a mixed merge."""
+
+
 class ContractError(HarnessError):
     """The contract file cannot be used: bad JSON, schema violation, impossible domain.
 

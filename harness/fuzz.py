@@ -168,7 +168,9 @@ def replay_command(context: RunContext, case: Any, saved: Path) -> str:
     node = "::".join([contract, case.model.label] + ([case.signature] if case.signature else [])
                      + [case.check])
     parts = ["pytest", "--contract", contract]
-    for model in context.options.models:
+    # in a fleet the contract's own "models" are not used: name the model's base path
+    models = context.options.models or ((case.model.base,) if context.options.fleet else ())
+    for model in models:
         parts += ["--model", _relative(model)]
     parts += [node, "--replay", _relative(saved)]
     return " ".join(shlex.quote(p) for p in parts)

@@ -74,9 +74,24 @@ OPTIONS: tuple[OptionDef, ...] = (
     OptionDef("--memory-limit", "memory_limit", "Memory (MB) a backend process may use before it "
               "is stopped and fails its check (default 8192).",
               {"type": float, "default": None, "metavar": "MB"}),
+    OptionDef("--fleet", "fleet", "Check a fleet: a TF Serving model_config_list file (with "
+              "--contracts) or a fleet manifest (.json). Every model, version and backend is "
+              "planned up front.", {"default": None, "metavar": "FILE"}),
+    OptionDef("--contracts", "fleet_contracts", "With --fleet: the folder of contracts; a "
+              "contract applies to the model whose name it has.",
+              {"default": None, "metavar": "DIR"}),
+    OptionDef("--shard", "shard", "With --fleet: check only shard K of N (deterministic by "
+              "model, balanced by --shard-durations).", {"default": None, "metavar": "K/N"}),
+    OptionDef("--shard-durations", "shard_durations", "With --shard: a previous fleet result "
+              "(fleet-result.json) whose per-model durations balance the shards.",
+              {"default": None, "metavar": "FILE"}),
     OptionDef("--allow-op", "allow_op", "Permit an op type the default op policy denies "
               "(repeatable).", {"action": "append", "default": [], "metavar": "OP"}),
 )
+
+
+#: The options of a fleet run (not of ``check``, which takes one contract).
+FLEET_OPTIONS = ("fleet", "fleet_contracts", "shard", "shard_durations")
 
 
 def markdown_rows() -> list[str]:
@@ -126,6 +141,10 @@ class RunOptions:
     #: a hypothesis profile was chosen explicitly (--hypothesis-profile): it decides the
     #: number of examples unless --examples is given
     profile_chosen: bool = False
+    fleet: Path | None = None
+    fleet_contracts: Path | None = None
+    shard: str | None = None
+    shard_durations: Path | None = None
 
     def artifact(self, backend: str) -> Path | None:
         """The file given for a format's backend (--tflite, --onnx): that format is checked."""
@@ -158,4 +177,8 @@ class RunOptions:
             in_process=bool(get("in_process")),
             call_timeout=get("call_timeout"),
             memory_limit=get("memory_limit"),
+            fleet=path("fleet"),
+            fleet_contracts=path("fleet_contracts"),
+            shard=get("shard"),
+            shard_durations=path("shard_durations"),
         )

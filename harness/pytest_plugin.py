@@ -38,6 +38,9 @@ FAMILIES = {
 ALSO_MARKED = {"safety": ("static",)}
 
 ENGINE = pytest.StashKey[Engine]()
+FLEET = pytest.StashKey["FleetRun"]()
+#: the user property a case item's fleet row travels on (across xdist workers too)
+FLEET_ROW = "model_contract_case"
 RECORD = pytest.StashKey[RunRecord]()
 CONTRACTS = pytest.StashKey[set[Path]]()
 #: every case's result (report.case_record), gathered from the reports of its test: in one
@@ -59,6 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "model_contract: a check generated from a contract file")
     for family, text in FAMILIES.items():
         config.addinivalue_line("markers", f"{family}: {text}")
+    if options.fleet is not None:
+        _configure_fleet(config, options)
+        return
     if not options.contracts:
         return
     for fmt in ("tflite", "onnx"):
@@ -100,6 +106,122 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args.extend(str(p) for p in options.contracts if p.resolve() not in present)
 
 
+class FleetRun:
+    """The fleet plan of this run and the rows its cases reported (by case id)."""
+
+    def __init__(self, plan: Any, rows: Any) -> None:
+        from harness.fleet.plan import node_key
+
+        self.plan = plan
+        self.recorder = rows
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.by_key = {node_key(c): c.id for m in plan.models for c in m.cases}
+        self.model_of = {c.id: m.name for m in plan.models for c in m.cases}
+
+    def case_id(self, nodeid: str) -> str | None:
+        return self.by_key.get(nodeid.split("::", 1)[-1])
+
+
+def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
+    from harness.fleet.describe import load_fleet
+    from harness.fleet.plan import plan_fleet, previous_durations
+    from harness.fleet.result import CaseRows
+    from harness.fleet.shard import parse_shard
+
+    options = replace(options, profile_chosen=bool(config.getoption("hypothesis_profile", None)))
+    engine = Engine(options)
+    try:
+        fleet = load_fleet(options.fleet or Path(), options.fleet_contracts)
+        shard = parse_shard(options.shard) if options.shard else None
+        durations = previous_durations(options.shard_durations) if options.shard_durations else None
+        plan = plan_fleet(fleet, engine, shard=shard, durations=durations)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if on_worker(config) or not config.getoption("numprocesses", None):
+        # now, without its start-up lines, rather than inside the first case that reads a
+        # model (an xdist controller runs no case: it does not pay for TensorFlow)
+        from harness.backends.tf_import import import_tensorflow
+
+        try:
+            import_tensorflow()
+        except BackendUnavailable:
+            pass  # the checks that need it say so
+    config.stash[ENGINE] = engine
+    config.stash[RECORD] = RunRecord.attach(engine.context.events)
+    config.stash[FLEET] = FleetRun(plan, CaseRows.attach(engine.context.events))
+    config.args[:] = [str(options.fleet)]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With -n, a fleet's cases are scheduled by model: all of a model's versions and checks
+    go to one worker, so each model is read, scanned and loaded on one worker only."""
+    if config.stash.get(FLEET, None) is None or config.getoption("dist", "no") in ("no", "each"):
+        return None
+    from harness.fleet.workers import ModelScheduling
+
+    return ModelScheduling(config, log)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    fleet = config.stash.get(FLEET, None)
+    if fleet is None:
+        return None
+    lines = [fleet.plan.summary()]
+    lines += [f"contract without a model in the fleet: {p}" for p in fleet.plan.fleet.unused_contracts]
+    return lines
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    fleet = _FLEET_RUNS[-1] if _FLEET_RUNS else None
+    if fleet is None:
+        return
+    for name, value in report.user_properties:
+        if name == FLEET_ROW and isinstance(value, dict):
+            fleet.rows[value["id"]] = value
+            return
+    if report.failed:
+        case_id = fleet.case_id(report.nodeid)
+        if case_id is not None and case_id not in fleet.rows:
+            from harness.fleet.result import crashed_row
+
+            text = str(report.longrepr or "").strip().splitlines()
+            fleet.rows[case_id] = crashed_row(case_id, " / ".join(text[-3:]) or "crashed")
+
+
+_FLEET_RUNS: list[FleetRun] = []
+
+
+def _deselected(fleet: FleetRun, case_ids: Any) -> None:
+    from harness.fleet.result import deselected_row
+
+    for case_id in case_ids:
+        if case_id is not None and case_id not in fleet.rows:
+            fleet.rows[case_id] = deselected_row(case_id)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Cases a -k or -m expression left out are counted as skipped, saying so."""
+    fleet = _FLEET_RUNS[-1] if _FLEET_RUNS else None
+    if fleet is not None:
+        _deselected(fleet, [i.case.id for i in items if isinstance(i, CaseItem)])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """With -n the workers deselect: a planned case missing from their collection was left out."""
+    fleet = _FLEET_RUNS[-1] if _FLEET_RUNS else None
+    if fleet is not None:
+        collected = {fleet.case_id(nodeid) for nodeid in ids}
+        _deselected(fleet, [c for c in fleet.model_of if c not in collected])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    fleet = session.config.stash.get(FLEET, None)
+    if fleet is not None:
+        _FLEET_RUNS.append(fleet)
+
+
 def _write_progress(config: pytest.Config, text: str) -> None:
     """A long step, as a line of its own between pytest's result letters (not with -q)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -114,12 +236,18 @@ def _write_progress(config: pytest.Config, text: str) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    fleet = config.stash.get(FLEET, None)
+    if fleet is not None and fleet in _FLEET_RUNS:
+        _FLEET_RUNS.remove(fleet)
     engine = config.stash.get(ENGINE, None)
     if engine is not None:
         engine.close()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    fleet = parent.config.stash.get(FLEET, None)
+    if fleet is not None and file_path.resolve() == fleet.plan.fleet.path.resolve():
+        return FleetFile.from_parent(parent, path=file_path)
     contracts = parent.config.stash.get(CONTRACTS, None)
     if contracts and file_path.resolve() in contracts:
         return ContractFile.from_parent(parent, path=file_path)
@@ -162,14 +290,30 @@ class ContractFile(pytest.File):
             yield ModelNode.from_parent(self, name=ref.label, contract=contract, ref=ref)
 
 
+class FleetFile(pytest.File):
+    """A fleet: one node per planned model version, its cases grouped on one xdist worker."""
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        plan = self.config.stash[FLEET].plan
+        for model in plan.models:
+            by_version: dict[Any, list[Case]] = {}
+            for case in model.cases:
+                by_version.setdefault(case.model, []).append(case)
+            for ref, cases in by_version.items():
+                yield ModelNode.from_parent(self, name=ref.label, contract=cases[0].contract,
+                                            ref=ref, cases=cases)
+
+
 class ModelNode(pytest.Collector):
-    def __init__(self, *, contract: Any, ref: Any, **kwargs: Any) -> None:
+    def __init__(self, *, contract: Any, ref: Any, cases: list[Case] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.contract = contract
         self.ref = ref
+        self.cases = cases
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
-        cases = engine_of(self).plan(self.contract, self.ref)
+        cases = self.cases if self.cases is not None else engine_of(self).plan(self.contract, self.ref)
         by_signature: dict[str, list[Case]] = {}
         for case in cases:
             if case.signature is None:
@@ -217,6 +361,10 @@ class CaseItem(pytest.Item):
 
                 self.record = case_record(engine.results[-1])
                 self.record["result"]["test"] = self.nodeid
+            fleet = self.config.stash.get(FLEET, None)
+            row = fleet.recorder.rows.get(self.case.id) if fleet is not None else None
+            if row is not None:
+                self.user_properties.append((FLEET_ROW, row))
         for note in notes:
             self.user_properties.append(("note", note))
 
@@ -299,6 +447,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     record = config.stash.get(RECORD, None)
     if engine is None or record is None or on_worker(config):
         return
+    fleet = config.stash.get(FLEET, None)
+    if fleet is not None:
+        _fleet_summary(terminalreporter, config, fleet, Path(engine.options.results_dir))
+        return
     records = config.stash[RECORDS]
     notes = [(r["result"]["id"], n) for r in records for n in r["result"]["notes"]]
     if notes:
@@ -324,3 +476,32 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     paths = write_reports(report, folder)
     terminalreporter.write_line(f"model-contract report: {paths['html']} (JSON: {paths['json']})")
 
+
+
+def _fleet_summary(terminalreporter: Any, config: pytest.Config, fleet: FleetRun,
+                   results_dir: Path) -> None:
+    from harness.fleet.render import model_page_name, table_lines, write_pages
+    from harness.fleet.result import fleet_result
+
+    reports = {m.name: f"models/{model_page_name(m.name)}" for m in fleet.plan.models}
+    result = fleet_result(fleet.plan, fleet.rows, reports)
+    terminalreporter.section("fleet")
+    for line in table_lines(result):
+        terminalreporter.write_line(printable(line))
+    paths = write_pages(result, results_dir / "fleet")
+    terminalreporter.write_line(f"fleet report: {paths['html']} (JSON: {paths['json']})")
+    config.stash[FLEET_RESULT] = result
+
+
+FLEET_RESULT = pytest.StashKey[dict[str, Any]]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    fleet = session.config.stash.get(FLEET, None)
+    if fleet is None or hasattr(session.config, "workerinput"):
+        return
+    problems = [m for m in fleet.plan.models if m.problem and m.contract is not None]
+    unaccounted = fleet.plan.cases - len(fleet.rows)
+    if (problems or unaccounted) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -69,9 +69,13 @@ PURE = [
     "harness.errors",
     "harness.options",
     "harness.report",
+    "harness.fleet.describe",
+    "harness.fleet.result",
+    "harness.fleet.render",
+    "harness.fleet.shard",
 ]
 #: front ends: importing them (what every pytest run does through the entry point) stays cheap
-CHEAP = ["harness.pytest_plugin", "harness.engine", "harness.cli"]
+CHEAP = ["harness.pytest_plugin", "harness.engine", "harness.cli", "harness.fleet.plan"]
 HEAVY = ["tensorflow", "onnxruntime", "ai_edge_litert", "tf2onnx", "keras"]
 
 

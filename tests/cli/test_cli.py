@@ -35,12 +35,17 @@ def test_every_subcommand_has_help_with_exit_codes(command: str,
 
 
 def test_check_shares_the_plugin_options(capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.options import OPTIONS
+    from harness.options import FLEET_OPTIONS, OPTIONS
 
     assert main(["check", "--help"]) == 0
     out = capsys.readouterr().out
     for opt in OPTIONS:
-        if opt.dest != "contract":
+        if opt.dest != "contract" and opt.dest not in FLEET_OPTIONS:
+            assert opt.flag in out
+    assert main(["fleet", "--help"]) == 0
+    out = capsys.readouterr().out
+    for opt in OPTIONS:
+        if opt.dest not in ("contract", "model", "fleet"):
             assert opt.flag in out
 
 
@@ -50,9 +55,10 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
     assert "usage: model-contract" in capsys.readouterr().err
 
 
-def test_passthrough_only_for_check(capsys: pytest.CaptureFixture[str]) -> None:
+def test_passthrough_only_for_check_and_fleet(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "c.json", "--", "-x"]) == 2
-    assert "only 'check' takes them" in capsys.readouterr().err
+    assert capsys.readouterr().err == ("model-contract validate: arguments after '--' are passed "
+                                       "to pytest and only 'check' and 'fleet' take them\n")
 
 
 def test_internal_error_keeps_traceback(monkeypatch: pytest.MonkeyPatch,
