@@ -86,6 +86,24 @@ class ServingFinding:
 
 
 @dataclass(frozen=True)
+class TfjsFinding:
+    """A TF.js fidelity finding: what a signature loses when it runs in TensorFlow.js."""
+
+    contract: str
+    signature: str
+    tensor: str
+    side: str  # input | output | op
+    kind: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {**asdict(self), "format": "tfjs"}
+
+    def describe(self) -> str:
+        return f"TF.js fidelity ({self.kind}): {self.message}"
+
+
+@dataclass(frozen=True)
 class ServerStarted:
     """The run started a model server (a binary or a container) and it became AVAILABLE."""
 
@@ -121,8 +139,8 @@ class RestGrpcCompared:
     max_abs: float
 
 
-Event = Union[CaseFinished, ParityMeasured, ServingFinding, ServerStarted, RequestTimed,
-              RestGrpcCompared]
+Event = Union[CaseFinished, ParityMeasured, ServingFinding, TfjsFinding, ServerStarted,
+              RequestTimed, RestGrpcCompared]
 Subscriber = Callable[[Any], None]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 #: Backends a user can select with --backend. "savedmodel" is always the reference.
-BACKEND_CHOICES = ("savedmodel", "tflite", "onnx", "serving")
+BACKEND_CHOICES = ("savedmodel", "tflite", "onnx", "tfjs", "serving")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,10 @@ OPTIONS: tuple[OptionDef, ...] = (
               "instead of exporting one.", {"default": None, "metavar": "PATH"}),
     OptionDef("--onnx", "onnx", "An .onnx file your pipeline produced, checked as is instead "
               "of exporting one.", {"default": None, "metavar": "PATH"}),
-    OptionDef("--export-cache", "export_cache", "Cache folder for TFLite/ONNX exports. "
+    OptionDef("--tfjs", "tfjs", "A TF.js model.json your pipeline produced (weight shards "
+              "beside it), checked as is instead of exporting one.",
+              {"default": None, "metavar": "PATH"}),
+    OptionDef("--export-cache", "export_cache", "Cache folder for TFLite/ONNX/TF.js exports. "
               "Default: $MODEL_CONTRACT_CACHE or ~/.cache/model-contract.",
               {"default": None, "metavar": "DIR"}),
     OptionDef("--serving-url", "serving_url", "REST address of a running TF Serving "
@@ -92,6 +95,7 @@ class RunOptions:
     replay: Path | None = None
     tflite: Path | None = None
     onnx: Path | None = None
+    tfjs: Path | None = None
     export_cache: Path | None = None
     serving_url: str | None = None
     serving_grpc: str | None = None
@@ -123,6 +127,7 @@ class RunOptions:
             replay=path("replay"),
             tflite=path("tflite"),
             onnx=path("onnx"),
+            tfjs=path("tfjs"),
             export_cache=path("export_cache"),
             serving_url=get("serving_url"),
             serving_grpc=get("serving_grpc"),

@@ -22,7 +22,7 @@ COMPLEX_DTYPES = ("complex64", "complex128")
 DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool", "string") + COMPLEX_DTYPES
 
 #: Formats that can be compared against the SavedModel reference.
-FORMATS = ("tflite", "onnx", "serving")
+FORMATS = ("tflite", "onnx", "tfjs", "serving")
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4

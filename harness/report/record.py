@@ -20,6 +20,7 @@ from harness.events import (
     RestGrpcCompared,
     ServerStarted,
     ServingFinding,
+    TfjsFinding,
 )
 
 #: Per-call errors kept per parity row, for the report's distribution plot.
@@ -54,7 +55,7 @@ class RunRecord:
             self.results.append(event)
         elif isinstance(event, ParityMeasured):
             self._measured(event)
-        elif isinstance(event, ServingFinding):
+        elif isinstance(event, (ServingFinding, TfjsFinding)):
             row = event.as_dict()
             if row not in self.findings:
                 self.findings.append(row)
