@@ -48,20 +48,41 @@ TFJS_HOLDS = {"float32": "float32", "float64": "float32", "float16": "float32",
               "uint8": "int32", "uint16": "int32", "bool": "bool", "string": "string"}
 #: TF.js runtime backends a contract may ask for (formats.tfjs.runtime)
 RUNTIMES = ("auto", "wasm", "cpu")
+#: ops the converter keeps but the pinned TF.js runtime cannot run, and why (checked
+#: against @tensorflow/tfjs-converter 4.22.0's op mapping)
+RUNTIME_DEFECTS = {
+    "EnsureShape": (
+        "TF.js 4.22 reads EnsureShape's shape from a second input, but TensorFlow's op has "
+        "one input and a shape attribute (tf.ensure_shape in the model code)"),
+}
 
 
-def model_signature(model_json: Path) -> dict[str, Any]:
-    """The ``signature`` block of a model.json (empty when the converter wrote none)."""
+def read_model_json(model_json: Path) -> dict[str, Any]:
+    """A model.json, or a :class:`HarnessError` naming the file."""
     try:
         data = json.loads(Path(model_json).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise HarnessError(f"TF.js model {model_json} is unreadable: {exc}",
                            file=model_json) from None
-    if not isinstance(data, dict) or "modelTopology" not in data:
+    if not isinstance(data, dict) or not isinstance(data.get("modelTopology"), dict):
         raise HarnessError(f"{model_json} is not a TF.js model.json (no modelTopology)",
                            file=model_json)
-    signature = data.get("signature") or {}
+    return data
+
+
+def model_signature(model_json: Path) -> dict[str, Any]:
+    """The ``signature`` block of a model.json (empty when the converter wrote none)."""
+    signature = read_model_json(model_json).get("signature") or {}
     return signature if isinstance(signature, dict) else {}
+
+
+def graph_ops(model_json: Path) -> set[str]:
+    """The op types of a graph model (its main graph and its functions)."""
+    topology = read_model_json(model_json)["modelTopology"]
+    nodes = list(topology.get("node") or [])
+    for function in (topology.get("library") or {}).get("function") or []:
+        nodes += function.get("nodeDef") or []
+    return {str(n.get("op")) for n in nodes if isinstance(n, dict)}
 
 
 def _tensors(block: Mapping[str, Any]) -> dict[str, TensorIO]:
@@ -202,7 +223,12 @@ class TFJSBackend(ConvertedBackend):
         try:
             got = model.run(feeds, wanted)
         except NodeError as exc:
-            raise ValueError(exc.message) from None
+            art = self.artifacts[signature.name]
+            assert isinstance(art, Export)
+            broken = sorted(graph_ops(art.path) & set(RUNTIME_DEFECTS))
+            why = "".join(f"; the TF.js runtime cannot run op {op}: {RUNTIME_DEFECTS[op]}"
+                          for op in broken)
+            raise ValueError(exc.message + why) from None
         outputs = {}
         for spec in signature.outputs:
             value = got[res.outputs[spec.name]]

@@ -43,6 +43,8 @@ _UNSUPPORTED = (
     re.compile(r"Unsupported Ops in the model[^\n:]*:?\s*\n?\s*([A-Za-z0-9_, ]+)"),
     re.compile(r"Tensorflow Op is not supported: ([A-Za-z0-9_]+)"),
     re.compile(r"[Oo]p type not registered '([A-Za-z0-9_]+)'"),
+    re.compile(r"TF\.js runtime cannot run op ([A-Za-z0-9_]+)"),
+    re.compile(r"Unknown op '([A-Za-z0-9_]+)'"),
 )
 
 
@@ -98,11 +100,28 @@ def unsupported_ops(message: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+#: op -> what to change in the export when TF.js cannot run it
+ADVICE = {
+    "InitializeTableFromTextFileV2": (
+        "the lookup table is filled from a vocabulary file (tf.lookup.TextFileInitializer on "
+        "an asset); TF.js neither ships assets nor reads files: build the table from in-graph "
+        "constants (tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(ids))), "
+        "which TF.js runs as HashTableV2 + LookupTableImportV2, or look tokens up in "
+        "JavaScript and feed ids"),
+    "EnsureShape": (
+        "replace tf.ensure_shape by a shape check TF.js runs, or check the shape in the "
+        "client before the call"),
+}
+
+
 def op_findings(contract: Contract, sig: SignatureSpec, message: str,
                 stage: str) -> list[TfjsFinding]:
     """``unsupported-op`` findings from the converter's (``stage`` "converter") or the
     runtime's message."""
-    return [TfjsFinding(contract.name, sig.name, op, "op", "unsupported-op",
-                        f"signature {sig.name!r} uses op {op}, which the TF.js {stage} does "
-                        "not support")
-            for op in unsupported_ops(message)]
+    out = []
+    for op in unsupported_ops(message):
+        advice = f"; {ADVICE[op]}" if op in ADVICE else ""
+        out.append(TfjsFinding(contract.name, sig.name, op, "op", "unsupported-op",
+                               f"signature {sig.name!r} uses op {op}, which the TF.js {stage} "
+                               f"does not support{advice}"))
+    return out

@@ -209,6 +209,7 @@ def _run_conformance(context: RunContext, case: Case) -> list[str]:
     backend = format_backend(context, case)
     _resolve(case, backend, sig, context)
     res = backend.resolution(sig)
+    findings = fidelity_events(context, case, None, "")
     io = backend.signatures_impl()[res.key] if res.key in backend.signatures_impl() \
         else next(iter(backend.signatures_impl().values()))
     problems = []
@@ -236,7 +237,7 @@ def _run_conformance(context: RunContext, case: Case) -> list[str]:
                            dims=c.dims, check=case.check)
 
     run_property(context, case, sig, prop)
-    return list(res.notes) + [f"ran on {backend.label}"] + fidelity_events(context, case, None, "")
+    return list(res.notes) + [f"ran on {backend.label}"] + findings
 
 
 # --------------------------------------------------------------------------- parity
