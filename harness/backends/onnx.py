@@ -10,7 +10,6 @@ outputs must carry the contract's names (tf2onnx uses the signature's keys), res
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -20,7 +19,8 @@ from harness.backends.converted import ConvertedBackend
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import BackendUnavailable, ExportError, HarnessError
-from harness.exports import Export, session_cache, shown_path
+from harness.exports import Export
+from harness.exports.loaders import load_onnx
 from harness.savedmodel.layout import ModelRef
 
 INSTALL = "pip install onnxruntime tf2onnx onnx  (or: pip install 'model-contract[onnx]')"
@@ -90,35 +90,9 @@ class OnnxBackend(ConvertedBackend):
             return f"onnx ({art.how}{'' if art.given else '; cached' if art.cached else ''})"
         return "onnx"
 
-    # ----------------------------------------------------------------- artifacts
-    def given_paths(self) -> dict[str, Path] | None:
-        """``{signature: file}`` the user gave (option, then contract), or None to export."""
-        names = [s.name for s in self.contract.signatures]
-        if self.context.options.onnx:
-            return {n: Path(self.context.options.onnx) for n in names}
-        path = self.options.get("path")
-        if not path:
-            return None
-        base = self.contract.path.resolve().parent
-        if isinstance(path, str):
-            return {n: (base / path).resolve() for n in names}
-        return {n: (base / str(p)).resolve() for n, p in dict(path).items()}
-
     def activate_impl(self) -> None:
         ort = _ort()
-        given = self.given_paths()
-        if given is not None:
-            for sig, path in given.items():
-                if not path.is_file():
-                    raise HarnessError(f"ONNX file {path} does not exist", file=self.contract.path,
-                                       place="/formats/onnx/path")
-                self.artifacts[sig] = Export("onnx", path, f"given: {shown_path(path)}", given=True)
-        else:
-            from harness.exports.onnx import export_onnx
-
-            cache = session_cache(self.context)
-            self.artifacts = export_onnx(self.model.path, [s.name for s in self.contract.signatures],
-                                         cache=cache, tags=self.contract.tags, opset=self.opset)
+        self.artifacts = load_onnx(self.context, self.model, self.contract, opset=self.opset)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         for sig, art in self.artifacts.items():

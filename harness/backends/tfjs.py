@@ -1,9 +1,10 @@
 """TensorFlow.js, run in Node by ``@tensorflow/tfjs`` (WebAssembly backend, plain CPU fallback).
 
-The artifacts are, in order: ``--tfjs PATH/model.json`` (one model for every signature);
-``formats.tfjs.path`` (one model.json for every signature, or ``{SIGNATURE: path}``,
-relative to the contract); otherwise the harness's own export (:mod:`harness.exports.tfjs`),
-one graph model per signature, float or the quantized ``variant`` this backend was made for.
+The artifacts come from :func:`harness.exports.loaders.load_tfjs`: ``--tfjs
+PATH/model.json`` (one model for every signature); ``formats.tfjs.path`` (one model.json for
+every signature, or ``{SIGNATURE: path}``, relative to the contract); otherwise the harness's
+own export (:mod:`harness.exports.tfjs`), one graph model per signature, float or the
+quantized ``variant`` this backend was made for.
 
 Each model runs in its own Node child (:mod:`harness.backends.node`). Names come from the
 ``signature`` block the converter writes into model.json (the SignatureDef's keys) and are
@@ -27,7 +28,8 @@ from harness.backends.node import NodeError, NodeModel, encode, node_binary, npm
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import ExportError, HarnessError
-from harness.exports import Export, session_cache, shown_path
+from harness.exports import Export, shown_path
+from harness.exports.loaders import load_tfjs
 from harness.exports.tfjs_env import default_tools_dir
 from harness.savedmodel.layout import ModelRef
 
@@ -141,45 +143,18 @@ class TFJSBackend(ConvertedBackend):
             state = f"re-exported: {replaced}"
         return f"tfjs (exported: {how}; {state}{where})"
 
-    # ----------------------------------------------------------------- artifacts
-    def given_paths(self) -> dict[str, Path] | None:
-        """``{signature: model.json}`` the user gave (option, then contract), or None."""
-        if self.variant:
-            return None
-        names = [s.name for s in self.contract.signatures]
-        option = getattr(self.context.options, "tfjs", None)
-        if option:
-            return {n: Path(option) for n in names}
-        path = self.options.get("path")
-        if not path:
-            return None
-        base = self.contract.path.resolve().parent
-        if isinstance(path, str):
-            return {n: (base / path).resolve() for n in names}
-        return {n: (base / str(p)).resolve() for n, p in dict(path).items()}
-
     def activate_impl(self) -> None:
-        given = self.given_paths()
-        if given is not None:
-            for sig, path in given.items():
-                if path.is_dir():
-                    path = path / "model.json"
-                if not path.is_file():
-                    raise HarnessError(f"TF.js model {path} does not exist",
-                                       file=self.contract.path, place="/formats/tfjs/path")
-                self.artifacts[sig] = Export("tfjs", path, f"given: {shown_path(path)}",
-                                             given=True)
-        else:
-            from harness.exports.tfjs import export_tfjs
-
-            self.artifacts = export_tfjs(
-                self.model.path, [s.name for s in self.contract.signatures],
-                cache=session_cache(self.context), tags=self.contract.tags,
-                quantize=self.quantization)
+        self.artifacts = load_tfjs(self.context, self.model, self.contract, self.variant)
         runtime = runtime_dir(default_tools_dir())
         for sig, art in self.artifacts.items():
             if isinstance(art, Export):
-                self._models[sig] = NodeModel(art.path, runtime=runtime, backend=self.runtime)
+                try:
+                    self._models[sig] = NodeModel(art.path, runtime=runtime,
+                                                  backend=self.runtime)
+                except NodeError as exc:
+                    self.deactivate_impl()
+                    raise HarnessError(f"TF.js cannot load {shown_path(art.path)} "
+                                       f"({art.how}): {exc.message}", file=art.path) from None
 
     def deactivate_impl(self) -> None:
         for model in self._models.values():

@@ -13,7 +13,6 @@ by :mod:`harness.backends.names`. Quantized int8/uint8 inputs and outputs are
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -24,7 +23,8 @@ from harness.backends.names import missing_signature
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import BackendUnavailable
-from harness.exports import Export, session_cache, shown_path
+from harness.exports import Export
+from harness.exports.loaders import load_tflite
 from harness.savedmodel.layout import ModelRef
 
 INSTALL = "pip install ai-edge-litert  (or: pip install 'model-contract[tflite]')"
@@ -80,43 +80,10 @@ class TFLiteBackend(ConvertedBackend):
             return f"tflite ({self.artifact.how})"
         return f"tflite (exported: {self.artifact.how}; {self.artifact.state()})"
 
-    # ----------------------------------------------------------------- artifact
-    def given_path(self) -> Path | None:
-        """The artifact the user gave (option, then contract), or None to export."""
-        if self.variant:
-            return None
-        if self.context.options.tflite:
-            return Path(self.context.options.tflite)
-        path = self.options.get("path")
-        if path:
-            return (self.contract.path.resolve().parent / str(path)).resolve()
-        return None
-
-    def _artifact(self) -> Export:
-        given = self.given_path()
-        if given is not None:
-            if not given.is_file():
-                from harness.errors import HarnessError
-
-                raise HarnessError(f"TFLite file {given} does not exist", file=self.contract.path,
-                                   place="/formats/tflite/path")
-            return Export("tflite", given, f"given: {shown_path(given)}", given=True)
-        from harness.exports.tflite import export_tflite, representative_dataset
-
-        cache = session_cache(self.context)
-        representative = None
-        if self.quantization == "int8":
-            representative = representative_dataset(
-                self.contract, self.contract.signatures, assets_dir=self.model.path / "assets")
-        return export_tflite(self.model.path, [s.name for s in self.contract.signatures],
-                             cache=cache, tags=self.contract.tags, quantization=self.quantization,
-                             representative=representative,
-                             allow_flex=bool(self.options.get("allow_flex", False)))
-
     # ----------------------------------------------------------------- hooks
     def activate_impl(self) -> None:
         interpreter_class = _interpreter_class()
-        self.artifact = self._artifact()
+        self.artifact = load_tflite(self.context, self.model, self.contract, self.variant)
         self._interpreter = interpreter_class(model_path=str(self.artifact.path))
         self._keys = list(self._interpreter.get_signature_list())
         self._runners: dict[str, Any] = {}

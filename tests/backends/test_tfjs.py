@@ -171,3 +171,13 @@ def test_unsupported_ops_are_read_from_converter_and_runtime_messages() -> None:
     assert unsupported_ops("Unknown op 'InitializeTableFromTextFileV2'. File an issue") == [
         "InitializeTableFromTextFileV2"]
     assert unsupported_ops("all fine") == []
+
+
+def test_a_model_json_tfjs_cannot_load_is_a_user_error_naming_the_file(tmp_path: Path) -> None:
+    model_json = write_tiny_tfjs(tmp_path / "truncated")
+    (tmp_path / "truncated" / "group1-shard1of1.bin").write_bytes(b"\0" * 8)
+    with pytest.raises(HarnessError) as info:
+        run(tfjs_contract(tmp_path, model_json))
+    message = str(info.value)
+    assert message.startswith(f"{model_json}: TF.js cannot load ")
+    assert "tf.loadGraphModel failed" in message

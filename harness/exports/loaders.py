@@ -1,0 +1,129 @@
+"""Loaders: how a converted artifact is obtained, apart from the runners that call it.
+
+As Polygraphy keeps loaders (``BytesFromPath``, a converter) apart from runners, a
+converted backend asks a loader here for its file and only runs what it gets:
+
+* the file the user gave: ``--tflite`` / ``--onnx`` / ``--tfjs`` (the run options), then the contract's
+  ``formats.<fmt>.path`` (relative to the contract); a given file that is missing is a
+  user error naming the option's place in the contract;
+* otherwise an export of the SavedModel through the run's content-keyed cache
+  (:func:`harness.exports.session_cache`), made in a subprocess.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from harness.context import RunContext
+from harness.contract.model import Contract
+from harness.errors import ExportError, HarnessError
+from harness.exports import Export, session_cache, shown_path
+from harness.savedmodel.layout import ModelRef
+
+
+def _format_options(contract: Contract, fmt: str) -> Mapping[str, Any]:
+    spec = contract.formats.get(fmt)
+    return spec.options if spec is not None else {}
+
+
+def given_tflite(context: RunContext, contract: Contract) -> Path | None:
+    """The TFLite file the user gave (option, then contract), or None to export one."""
+    if context.options.tflite:
+        return Path(context.options.tflite)
+    path = _format_options(contract, "tflite").get("path")
+    if path:
+        return (contract.path.resolve().parent / str(path)).resolve()
+    return None
+
+
+def load_tflite(context: RunContext, model: ModelRef, contract: Contract,
+                variant: Mapping[str, Any] | None = None) -> Export:
+    """The TFLite file for ``model``: the given one, or an export (a variant is always exported)."""
+    given = None if variant else given_tflite(context, contract)
+    if given is not None:
+        if not given.is_file():
+            raise HarnessError(f"TFLite file {given} does not exist", file=contract.path,
+                               place="/formats/tflite/path")
+        return Export("tflite", given, f"given: {shown_path(given)}", given=True)
+    from harness.exports.tflite import export_tflite, representative_dataset
+
+    quantization = str(variant["quantization"]) if variant else "float"
+    representative = None
+    if quantization == "int8":
+        representative = representative_dataset(contract, contract.signatures,
+                                                 assets_dir=model.path / "assets")
+    return export_tflite(model.path, [s.name for s in contract.signatures],
+                         cache=session_cache(context), tags=contract.tags,
+                         quantization=quantization, representative=representative,
+                         allow_flex=bool(_format_options(contract, "tflite").get("allow_flex", False)))
+
+
+def given_onnx(context: RunContext, contract: Contract) -> dict[str, Path] | None:
+    """``{signature: file}`` the user gave (option, then contract), or None to export."""
+    names = [s.name for s in contract.signatures]
+    if context.options.onnx:
+        return {n: Path(context.options.onnx) for n in names}
+    path = _format_options(contract, "onnx").get("path")
+    if not path:
+        return None
+    base = contract.path.resolve().parent
+    if isinstance(path, str):
+        return {n: (base / path).resolve() for n in names}
+    return {n: (base / str(p)).resolve() for n, p in dict(path).items()}
+
+
+def load_onnx(context: RunContext, model: ModelRef, contract: Contract, *, opset: int
+              ) -> dict[str, Export | ExportError]:
+    """One ONNX file per signature: given, or exported (a signature tf2onnx cannot convert
+    holds its :class:`ExportError`)."""
+    given = given_onnx(context, contract)
+    if given is not None:
+        artifacts: dict[str, Export | ExportError] = {}
+        for sig, path in given.items():
+            if not path.is_file():
+                raise HarnessError(f"ONNX file {path} does not exist", file=contract.path,
+                                   place="/formats/onnx/path")
+            artifacts[sig] = Export("onnx", path, f"given: {shown_path(path)}", given=True)
+        return artifacts
+    from harness.exports.onnx import export_onnx
+
+    return export_onnx(model.path, [s.name for s in contract.signatures],
+                       cache=session_cache(context), tags=contract.tags, opset=opset)
+
+
+def given_tfjs(context: RunContext, contract: Contract) -> dict[str, Path] | None:
+    """``{signature: model.json}`` the user gave (option, then contract), or None to export."""
+    names = [s.name for s in contract.signatures]
+    if context.options.tfjs:
+        return {n: Path(context.options.tfjs) for n in names}
+    path = _format_options(contract, "tfjs").get("path")
+    if not path:
+        return None
+    base = contract.path.resolve().parent
+    if isinstance(path, str):
+        return {n: (base / path).resolve() for n in names}
+    return {n: (base / str(p)).resolve() for n, p in dict(path).items()}
+
+
+def load_tfjs(context: RunContext, model: ModelRef, contract: Contract,
+              variant: Mapping[str, Any] | None = None) -> dict[str, Export | ExportError]:
+    """One TF.js model.json per signature: given (a folder means its model.json), or
+    exported (a variant is always exported; a signature the converter refuses holds its
+    :class:`ExportError`)."""
+    given = None if variant else given_tfjs(context, contract)
+    if given is not None:
+        artifacts: dict[str, Export | ExportError] = {}
+        for sig, path in given.items():
+            if path.is_dir():
+                path = path / "model.json"
+            if not path.is_file():
+                raise HarnessError(f"TF.js model {path} does not exist", file=contract.path,
+                                   place="/formats/tfjs/path")
+            artifacts[sig] = Export("tfjs", path, f"given: {shown_path(path)}", given=True)
+        return artifacts
+    from harness.exports.tfjs import export_tfjs
+
+    return export_tfjs(model.path, [s.name for s in contract.signatures],
+                       cache=session_cache(context), tags=contract.tags,
+                       quantize=str(variant["quantization"]) if variant else "float")
