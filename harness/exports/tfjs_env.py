@@ -101,3 +101,13 @@ def _run(command: list[str], what: str) -> None:
         raise BackendUnavailable("tfjs", f"creating the TF.js converter environment: {what} "
                                  f"failed (exit status {proc.returncode}):\n{tail}",
                                  install=INSTALL)
+
+
+def main() -> int:
+    """``python -m harness.exports.tfjs_env``: create the environment now; print its python."""
+    print(converter_python())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
