@@ -9,7 +9,8 @@ For every format the contract lists (or ``--backend`` selects) and every signatu
 * ``parity[FMT]`` - every output on every fuzzed call agrees with the SavedModel's within
   the tolerance for that format and output (:meth:`Contract.tolerance_for`); integer,
   bool and string outputs exactly.
-* ``parity[tflite-QUANTIZATION]`` - one per quantized TFLite variant. Outputs named in
+* ``parity[tflite-QUANTIZATION]``, ``parity[tfjs-QUANTIZATION]`` - one per quantized TFLite
+  or TF.js variant. Outputs named in
   the variant's ``top1_agreement`` are judged by the share of rows whose argmax agrees
   with the SavedModel's over one seeded batch of >= 64 rows; float outputs are judged
   elementwise when the variant declares a ``tolerance``. Other outputs are recorded in
@@ -17,7 +18,9 @@ For every format the contract lists (or ``--backend`` selects) and every signatu
   from the judged probabilities).
 
 A converter failure (unsupported op, Flex ops, crash, timeout) fails these checks with
-the converter's message. Every comparison is a :class:`~harness.events.ParityMeasured` event
+the converter's message. A format registered in :data:`FIDELITY` / :data:`OP_FINDINGS`
+(TF.js) also emits its fidelity findings: from the contract when conformance runs, and the
+ops a converter or runtime message names as unsupported. Every comparison is a :class:`~harness.events.ParityMeasured` event
 (the report keeps one row per model, signature, format and output: the worst figures).
 """
 
