@@ -74,6 +74,9 @@ def converter_python(tools: Path | None = None) -> Path:
 
 
 def _create(target: Path) -> None:
+    # Under the lock nobody else is creating: a leftover is a creation that was killed.
+    for stale in target.parent.glob(f".{target.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         _run([sys.executable, "-m", "venv", str(work)], "python -m venv")
