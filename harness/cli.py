@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, Sequence
 
-from harness.errors import HarnessError
+from harness.errors import BackendUnavailable, HarnessError
 from harness.options import OPTIONS, add_to_argparse
 from harness.printable import printable
 
@@ -43,6 +43,20 @@ class UsageError(HarnessError):
     """Arguments that cannot work together; exit 2 with the message."""
 
 
+#: commands that read models (and so import TensorFlow)
+TENSORFLOW_COMMANDS = ("init", "check", "diff", "scan")
+
+
+def _import_tensorflow() -> None:
+    """TensorFlow up front, without its start-up log lines (and outside any timed step)."""
+    from harness.backends.tf_import import import_tensorflow
+
+    try:
+        import_tensorflow()
+    except BackendUnavailable:
+        pass  # the command says what it cannot do without it
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -63,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USER_ERROR
     command: Command = ns.run
     try:
+        if ns.command in TENSORFLOW_COMMANDS:
+            _import_tensorflow()
         return command(ns)
     except HarnessError as exc:
         print(f"model-contract {ns.command}: error: {exc}", file=sys.stderr)
@@ -126,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the contract here (default: stdout); paths in it are relative to "
                         "FILE's folder")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--schema", metavar="URL_OR_PATH",
+                   help="what the contract's \"$schema\" says, for editors (default: the "
+                        "published schema's $id URL; a path is written relative to FILE)")
     p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
                    help="MetaGraph tag-set to read (default: serve)")
     p.add_argument("--calibrate", action="store_true",
@@ -211,25 +230,38 @@ def _init(ns: argparse.Namespace) -> int:
     output = Path(ns.output) if ns.output else None
     if output is not None and output.exists() and not ns.force:
         raise UsageError("exists; not overwritten", file=output, hint="pass --force to replace it")
-    result = contract_from_model(ns.model, name=ns.name, tags=_tags(ns.tags), output=output)
+    from dataclasses import replace
+
+    from harness.savedmodel.layout import resolve_model
+
+    def say(notes: Sequence[str]) -> None:  # each stage's notes as soon as it has them
+        for note in notes:
+            print(printable(f"note: {note}"), file=sys.stderr, flush=True)
+
+    from harness.progress import Progress
+
+    progress = Progress()
+    progress.listeners.append(
+        lambda text: print(f"model-contract init: {text}", file=sys.stderr, flush=True))
+
+    result = contract_from_model(ns.model, name=ns.name, tags=_tags(ns.tags), output=output,
+                                 schema=ns.schema)
+    say(result.notes)
     if not ns.no_probe:
-        from dataclasses import replace
-
         from harness.contract.probe import probe
-        from harness.savedmodel.layout import resolve_model
 
-        data, probed = probe(result.data, resolve_model(ns.model)[-1])
+        with progress.step("probing the model (isolated, after the op-policy scan)"):
+            data, probed = probe(result.data, resolve_model(ns.model)[-1])
+        say(probed)
         result = replace(result, data=data, notes=result.notes + tuple(probed))
     if ns.calibrate:
-        from dataclasses import replace
-
         from harness.contract.calibrate import calibrate
-        from harness.savedmodel.layout import resolve_model
 
-        data, calibrated = calibrate(result.data, resolve_model(ns.model)[-1], margin=ns.margin)
+        with progress.step("calibrating tolerances: exporting to each format and comparing"):
+            data, calibrated = calibrate(result.data, resolve_model(ns.model)[-1],
+                                         margin=ns.margin, progress=progress.say)
+        say(calibrated)
         result = replace(result, data=data, notes=result.notes + tuple(calibrated))
-    for note in result.notes:
-        print(printable(f"note: {note}"), file=sys.stderr)
     text = result.render()
     if output is None:
         sys.stdout.write(text)
@@ -247,11 +279,12 @@ def _check(ns: argparse.Namespace) -> int:
     import pytest
 
     from harness.contract.load import load_contract
-    from harness.savedmodel.layout import resolve_model
+    from harness.savedmodel.layout import CONTRACT_MODELS_HINT, resolve_model
 
     contract = load_contract(ns.contract_file)  # an unusable contract: exit 2, not a test failure
+    hint = None if ns.model else CONTRACT_MODELS_HINT  # --model paths are the user's own
     for model in ns.model or contract.models:
-        resolve_model(model)  # a path that does not exist: exit 2
+        resolve_model(model, hint=hint)  # a path that does not exist: exit 2
     # harness is imported already: silence pytest's "cannot rewrite asserts" warning about it.
     args = ["--contract", str(ns.contract_file), "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     for opt in OPTIONS:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar, cast
 from harness.errors import BackendUnavailable, HarnessError
 from harness.events import EventStream
 from harness.options import RunOptions
+from harness.progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from harness.contract.model import Contract
@@ -105,6 +106,8 @@ class RunContext:
     events: EventStream = field(default_factory=EventStream, compare=False)
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)
     closers: Closers = field(default_factory=Closers, compare=False, repr=False)
+    #: long steps (loading, converting, starting a server) said while they happen
+    progress: Progress = field(default_factory=Progress, compare=False, repr=False)
 
     @property
     def results_dir(self) -> Path:
@@ -122,19 +125,23 @@ class RunContext:
     def models_of(self, contract: "Contract") -> "list[ModelRef]":
         """The model versions a run checks: ``--model`` or the contract's ``models``."""
         from harness.errors import ModelError
-        from harness.savedmodel.layout import resolve_model
+        from harness.savedmodel.layout import CONTRACT_MODELS_HINT, resolve_model
 
         paths = self.options.models or contract.models
         if not paths:
             raise ModelError("the contract names no models and no --model was given",
                              file=contract.path, place="/models")
+        hint = None if self.options.models else CONTRACT_MODELS_HINT  # --model: the user's path
         refs: list[ModelRef] = []
         for path in paths:
-            refs.extend(resolve_model(path))
+            refs.extend(resolve_model(path, hint=hint))
         return refs
 
     def backend_selected(self, contract: "Contract", name: str) -> bool:
-        """Whether a backend runs: named by --backend, or (without it) listed by the contract."""
+        """Whether a backend runs: given an artifact (--tflite, --onnx), named by --backend,
+        or (without --backend) listed by the contract."""
+        if self.options.artifact(name) is not None:
+            return True
         if self.options.backends:
             return name in self.options.backends
         if name == "savedmodel":

@@ -60,6 +60,8 @@ class ParityMeasured:
     judged: bool = True
     top1: float | None = None
     top1_required: float | None = None
+    #: how many calls of the format this comparison covers (a quantized variant: its batches)
+    calls: int = 1
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -104,6 +106,22 @@ class TfjsFinding:
 
 
 @dataclass(frozen=True)
+class ModelFinding:
+    """Something a check saw that is worth reporting but not a failure (e.g. a signature that
+    answers inputs of the wrong rank: its declared ranks are not enforced)."""
+
+    contract: str
+    model: str
+    signature: str
+    tensor: str
+    kind: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ServerStarted:
     """The run started a model server (a binary or a container) and it became AVAILABLE."""
 
@@ -139,8 +157,8 @@ class RestGrpcCompared:
     max_abs: float
 
 
-Event = Union[CaseFinished, ParityMeasured, ServingFinding, TfjsFinding, ServerStarted,
-              RequestTimed, RestGrpcCompared]
+Event = Union[CaseFinished, ParityMeasured, ServingFinding, TfjsFinding, ModelFinding,
+              ServerStarted, RequestTimed, RestGrpcCompared]
 Subscriber = Callable[[Any], None]
 
 

@@ -27,35 +27,48 @@ OPTIONS: tuple[OptionDef, ...] = (
               "the contract's \"models\" list (repeatable).",
               {"action": "append", "default": [], "metavar": "DIR"}),
     OptionDef("--backend", "backend", "Limit the run to these backends (repeatable): "
-              + ", ".join(BACKEND_CHOICES) + ". Default: every backend the contract's "
-              "\"formats\" list, plus savedmodel.",
+              + ", ".join(BACKEND_CHOICES) + ". Default: savedmodel and every format the "
+              "contract's \"formats\" lists. --tflite/--onnx/--tfjs add their format either way.",
               {"action": "append", "default": [], "choices": BACKEND_CHOICES, "metavar": "NAME"}),
-    OptionDef("--examples", "examples", "Fuzzed examples per signature and check (overrides "
-              "the contract's fuzz.examples; default 20).",
+    OptionDef("--examples", "examples", "Fuzzed examples per signature and check. Default: "
+              "the contract's fuzz.examples (20 unless set), or the chosen "
+              "--hypothesis-profile's when one is given.",
               {"type": int, "default": None, "metavar": "N"}),
     OptionDef("--results-dir", "results_dir", "Where failing examples (.npz + replay command), "
               "the parity matrix and reports are written. Default: .model-contract/results.",
               {"default": None, "metavar": "DIR"}),
-    OptionDef("--replay", "replay", "Replay one saved failing example (.npz written by an "
-              "earlier run) instead of fuzzing.", {"default": None, "metavar": "NPZ"}),
+    OptionDef("--replay", "replay", "Replay one saved failing example (the .npz a failure's "
+              "'Reproduce with:' line names, with its .json beside it) instead of fuzzing: "
+              "only the test that saved it runs, and its reports go to RESULTS-DIR/replay.",
+              {"default": None, "metavar": "NPZ"}),
     OptionDef("--tflite", "tflite", "A .tflite file your pipeline produced, checked as is "
-              "instead of exporting one.", {"default": None, "metavar": "PATH"}),
+              "instead of exporting one; giving it adds the tflite checks even when the "
+              "contract's \"formats\" and --backend do not name tflite.",
+              {"default": None, "metavar": "PATH"}),
     OptionDef("--onnx", "onnx", "An .onnx file your pipeline produced, checked as is instead "
-              "of exporting one.", {"default": None, "metavar": "PATH"}),
+              "of exporting one; giving it adds the onnx checks even when the contract's "
+              "\"formats\" and --backend do not name onnx.",
+              {"default": None, "metavar": "PATH"}),
     OptionDef("--tfjs", "tfjs", "A TF.js model.json your pipeline produced (weight shards "
-              "beside it), checked as is instead of exporting one.",
+              "beside it), checked as is instead of exporting one; giving it adds the tfjs "
+              "checks even when the contract's \"formats\" and --backend do not name tfjs.",
               {"default": None, "metavar": "PATH"}),
     OptionDef("--export-cache", "export_cache", "Cache folder for TFLite/ONNX/TF.js exports. "
               "Default: $MODEL_CONTRACT_CACHE or ~/.cache/model-contract.",
               {"default": None, "metavar": "DIR"}),
-    OptionDef("--serving-url", "serving_url", "REST address of a running TF Serving "
-              "(http://HOST:PORT).", {"default": None, "metavar": "URL"}),
-    OptionDef("--serving-grpc", "serving_grpc", "gRPC address of a running TF Serving "
-              "(HOST:PORT).", {"default": None, "metavar": "HOST:PORT"}),
-    OptionDef("--serving-binary", "serving_binary", "tensorflow_model_server binary to start "
-              "(default: the one on PATH).", {"default": None, "metavar": "PATH"}),
-    OptionDef("--serving-image", "serving_image", "Docker image for TF Serving when no binary is "
-              "found.", {"default": None, "metavar": "IMAGE:TAG"}),
+    OptionDef("--serving-url", "serving_url", "REST address (http://HOST:PORT) of a running TF "
+              "Serving that serves the model under the contract's formats.serving.model_name "
+              "(default: the contract's name); its metadata must match the SavedModel's "
+              "signatures.", {"default": None, "metavar": "URL"}),
+    OptionDef("--serving-grpc", "serving_grpc", "gRPC address (HOST:PORT) of a running TF "
+              "Serving, with the same needs as --serving-url.",
+              {"default": None, "metavar": "HOST:PORT"}),
+    OptionDef("--serving-binary", "serving_binary", "tensorflow_model_server binary to start on "
+              "free loopback ports with the versions under test (default: the one on PATH).",
+              {"default": None, "metavar": "PATH"}),
+    OptionDef("--serving-image", "serving_image", "Docker image to run TF Serving in when no "
+              "binary is found (default: tensorflow/serving:2.19.1; needs a running Docker "
+              "engine).", {"default": None, "metavar": "IMAGE:TAG"}),
     OptionDef("--in-process", "in_process", "Run backends inside the pytest process instead of "
               "an isolated child process (faster start, but a crash of TensorFlow ends the run).",
               {"action": "store_true", "default": False}),
@@ -68,6 +81,16 @@ OPTIONS: tuple[OptionDef, ...] = (
     OptionDef("--allow-op", "allow_op", "Permit an op type the default op policy denies "
               "(repeatable).", {"action": "append", "default": [], "metavar": "OP"}),
 )
+
+
+def markdown_rows() -> list[str]:
+    """The README's options table: each option with its help text, word for word."""
+    rows = ["| option | what it does and what it needs |", "|---|---|"]
+    for opt in OPTIONS:
+        metavar = opt.kwargs.get("metavar")
+        flag = f"{opt.flag} {metavar}" if metavar else opt.flag
+        rows.append(f"| `{flag}` | {opt.help} |")
+    return rows
 
 
 def add_to_argparse(parser: Any, names: Sequence[str] | None = None) -> None:
@@ -108,6 +131,11 @@ class RunOptions:
     #: a hypothesis profile was chosen explicitly (--hypothesis-profile): it decides the
     #: number of examples unless --examples is given
     profile_chosen: bool = False
+
+    def artifact(self, backend: str) -> Path | None:
+        """The file given for a format's backend (--tflite, --onnx, --tfjs): that format is
+        checked."""
+        return {"tflite": self.tflite, "onnx": self.onnx, "tfjs": self.tfjs}.get(backend)
 
     @staticmethod
     def from_namespace(ns: Any, prefix: str = "") -> "RunOptions":

@@ -45,7 +45,7 @@ class ModelEntry:
     """For negative fixtures, the one property of ``fixtures/contracts/<name>.json`` it breaks:
     ``dtype``, ``signature``, ``rank``, ``asset``, ``not_a_savedmodel``, ``corrupt_pb``,
     ``variables``, ``range``, ``finite``, ``batch_consistent``, ``deterministic``,
-    ``relation`` or ``reject_rank``. None for models that must pass their contract."""
+    ``relation``, ``reject_rank`` or ``crash``. None for models that must pass their contract."""
 
     def contract(self, root: Path = MODELS_DIR) -> Path | None:
         """The fixture's contract below ``root`` (None for bundled models: see contracts/)."""
@@ -93,6 +93,13 @@ _ENTRIES: tuple[ModelEntry, ...] = (
                "label = (argmax(y) + 1) mod 2 when x[...,1] > 0.5", "relation"),
     ModelEntry("accepts_any_rank", "fixtures_dynamic", "build_accepts_any_rank", True,
                "x has unknown rank; inputs of any rank >= 1 are silently accepted", "reject_rank"),
+    ModelEntry("aborts_on_wrong_rank", "fixtures_dynamic", "build_aborts_on_wrong_rank", True,
+               "x has unknown rank; any rank but 2 reaches tf.raw_ops.Abort (SIGABRT)", "crash"),
+    ModelEntry("string_lookup", "fixtures_lookup", "build_string_lookup", True,
+               "TF2 words string[None] -> ids int64[None] via a StaticHashTable from an asset"),
+    ModelEntry("tf1_half_plus_two", "fixtures_tf1", "build_tf1_half_plus_two", True,
+               "TF1 Builder export, versions 1 and 2: tf.Example regress/classify, shapeless "
+               "TensorInfos, legacy init op / main op, asset"),
 )
 
 ENTRIES: dict[str, ModelEntry] = {entry.name: entry for entry in _ENTRIES}

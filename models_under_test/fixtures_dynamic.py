@@ -107,3 +107,24 @@ def build_accepts_any_rank(dest: Path) -> None:
     signature's output shapes are therefore of unknown rank too.
     """
     save_tiny_variant(dest, _any_rank, spec=tf.TensorSpec(None, tf.float32, name="x"))
+
+
+ABORT_MESSAGE = "model-contract fixture: an input of rank other than 2 aborts the process"
+
+
+def _aborts_on_wrong_rank(module: TinyModule, x: tf.Tensor) -> dict[str, tf.Tensor]:
+    def crash() -> tf.Tensor:
+        abort = tf.raw_ops.Abort(error_msg=ABORT_MESSAGE, exit_without_error=False)
+        with tf.control_dependencies([abort]):
+            return tf.zeros([1, 4], tf.float32)
+
+    rows = tf.cond(tf.equal(tf.rank(x), 2), lambda: tf.reshape(x, [-1, 4]), crash)
+    return module.outputs(module.logits(rows))
+
+
+def build_aborts_on_wrong_rank(dest: Path) -> None:
+    """x is tf.TensorSpec(None, tf.float32); an input of rank 2 is ``tiny``, any other rank
+    reaches ``tf.raw_ops.Abort`` and kills the process with SIGABRT, on every CPU and build
+    (unlike a kernel's own shape CHECK, which some builds turn into an error instead).
+    """
+    save_tiny_variant(dest, _aborts_on_wrong_rank, spec=tf.TensorSpec(None, tf.float32, name="x"))

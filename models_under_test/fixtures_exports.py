@@ -18,6 +18,16 @@ And one SavedModel that the *standard* TFLite export gets wrong (a known convert
   keeps its weights as resource variables (VAR_HANDLE/READ_VARIABLE) that nothing in the
   .tflite initialises: the file loads and runs, and returns NaN. Contract
   ``keras3_uninitialised_tflite.json`` must fail ``parity[tflite]`` and say why.
+* ``fixtures/keras3_module`` - the seed article's multi-signature pattern (a tf.Module
+  holding a Keras 3 model, ``classify`` and ``embed`` tf.functions calling it), which the
+  standard export gets wrong the same way (``keras3_module_uninitialised_tflite.json``).
+  The two export steps the diagnosis suggests instead are built by
+  :func:`build_keras3_export_archive` and :func:`build_keras3_closed_module`; tests apply
+  both and their TFLite exports pass parity. (Converting the same module with
+  ``TFLiteConverter.from_concrete_functions`` does not help: it reads the same
+  uninitialised variables.)
+
+Rebuild the two SavedModels with ``python -m models_under_test.fixtures_exports --keras3``.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +82,88 @@ def build_keras3_saved(dest: Path) -> None:
     tf.saved_model.save(model, str(dest))
 
 
+KERAS3_SEED = 7
+
+
+def keras3_classifier() -> Any:
+    """A seeded Keras 3 classifier: 8 features -> Dense 16 relu ('hidden') -> BatchNorm ->
+    Dense 3 softmax."""
+    import keras
+
+    keras.utils.set_random_seed(KERAS3_SEED)
+    return keras.Sequential([keras.Input((8,), name="x"),
+                             keras.layers.Dense(16, activation="relu", name="hidden"),
+                             keras.layers.BatchNormalization(),
+                             keras.layers.Dense(3, activation="softmax")])
+
+
+def _endpoints(model: Any) -> dict[str, Any]:
+    """The seed article's two signatures, as plain functions calling the Keras model."""
+    import tensorflow as tf
+
+    hidden = model.get_layer("hidden")
+
+    def classify(x: Any) -> dict[str, Any]:
+        prob = model(x, training=False)
+        return {"class_id": tf.argmax(prob, axis=-1, output_type=tf.int64), "prob": prob}
+
+    def embed(x: Any) -> dict[str, Any]:
+        return {"embedding": hidden(x)}
+
+    return {"classify": classify, "embed": embed}
+
+
+def _x_spec() -> Any:
+    import tensorflow as tf
+
+    return tf.TensorSpec([None, 8], tf.float32, name="x")
+
+
+def build_keras3_module(dest: Path) -> None:
+    """The seed article's pattern, which the standard TFLite export gets wrong: a tf.Module
+    *holding* a Keras 3 model (``self.model = model``) whose ``classify`` and ``embed``
+    tf.functions call it, saved with ``tf.saved_model.save``."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.model = keras3_classifier()
+    for name, fn in _endpoints(module.model).items():
+        setattr(module, name, tf.function(fn, input_signature=[_x_spec()]))
+    tf.saved_model.save(module, str(dest), signatures={"classify": module.classify,
+                                                        "embed": module.embed})
+
+
+def build_keras3_export_archive(dest: Path) -> None:
+    """Fix 1 (proven by tests/exports/test_format_checks.py): the same model and signatures
+    written by Keras 3's ``keras.export.ExportArchive`` (track the model, one
+    ``add_endpoint`` per signature)."""
+    import keras
+
+    model = keras3_classifier()
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, fn in _endpoints(model).items():
+        archive.add_endpoint(name, fn, input_signature=[_x_spec()])
+    archive.write_out(str(dest), verbose=False)
+
+
+def build_keras3_closed_module(dest: Path) -> None:
+    """Fix 2 (proven likewise): a tf.Module that does *not* hold the Keras model but tracks
+    its tf.Variables (``[v.value for v in model.variables]``) and closes over the model in
+    its tf.functions (models_under_test/classifier.py is built this way)."""
+    import tensorflow as tf
+
+    from models_under_test.seeding import tf_variables
+
+    model = keras3_classifier()
+    module = tf.Module()
+    module.weights = tf_variables(model)
+    for name, fn in _endpoints(model).items():
+        setattr(module, name, tf.function(fn, input_signature=[_x_spec()]))
+    tf.saved_model.save(module, str(dest), signatures={"classify": module.classify,
+                                                        "embed": module.embed})
+
+
 def build_exports(out: Path = EXPORTS_DIR) -> list[Path]:
     from harness.exports.cache import ExportCache
     from harness.exports.onnx import export_onnx
@@ -99,10 +192,12 @@ if __name__ == "__main__":
     import sys
 
     if "--keras3" in sys.argv:
-        target = MODELS_DIR / "fixtures" / "keras3_saved"
-        shutil.rmtree(target, ignore_errors=True)
-        build_keras3_saved(target)
-        print(target)
+        for folder, builder in (("keras3_saved", build_keras3_saved),
+                                ("keras3_module", build_keras3_module)):
+            target = MODELS_DIR / "fixtures" / folder
+            shutil.rmtree(target, ignore_errors=True)
+            builder(target)
+            print(target)
         sys.exit(0)
     for path in build_exports():
         print(path, path.stat().st_size)

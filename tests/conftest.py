@@ -28,6 +28,51 @@ def tensorflow_loaded_once() -> None:
     import_tensorflow()
 
 
+#: what a test run may leave in the working tree: tool caches, never results or models.
+TOOL_CACHES = frozenset({".git", ".tox", ".tox-bootstrap", ".venv", ".pytest_cache", ".hypothesis",
+                         ".mypy_cache", ".ruff_cache", ".benchmarks", "__pycache__"})
+#: the harness's default results folder, relative to the current directory.
+DEFAULT_RESULTS = ROOT / ".model-contract"
+
+
+def tree_snapshot(root: Path = ROOT) -> dict[str, int]:
+    """Every file of the working tree outside tool caches -> its modification time."""
+    out = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in TOOL_CACHES and not d.endswith(".egg-info")]
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                out[os.path.relpath(path, root)] = os.stat(path).st_mtime_ns
+            except OSError:
+                continue
+    return out
+
+
+def tree_changes(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def working_tree_untouched() -> Any:
+    """Tests write under their temporary directories only: the run leaves the clone as it was."""
+    before = tree_snapshot()
+    yield
+    changed = tree_changes(before, tree_snapshot())
+    assert not changed, f"the test run wrote into the working tree {ROOT}: {changed[:20]}"
+
+
+@pytest.fixture(autouse=True)
+def no_results_in_the_working_tree(request: pytest.FixtureRequest) -> Any:
+    """Names the test that leaves the harness's default results folder in the clone."""
+    existed = DEFAULT_RESULTS.exists()
+    yield
+    if not existed and DEFAULT_RESULTS.exists():
+        pytest.fail(f"{DEFAULT_RESULTS} appeared during {request.node.nodeid} (or a test running "
+                    "beside it under pytest-xdist): pass results_dir / --results-dir under "
+                    "tmp_path", pytrace=False)
+
+
 def corpus_dir() -> Path:
     """TF Serving's test models: ../shared/corpus/tf-serving-testdata beside the clone."""
     override = os.environ.get("MODEL_CONTRACT_CORPUS")
@@ -39,6 +84,16 @@ def corpus() -> Path:
     path = corpus_dir()
     if not path.is_dir():
         pytest.skip(f"TF Serving corpus not found at {path} (set MODEL_CONTRACT_CORPUS)")
+    return path
+
+
+def corpus_contract(name: str, corpus: Path, folder: Path) -> Path:
+    """``contracts/corpus/<name>.json`` with its models found in ``corpus`` (wherever it is)."""
+    data = json.loads((ROOT / "contracts" / "corpus" / f"{name}.json").read_text())
+    data["models"] = [str(corpus / Path(m).name) for m in data["models"]]
+    data.pop("$schema", None)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(data))
     return path
 
 

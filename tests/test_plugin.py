@@ -21,12 +21,13 @@ def test_contract_items_have_readable_ids_and_pass(pytester: pytest.Pytester) ->
         "c.json::tiny::tags",
         "c.json::tiny::variables",
         "c.json::tiny::assets",
+        "c.json::tiny::ops",
         "c.json::tiny::serving_default::signature",
         "c.json::tiny::serving_default::inputs",
         "c.json::tiny::serving_default::outputs",
     ])
     result = run(pytester, "--contract", str(contract), "-m", "static")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)  # the op-policy scan is static too (it executes nothing)
 
 
 def test_k_selects_one_check(pytester: pytest.Pytester) -> None:
@@ -64,7 +65,7 @@ def test_model_option_replaces_the_contract_models(pytester: pytest.Pytester) ->
     contract = write_contract(pytester.path, models=["does/not/exist"])
     result = run(pytester, "--contract", str(contract), "--model", str(FIXTURES / "tiny"),
                  "-m", "static")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
 
 
 def test_missing_model_path_is_reported_with_a_hint(pytester: pytest.Pytester) -> None:
@@ -86,6 +87,32 @@ def test_version_folders_are_each_their_own_node(pytester: pytest.Pytester, corp
     result = run(pytester, "--contract", str(contract), "-m", "static", "--collect-only", "-q")
     result.stdout.fnmatch_lines(["hp2.json::saved_model_half_plus_two_2_versions@123::tags",
                                  "*hp2.json::saved_model_half_plus_two_2_versions@124::tags"])
+
+
+def test_bundled_version_folders_are_each_their_own_node(pytester: pytest.Pytester) -> None:
+    """The same from the repository alone: the bundled TF1 export has versions 1 and 2."""
+    contract = FIXTURES / "contracts" / "tf1_half_plus_two.json"
+    result = run(pytester, "--contract", str(contract), "-m", "static", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*tf1_half_plus_two.json::tf1_half_plus_two@1::tags",
+                                 "*tf1_half_plus_two.json::tf1_half_plus_two@2::tags"])
+
+
+def test_a_wrong_rank_answered_is_a_finding_not_a_failure(pytester: pytest.Pytester) -> None:
+    """The default reject (["dtype"]): the check passes and the run's notes say what was seen."""
+    contract = FIXTURES / "contracts" / "string_lookup.json"
+    result = run(pytester, "--contract", str(contract), "-k", "rejection", "--examples", "3",
+                 "--results-dir", str(pytester.path / "results"), "-v")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "*string_lookup::serving_default::rejection PASSED*",
+        "*model contract notes*",
+        "string_lookup::string_lookup::serving_default::rejection: savedmodel (tf.saved_model.load): "
+        "signature 'serving_default' answers inputs of the wrong rank (words with rank 0; *): its "
+        "declared ranks are not enforced (a finding, not a failure: add \"rank\" to "
+        "/signatures/serving_default/reject to require refusal)"])
+    report = json.loads((pytester.path / "results" / "report.json").read_text())
+    assert [(f["signature"], f["kind"]) for f in report["findings"]] == [
+        ("serving_default", "rank-not-enforced")]
 
 
 def test_without_contract_the_plugin_collects_nothing_extra(pytester: pytest.Pytester) -> None:
@@ -130,3 +157,132 @@ def pytest_terminal_summary(terminalreporter):
     run(pytester, *base, "--hypothesis-profile", "three").stdout.fnmatch_lines(["EXAMPLES [[]None[]]"])
     run(pytester, *base, "--hypothesis-profile", "three", "--examples", "2").stdout.fnmatch_lines(
         ["EXAMPLES [[]2[]]"])
+
+
+def test_given_artifacts_are_checked_when_the_contract_lists_no_formats(
+        pytester: pytest.Pytester) -> None:
+    """--tflite/--onnx name files to check: giving them adds their formats' checks."""
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")])
+    exports = FIXTURES / "exports"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(contract), "-m", "parity", "--examples", "3",
+        "--tflite", str(exports / "tiny_perturbed.tflite"),
+        "--onnx", str(exports / "tiny_perturbed.onnx"), "--backend", "savedmodel",
+        "--results-dir", str(pytester.path / "results"))
+    result.stdout.fnmatch_lines([
+        "*[[]parity[[]tflite]] tflite (given: *tiny_perturbed.tflite*output 'y'*",
+        "*[[]parity[[]onnx]] onnx (given: *tiny_perturbed.onnx*output 'y'*",
+    ])
+    result.assert_outcomes(passed=2, failed=2)
+
+
+def test_replay_of_a_missing_file_is_one_usage_error(pytester: pytest.Pytester) -> None:
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--contract", str(contract),
+                                           "--replay", "nowhere/failure.npz")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: nowhere/failure.npz: --replay: no such file",
+                                 "  hint: give the .npz path the failure's 'Reproduce with:' "
+                                 "line names"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert "FileNotFoundError" not in result.stdout.str() + result.stderr.str()
+
+
+def test_replay_runs_only_its_own_test_and_keeps_the_full_runs_report(
+        pytester: pytest.Pytester) -> None:
+    broken = FIXTURES / "contracts" / "broken_argmax.json"
+    results = pytester.path / "results"
+    base = ["-p", "no:cacheprovider", "--results-dir", str(results)]
+    full = pytester.runpytest_subprocess(*base, "--contract", str(broken), "-k", "values",
+                                         "--examples", "5")
+    full.assert_outcomes(failed=1)
+    saved = next((results / "failures").glob("*values.npz"))
+    report = (results / "report.json").read_text()
+
+    # the same contract: only the test that saved the example runs (here: fails again)
+    again = pytester.runpytest_subprocess(*base, "--contract", str(broken), "--replay", str(saved))
+    again.assert_outcomes(failed=1)
+    again.stdout.fnmatch_lines(["*broken_argmax::serving_default::values*",
+                                f"model-contract report: {results / 'replay' / 'report.html'}*"])
+    assert (results / "report.json").read_text() == report  # the full run's report stays
+
+    # another contract: a usage error naming the one it belongs to
+    other = write_contract(pytester.path, models=[str(FIXTURES / "tiny")])
+    wrong = pytester.runpytest_subprocess(*base, "--contract", str(other), "--replay", str(saved))
+    assert wrong.ret == pytest.ExitCode.USAGE_ERROR
+    wrong.stderr.fnmatch_lines([
+        f"ERROR: {saved}: --replay: the example was saved by contract *broken_argmax.json, "
+        "model *broken_argmax, signature 'serving_default', check 'values', not by the "
+        f"contract of this run ({other})",
+        "  hint: run it with --contract *broken_argmax.json"])
+
+    # the right contract, but another check selected: a usage error, not a model failure
+    node = f"{broken}::broken_argmax::serving_default::determinism"
+    mismatch = pytester.runpytest_subprocess(*base, "--contract", str(broken), node,
+                                             "--replay", str(saved))
+    assert mismatch.ret == pytest.ExitCode.USAGE_ERROR
+    mismatch.stderr.fnmatch_lines(["*--replay: the example was saved by contract *, check "
+                                   "'values'; no selected test is that check*"])
+
+
+def test_parity_matrix_and_notes_count_calls_alike(pytester: pytest.Pytester) -> None:
+    """"calls" means one thing in the parity matrix and in the notes: calls compared."""
+    import re
+
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")], formats={
+        "tflite": {"variants": [{"quantization": "float16", "tolerance": {"atol": 1e-2}}]},
+        "onnx": {}})
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(contract), "-m", "parity",
+        "--examples", "4", "--results-dir", str(pytester.path / "results"))
+    result.assert_outcomes(passed=5)
+    out = result.stdout.str()
+    noted = {m.group(1): int(m.group(2)) for m in re.finditer(
+        r"::serving_default::parity\[([\w-]+)\]: ran on [^\n]*?: (\d+) calls", out)}
+    assert set(noted) == {"tflite", "onnx", "tflite-float16"}, out
+    matrix = {}
+    for line in out.split("parity matrix (each format against the SavedModel)")[1].splitlines():
+        cells = line.split()
+        if len(cells) > 5 and cells[0] == "tiny" and cells[4].isdigit():
+            matrix.setdefault(cells[2], set()).add(int(cells[4]))
+    assert matrix == {fmt: {calls} for fmt, calls in noted.items()}, out
+    assert noted["tflite-float16"] > 1  # every seeded batch, not one comparison
+
+
+def test_long_steps_are_announced_while_they_happen(pytester: pytest.Pytester) -> None:
+    """Loading (and converting) says what it does and how long it took, on lines of its
+    own, in the default and the -v output; -q keeps quiet."""
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")],
+                              formats={"tflite": {}})
+    base = ["-p", "no:cacheprovider", "--contract", str(contract), "-m", "parity",
+            "--examples", "2", "--onnx", str(FIXTURES / "exports" / "tiny_perturbed.onnx"),
+            "--results-dir", str(pytester.path / "results")]
+    verbose = pytester.runpytest_subprocess(*base, "-v")
+    verbose.assert_outcomes(passed=3, failed=1)
+    verbose.stdout.fnmatch_lines([
+        "*::tiny::serving_default::conformance[[]tflite] ",
+        "model-contract: tflite: converting (unless the export cache has it) and loading tiny ...",
+        "model-contract: tflite: converting (unless the export cache has it) and loading tiny: "
+        "done in * s",
+        "*::tiny::serving_default::conformance[[]tflite] PASSED*",
+        "*::tiny::serving_default::parity[[]tflite] ",
+        "model-contract: savedmodel: loading tiny ...",
+        "model-contract: savedmodel: loading tiny: done in * s",
+        "*::tiny::serving_default::conformance[[]onnx] ",
+        "model-contract: onnx: loading tiny ...",  # a given file: nothing to convert
+        "model-contract: onnx: loading tiny: done in * s",
+    ])
+    default = pytester.runpytest_subprocess(*base)
+    default.stdout.fnmatch_lines(["model-contract: savedmodel: loading tiny ...",
+                                  "model-contract: savedmodel: loading tiny: done in * s"])
+    quiet = pytester.runpytest_subprocess(*base, "-q")
+    assert "model-contract: savedmodel" not in quiet.stdout.str()
+
+
+def test_a_missing_given_artifact_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--contract", str(contract),
+                                           "--onnx", "out/model.onnx")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: out/model.onnx: --onnx: no such file"])
+    assert "/formats/onnx/path" not in result.stdout.str() + result.stderr.str()

@@ -73,6 +73,8 @@ class Backend(ABC):
     install: ClassVar[str | None] = None
     #: run in a child process by default (a crash or hang then fails a check, not the run)
     isolate: ClassVar[bool] = True
+    #: what activation does, for progress lines ("loading", "converting and loading")
+    preparing: ClassVar[str] = "loading"
 
     def __init__(self, model: ModelRef, contract: Contract,
                  context: RunContext | None = None) -> None:
@@ -158,12 +160,9 @@ class Backend(ABC):
         raise HarnessError(f"{self.label} keeps the contract's names; nothing to resolve "
                            f"for signature {spec.name!r}")
 
-    def variable_ops(self) -> list[str]:
-        """Resource-variable ops left in a converted file (a sign of uninitialised weights).
-
-        Only TFLite files can carry them; every other format has none. Defined here so an
-        isolated backend can ask any backend, whatever its format.
-        """
+    def known_defects(self) -> list[str]:
+        """Known causes of wrong numbers this artifact shows (e.g. a converter defect),
+        each with the export step to change; shown with a failed comparison. Default: none."""
         return []
 
     # ----------------------------------------------------------------- helpers

@@ -268,8 +268,10 @@ class IsolatedBackend(Backend):
         """The format's names for ``spec`` (TFLite, ONNX backends), computed in the child."""
         return self._ensure_child().request(("call", "resolution", spec.name), self.call_timeout)
 
-    def variable_ops(self) -> Any:
-        return self._ensure_child().request(("call", "variable_ops", None), self.call_timeout)
+    def known_defects(self) -> list[str]:
+        defects: list[str] = self._ensure_child().request(("call", "known_defects", None),
+                                                          self.call_timeout)
+        return defects
 
     def deactivate_impl(self) -> None:
         if self.child is not None:

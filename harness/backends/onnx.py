@@ -53,6 +53,7 @@ def _io(arg: Any) -> TensorIO:
 @register
 class OnnxBackend(ConvertedBackend):
     name = "onnx"
+    preparing = "converting (unless the export cache has it) and loading"
     install = INSTALL
 
     def __init__(self, model: ModelRef, contract: Contract,

@@ -17,19 +17,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from harness.backends.base import Backend, SignatureIO, TensorIO, register
+from harness.backends.tf_import import import_tensorflow
 from harness.contract.model import SignatureSpec
-from harness.errors import BackendUnavailable, ModelError
+from harness.errors import ModelError
 from harness.safety.symlinks import copy_model
-
-
-def import_tensorflow() -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow as tf
-    except ImportError as exc:
-        raise BackendUnavailable("savedmodel", f"TensorFlow is not importable ({exc})",
-                                 install="pip install 'model-contract[tf]'") from None
-    return tf
 
 
 class HermeticCopy:
@@ -183,13 +174,13 @@ class SavedModelBackend(Backend):
     def signatures_impl(self) -> Mapping[str, SignatureIO]:
         out = {}
         if self.loader == "tf1":
-            from harness.savedmodel.reader import _tensor
+            from harness.savedmodel.reader import tensor_info
 
             for key, sig in self._signature_defs.items():
                 out[key] = SignatureIO(
                     key,
-                    {k: _io(_tensor(k, v)) for k, v in sig.inputs.items()},
-                    {k: _io(_tensor(k, v)) for k, v in sig.outputs.items()},
+                    {k: _io(tensor_info(k, v)) for k, v in sig.inputs.items()},
+                    {k: _io(tensor_info(k, v)) for k, v in sig.outputs.items()},
                 )
             return out
         for key, fn in self._functions.items():

@@ -22,6 +22,8 @@ from harness.savedmodel.reader import SignatureInfo
 class ServingBackend(Backend):
     """Shared work of both protocols: the endpoint, the version, the served signatures."""
 
+    preparing = "starting (or checking) the model server for"
+
     protocol: ClassVar[str] = ""
     #: a client of a server process: nothing to isolate (the server is its own process)
     isolate = False

@@ -48,8 +48,12 @@ def open_backend(context: RunContext, name: str, contract: Contract, ref: ModelR
             raise BackendUnavailable(name, "no such backend is registered")
         cls.check_available()
         gate(context, contract, ref)
-        backend = build(cls, context, contract, ref, variant=options)
-        backend.activate()
+        spec = contract.formats.get(cls.name)
+        given = context.options.artifact(cls.name) or (spec is not None and spec.options.get("path"))
+        doing = "loading" if given and variant is None else cls.preparing
+        with context.progress.step(f"{variant or cls.name}: {doing} {ref.label}"):
+            backend = build(cls, context, contract, ref, variant=options)
+            backend.activate()
         return backend
 
     backend = context.once(key, make)

@@ -53,9 +53,22 @@ def _dtype(details: Mapping[str, Any]) -> str:
     return "string" if kind.kind in "OSU" else kind.name
 
 
+#: export steps the uninitialised-variables diagnosis suggests; each is applied to the failing
+#: fixture by tests/exports/test_format_checks.py and its TFLite export passes parity.
+TFLITE_VARIABLE_FIXES = (
+    "write the SavedModel with Keras 3's keras.export.ExportArchive (archive.track(model), "
+    "one archive.add_endpoint(name, fn, input_signature=...) per signature, "
+    "archive.write_out(DIR))",
+    "save a tf.Module that does not hold the Keras model but tracks its tf.Variables "
+    "(module.weights = [v.value for v in model.variables]) and whose tf.functions call the "
+    "model they close over",
+)
+
+
 @register
 class TFLiteBackend(ConvertedBackend):
     name = "tflite"
+    preparing = "converting (unless the export cache has it) and loading"
     install = INSTALL
 
     def __init__(self, model: ModelRef, contract: Contract, context: RunContext | None = None,
@@ -169,6 +182,18 @@ class TFLiteBackend(ConvertedBackend):
         except Exception:  # noqa: BLE001 - a private API; no hint rather than an error
             return []
         return sorted(names & {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"})
+
+    def known_defects(self) -> list[str]:
+        ops = self.variable_ops()
+        if not ops:
+            return []
+        return [
+            "known converter defect: the TFLite file reads resource variables "
+            f"({', '.join(ops)}) that nothing in it initialises; with TF 2.x + Keras 3, "
+            "TFLiteConverter.from_saved_model leaves them uninitialised when the SavedModel tracks "
+            "the Keras model itself (tf.saved_model.save(model), or a tf.Module holding it as an "
+            "attribute), so the model runs and returns NaN or garbage. Change the export step: "
+            + "; or ".join(TFLITE_VARIABLE_FIXES)]
 
     def deactivate_impl(self) -> None:
         self._runners = {}

@@ -5,8 +5,9 @@
 * ``determinism``: the same input twice gives identical outputs (opt out: ``deterministic``).
 * ``batch_consistency``: row i of a batched call equals the call on row i alone, within
   the contract tolerance (opt out: ``batch_consistent``).
-* ``rejection``: an input of the wrong dtype or rank is refused with an error, not
-  silently cast (``reject`` lists which).
+* ``rejection``: an input of the wrong dtype is refused with an error, not silently cast;
+  an input of the wrong rank too when ``reject`` lists ``"rank"`` (otherwise an answered
+  wrong rank is a finding); a crash on either fails.
 
 Each is a property run by :func:`harness.fuzz.run_property`: shrunk, saved, replayable.
 """
@@ -24,12 +25,14 @@ from harness.checks.conformance import describe_inputs, output_conformance, valu
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import CheckFailure, CrashFailure
+from harness.events import ModelFinding
 from harness.fuzz import capped_examples, run_property
 from harness.generation.calls import budget_notes
 from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
 
-CallCheck = Callable[[RunContext, Case, SignatureSpec, Backend], None]
+#: a call check returns notes (or None) and raises CheckFailure when its property fails.
+CallCheck = Callable[[RunContext, Case, SignatureSpec, Backend], "list[str] | None"]
 
 #: check name -> function(context, case, signature, backend); registered with :func:`call_check`.
 CALL_CHECKS: Registry[CallCheck] = Registry("call check")
@@ -40,9 +43,9 @@ def _run(context: RunContext, case: Case) -> list[str]:
     sig = case.contract.signature(case.signature)
     _require_signature(context, case)
     backend = open_backend(context, "savedmodel", case.contract, case.model)
-    CALL_CHECKS[case.check](context, case, sig, backend)
-    notes = [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
-    return notes + budget_notes(case.contract, sig)
+    notes = list(CALL_CHECKS[case.check](context, case, sig, backend) or [])
+    tf1 = [f"ran on {backend.label}"] if getattr(backend, "loader", "") == "tf1" else []
+    return tf1 + notes + budget_notes(case.contract, sig)
 
 
 def call_check(name: str) -> Callable[[CallCheck], CallCheck]:
@@ -205,20 +208,29 @@ def batch_consistency(context: RunContext, case: Case, sig: SignatureSpec, backe
     run_property(context, case, sig, prop)
 
 
+#: kind of the finding recorded when a wrong rank is answered and the contract allows it.
+RANK_NOT_ENFORCED = "rank-not-enforced"
+
+
 @call_check("rejection")
-def rejection(context: RunContext, case: Case, sig: SignatureSpec, backend: Backend) -> None:
+def rejection(context: RunContext, case: Case, sig: SignatureSpec, backend: Backend) -> list[str]:
+    """Wrong dtypes must be refused (and never crash the process); wrong ranks too when the
+    contract lists ``"rank"`` under ``reject``. Otherwise an answered wrong rank is a finding:
+    TensorFlow's loaded signatures, TF Serving included, do not enforce declared ranks, and
+    elementwise or lookup ops accept any rank, so healthy models answer them."""
     if not sig.reject:
         raise Skipped(f"signature {sig.name!r} declares no rejected inputs (\"reject\": [])")
     from harness.strategies import wrong_dtype_inputs, wrong_rank_inputs
 
+    answered_ranks: dict[str, str] = {}
+
     def prop(c: Any) -> None:
-        variants = []
-        if "dtype" in sig.reject:
-            variants += wrong_dtype_inputs(c, sig)
-        if "rank" in sig.reject:
-            variants += [(label, v) for label, v in wrong_rank_inputs(c, sig)]
+        # (label, call, whether answering it fails the check)
+        variants = [(label, bad, True) for label, bad in wrong_dtype_inputs(c, sig)
+                    if "dtype" in sig.reject]
+        variants += [(label, bad, "rank" in sig.reject) for label, bad in wrong_rank_inputs(c, sig)]
         crashed, accepted = [], []
-        for label, bad in variants:
+        for label, bad, must_refuse in variants:
             try:
                 outputs = backend.infer(sig.name, bad.inputs, check_inputs=False)
             except InferenceError as exc:
@@ -226,8 +238,12 @@ def rejection(context: RunContext, case: Case, sig: SignatureSpec, backend: Back
                     crashed.append(f"{label}: crashed: {exc.message} ({describe_inputs(bad.inputs)})")
                 continue
             shapes = {k: list(np.shape(v)) for k, v in outputs.items()}
-            accepted.append(f"{label}: silently accepted, answered output shapes {shapes} "
-                            f"({describe_inputs(bad.inputs)})")
+            line = (f"{label}: silently accepted, answered output shapes {shapes} "
+                    f"({describe_inputs(bad.inputs)})")
+            if must_refuse:
+                accepted.append(line)
+            else:
+                answered_ranks.setdefault(label, line)
         if crashed:
             raise CrashFailure(
                 "rejection", f"{backend.label}: signature {sig.name!r} crashed on "
@@ -246,6 +262,16 @@ def rejection(context: RunContext, case: Case, sig: SignatureSpec, backend: Back
                 details=accepted)
 
     run_property(context, case, sig, prop, examples=capped_examples(context, case.contract, 5))
+    if not answered_ranks:
+        return []
+    labels = sorted(answered_ranks)
+    message = (f"signature {sig.name!r} answers inputs of the wrong rank ({'; '.join(labels)}): "
+               "its declared ranks are not enforced (a finding, not a failure: add \"rank\" to "
+               f"{sig.pointer}/reject to require refusal)")
+    context.events.emit(ModelFinding(case.contract.name, case.model.label, sig.name,
+                                     ", ".join(t.name for t in sig.inputs), RANK_NOT_ENFORCED,
+                                     message))
+    return [f"{backend.label}: {message}"]
 
 
 def _require_signature(context: RunContext, case: Case) -> None:

@@ -72,9 +72,9 @@ RUNTIME_HINTS = (
      "it initialises - TFLiteConverter.from_saved_model drops a lookup table's initializer "
      "that reads a vocabulary file (tf.lookup.TextFileInitializer on an asset), so every "
      "call fails. Change the export: build the table from in-graph constants "
-     "(tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(ids))), or do the "
-     "lookup outside the TFLite model and feed ids; or list the format with "
-     "\"enabled\": false if TFLite is not shipped"),
+     "(tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(ids))), whose "
+     "initializer the converter keeps; or list the format with \"enabled\": false if TFLite "
+     "is not shipped"),
 )
 
 
@@ -105,7 +105,7 @@ def variants(contract: Contract, fmt: str = "tflite") -> list[tuple[str, Mapping
 def _exports(context: RunContext, contract: Contract, fmt: str) -> bool:
     """Whether the harness exports ``fmt`` itself (variants exist only for its own exports)."""
     spec = contract.formats.get(fmt)
-    given = getattr(context.options, fmt, None) or (spec is not None and spec.options.get("path"))
+    given = context.options.artifact(fmt) or (spec is not None and spec.options.get("path"))
     return not given
 
 
@@ -248,8 +248,14 @@ def _run_conformance(context: RunContext, case: Case) -> list[str]:
 
 def record(context: RunContext, case: Case, fmt: str, output: str, result: ParityResult,
            tolerance: Tolerance | None, *, label: str, judged: bool = True,
-           top1: float | None = None, top1_required: float | None = None) -> None:
-    """Tell the run about one comparison (the report keeps the worst figures per output)."""
+           top1: float | None = None, top1_required: float | None = None,
+           calls: int = 1) -> None:
+    """Tell the run about one comparison (the report keeps the worst figures per output).
+
+    ``calls`` is the one definition of the matrix's and the notes' "calls": how many calls
+    of the format were compared with the SavedModel's for this row - each fuzzed call (a
+    failure's shrinking calls included), or every seeded batch a quantized variant is
+    judged on at once."""
     context.events.emit(ParityMeasured(
         contract=case.contract.name, contract_path=str(case.contract.path),
         model=case.model.base.name, model_label=case.model.label, version=case.model.version,
@@ -260,7 +266,7 @@ def record(context: RunContext, case: Case, fmt: str, output: str, result: Parit
         tolerance=None if tolerance is None else (
             ("atol", tolerance.atol), ("rtol", tolerance.rtol),
             ("statistic", tolerance.statistic)),
-        judged=judged, top1=top1, top1_required=top1_required))
+        judged=judged, top1=top1, top1_required=top1_required, calls=calls))
 
 
 def _finite_or_inf(value: float | None) -> float:
@@ -269,19 +275,7 @@ def _finite_or_inf(value: float | None) -> float:
 
 def _defect_hints(backend: Backend, result: ParityResult) -> list[str]:
     """Why a converted model may return wrong numbers, when the artifact shows a known cause."""
-    if result.passed:
-        return []
-    ops = backend.variable_ops()
-    if not ops:
-        return []
-    return [
-        "known converter defect: the TFLite file reads resource variables "
-        f"({', '.join(ops)}) that nothing in it initialises; with TF 2.x + Keras 3 "
-        "TFLiteConverter.from_saved_model can leave them uninitialised, so the model "
-        "runs and returns NaN or garbage. Change the export step: save the Keras model with "
-        "Keras 3's model.export(DIR) instead of tf.saved_model.save(model) (its SavedModel "
-        "converts with the weights as constants), or save a tf.Module whose tf.functions "
-        "close over the model, then re-export"]
+    return [] if result.passed else backend.known_defects()
 
 
 def _compare_outputs(context: RunContext, case: Case, fmt: str, backend: Backend, sig: SignatureSpec,
@@ -311,14 +305,16 @@ def _run_parity(context: RunContext, case: Case) -> list[str]:
     backend = format_backend(context, case)
     _resolve(case, backend, sig, context)
     fmt = case.backend
+    compared = [0]  # calls compared, as the parity rows count them
 
     def prop(c: Any) -> None:
         ref = _call(reference, sig, c.inputs, case.check)
         got = _call(backend, sig, c.inputs, case.check, (context, case))
+        compared[0] += 1
         _compare_outputs(context, case, fmt, backend, sig, ref, got, None, c.inputs)
 
     run_property(context, case, sig, prop)
-    return [f"ran on {backend.label} against {reference.label}"]
+    return [f"ran on {backend.label} against {reference.label}: {compared[0]} calls compared"]
 
 
 # --------------------------------------------------------------------------- quantized
@@ -364,7 +360,7 @@ def _run_variant(context: RunContext, case: Case) -> list[str]:
         if o.name in top1:
             rate = top1_agreement(ref_all, got_all, axis=-1)
             record(context, case, fmt, o.name, result, None, label=backend.label, top1=rate,
-                   top1_required=top1[o.name])
+                   top1_required=top1[o.name], calls=len(calls))
             notes.append(f"{o.name}: top-1 agreement {rate:.3f} (required {top1[o.name]:g}), "
                          f"max abs error {result.max_abs:.2g}")
             if rate < top1[o.name]:
@@ -382,13 +378,15 @@ def _run_variant(context: RunContext, case: Case) -> list[str]:
                              "the variant is judged by agreement)"]
                     + _defect_hints(backend, result)))
         elif has_tol and o.is_float:
-            record(context, case, fmt, o.name, result, tol, label=backend.label)
+            record(context, case, fmt, o.name, result, tol, label=backend.label,
+                   calls=len(calls))
             if not result.passed:
                 failures.append(parity_failure(result, check=case.check, format=base,
                                                signature=sig.name, output=o.name, tolerance=tol,
                                                source=backend.label))
         else:
-            record(context, case, fmt, o.name, result, None, label=backend.label, judged=False)
+            record(context, case, fmt, o.name, result, None, label=backend.label, judged=False,
+                   calls=len(calls))
             notes.append(f"{o.name}: not judged for {name} (recorded: {result.mismatched} of "
                          f"{result.size} elements differ)")
     if failures:

@@ -16,7 +16,7 @@ from harness.contract.model import Contract, SignatureSpec, TensorSpec, describe
 from harness.errors import CheckFailure
 from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
-from harness.savedmodel.reader import MetaGraphInfo, SavedModelInfo, SignatureInfo, TensorInfo
+from harness.savedmodel.reader import DENSE, MetaGraphInfo, SavedModelInfo, SignatureInfo, TensorInfo
 
 ModelCheck = Callable[[Contract, SavedModelInfo], list[str]]
 SignatureCheck = Callable[[Contract, SignatureSpec, SavedModelInfo], list[str]]
@@ -138,9 +138,12 @@ def signature_of(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -
 def signature_exists(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> list[str]:
     found = signature_of(contract, sig, info)
     if sig.method_name and found.method_name != sig.method_name:
+        received = repr(found.method_name) if found.method_name else (
+            "none: the SignatureDef records no method_name (an old TF1 export); "
+            "tf.saved_model.is_valid_signature and TF Serving's Classify/Regress APIs require one")
         raise CheckFailure(
             "signature", f"signature {sig.name!r} has another method_name",
-            received=repr(found.method_name), documented=repr(sig.method_name))
+            received=received, documented=f"{sig.method_name!r} ({sig.pointer}/method_name)")
     return []
 
 
@@ -155,6 +158,11 @@ def _tensor_problems(contract: Contract, sig: SignatureSpec, side: str,
             problems.append(f"{where}: Received: missing (model {side}: "
                             f"{', '.join(sorted(found)) or 'none'}) / Documented: {spec.dtype} "
                             f"{spec.describe_shape()} ({spec.pointer})")
+            continue
+        if model.encoding != DENSE:
+            problems.append(f"{where}: encoding Received: {model.encoding} ({model.tensor_name!r}) "
+                            f"/ Documented: a dense tensor ({spec.pointer}); a contract declares "
+                            "dense tensors, so callers following it cannot call this one")
             continue
         if model.dtype != spec.dtype:
             problems.append(f"{where}: dtype Received: {model.dtype} / Documented: {spec.dtype} "

@@ -14,7 +14,7 @@ import json
 import math
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from harness.savedmodel.layout import ModelRef
 
@@ -36,9 +36,13 @@ def round_up(value: float) -> float:
 
 
 def calibrate(data: Mapping[str, Any], ref: ModelRef, *, margin: float = DEFAULT_MARGIN,
-              examples: int = 20, formats: tuple[str, ...] = FORMATS
+              examples: int = 20, formats: tuple[str, ...] = FORMATS,
+              progress: Callable[[str], None] | None = None
               ) -> tuple[dict[str, Any], list[str]]:
-    """``data`` with ``formats`` and per-output tolerances set, and a note per decision."""
+    """``data`` with ``formats`` and per-output tolerances set, and a note per decision.
+
+    ``progress`` hears each long step (converting, loading, the fuzzed calls of each check)
+    as it starts and ends."""
     from harness.engine import Engine
     from harness.options import RunOptions
     from harness.report.record import RunRecord
@@ -54,6 +58,8 @@ def calibrate(data: Mapping[str, Any], ref: ModelRef, *, margin: float = DEFAULT
         path.write_text(json.dumps(trial), encoding="utf-8")
         engine = Engine(RunOptions(examples=examples, results_dir=Path(tmp) / "results"))
         record = RunRecord.attach(engine.context.events)
+        if progress is not None:
+            engine.context.progress.listeners.append(progress)
         failed: dict[str, str] = {}
         try:
             contract = engine.load(path)
@@ -63,7 +69,9 @@ def calibrate(data: Mapping[str, Any], ref: ModelRef, *, margin: float = DEFAULT
                         or not case.check.startswith("parity[") or fmt not in formats:
                     continue
                 try:
-                    engine.execute(case)
+                    with engine.context.progress.step(f"{case.check} of signature {case.signature!r}: "
+                                              f"{examples} fuzzed calls"):
+                        engine.execute(case)
                 except Exception as exc:  # noqa: BLE001 - a format that cannot run is left out
                     failed.setdefault(fmt, str(exc).splitlines()[0][:300])
             rows = list(record.parity)

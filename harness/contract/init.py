@@ -15,9 +15,9 @@ can draw inputs:
   [-1, 1], integer ones in [0, 1] (valid as indices too); outputs get no range or checks.
   The description says so, for the user to replace.
 * ``stateful`` when a signature can reach an op that assigns a variable (a counter);
-  ``deterministic: false`` when it can reach a stateful random op; ``reject`` drops
-  ``rank`` for inputs of unknown rank (the model cannot refuse a rank it never declared)
-  and is empty for signatures without inputs.
+  ``deterministic: false`` when it can reach a stateful random op; ``reject`` is left at
+  its default (wrong dtypes refused, an answered wrong rank a finding) and is empty for
+  signatures without inputs; the probe notes whether the model refuses wrong ranks.
 * ``assets``: the files of ``assets/`` the graph references; ``tags``: the tag-set;
   ``models``: the model path relative to the contract's folder (a TF Serving base path
   stays the base path, and the latest version is read).
@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from harness.contract.load import SCHEMA_PATH, validate
+from harness.contract.load import schema, validate
 from harness.contract.model import DTYPES, FLOAT_DTYPES, INT_DTYPES
 from harness.errors import ModelError
 from harness.savedmodel.layout import resolve_model
-from harness.savedmodel.reader import SignatureInfo, TensorInfo, read_saved_model
+from harness.savedmodel.reader import DENSE, SignatureInfo, TensorInfo, read_saved_model
 
 BATCH_DIM = "batch"
 BATCH_BOUND = {"min": 1, "max": 32}
@@ -81,11 +81,14 @@ class InitResult:
 
 def contract_from_model(model: str | Path, *, name: str | None = None,
                         tags: Iterable[str] = ("serve",),
-                        output: str | Path | None = None) -> InitResult:
+                        output: str | Path | None = None,
+                        schema: str | None = None) -> InitResult:
     """A contract for the SavedModel (or TF Serving base path, latest version) at ``model``.
 
-    ``output`` is where the contract will be written: ``models`` (and ``$schema``) are made
-    relative to its folder (to the current directory when None). The result validates
+    ``output`` is where the contract will be written: ``models`` are made relative to its
+    folder (to the current directory when None). ``$schema`` is ``schema`` (a URL as given, a
+    path made relative to that folder), by default the published schema's ``$id``, which
+    editors fetch (never a path into this package's install location). The result validates
     against the schema; :class:`ModelError` when the model cannot be read or declares no
     usable signature for ``tags``.
     """
@@ -128,9 +131,7 @@ def contract_from_model(model: str | Path, *, name: str | None = None,
     unreferenced = [a for a in info.assets_on_disk if a not in mg.asset_files]
     if unreferenced:
         notes.append(f"files in assets/ the graph does not reference (not required): {unreferenced}")
-    data: dict[str, Any] = {}
-    if output is not None:
-        data["$schema"] = _relative(SCHEMA_PATH, base)
+    data: dict[str, Any] = {"$schema": _schema_reference(schema, base)}
     data.update({
         "name": name or _default_name(model, ref.version),
         "version": "0.1.0",
@@ -157,8 +158,8 @@ def _undeclarable(sig: SignatureInfo) -> str | None:
         return "it has no outputs"
     for side, tensors in (("input", sig.inputs), ("output", sig.outputs)):
         for key, t in tensors.items():
-            if t.tensor_name == "<composite tensor>":
-                return f"{side} {key!r} is a composite tensor (ragged/sparse), not declarable"
+            if t.encoding != DENSE:
+                return f"{side} {key!r} is a {t.encoding} tensor, not declarable (a contract declares dense tensors)"
             if t.dtype not in DTYPES:
                 return f"{side} {key!r} has dtype {t.dtype}, which a contract cannot declare"
     return None
@@ -186,10 +187,8 @@ def _signature(sig: SignatureInfo, ops: frozenset[str], example: Mapping[str, An
         return out
 
     inputs: dict[str, Any] = {}
-    unknown_rank = False
     for k, t in sig.inputs.items():
         s = effective[("in", k)]
-        unknown_rank = unknown_rank or s is None
         inputs[k] = {"dtype": t.dtype, "shape": shape(s), **_domain(t)}
         if k in example_inputs and example:
             inputs[k]["example"] = dict(example)
@@ -215,10 +214,6 @@ def _signature(sig: SignatureInfo, ops: frozenset[str], example: Mapping[str, An
                      "features could not be read; declare its \"example\" features")
     if not sig.inputs:
         entry["reject"] = []
-    elif unknown_rank:
-        entry["reject"] = ["dtype"]
-        notes.append(f"signature {sig.key!r}: an input has unknown rank, so wrong ranks are "
-                     "not required to be refused (\"reject\": [\"dtype\"])")
     return entry, batched
 
 
@@ -307,6 +302,21 @@ def _json(value: Any, indent: int, width: int = 100) -> str:
     pad = " " * (indent + 2)
     items = [f"{pad}{json.dumps(k)}: {_json(v, indent + 2, width)}" for k, v in value.items()]
     return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+
+
+def _schema_reference(schema: str | None, base: Path) -> str:
+    """What ``$schema`` says: the schema's ``$id`` by default, a URL as given, or a path
+    relative to the contract's folder."""
+    if schema is None:
+        return schema_id()
+    if "://" in schema:
+        return schema
+    return _relative(Path(schema), base)
+
+
+def schema_id() -> str:
+    """The ``$id`` of the published contract schema (its URL)."""
+    return str(schema()["$id"])
 
 
 def _relative(target: Path, base: Path) -> str:

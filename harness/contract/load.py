@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 from harness.contract import json_limits
 from harness.contract.json_limits import pointer
 from harness.contract.model import (
+    DEFAULT_REJECT,
     DTYPES,
     FLOAT_DTYPES,
     FORMATS,
@@ -402,7 +403,7 @@ def _signature(name: str, sig: Mapping[str, Any], ptr: list[Any]) -> SignatureSp
         relations=tuple(relations),
         deterministic=sig.get("deterministic", True),
         batch_consistent=sig.get("batch_consistent", True),
-        reject=tuple(sig.get("reject", ["dtype", "rank"])),
+        reject=tuple(sig.get("reject", DEFAULT_REJECT)),
         stateful=sig.get("stateful", False),
     )
 

@@ -24,6 +24,11 @@ DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool", "string") + COMPLEX_DTYPES
 #: Formats that can be compared against the SavedModel reference.
 FORMATS = ("tflite", "onnx", "tfjs", "serving")
 
+#: what a signature must refuse when its contract says nothing (``reject``): wrong dtypes,
+#: which TensorFlow refuses. A wrong rank is only a finding unless ``"rank"`` is listed:
+#: loaded signatures (TF Serving's too) do not enforce declared ranks.
+DEFAULT_REJECT: tuple[str, ...] = ("dtype",)
+
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
 DEFAULT_EXAMPLES = 20
@@ -153,7 +158,7 @@ class SignatureSpec:
     relations: tuple[Relation, ...] = ()
     deterministic: bool = True
     batch_consistent: bool = True
-    reject: tuple[str, ...] = ("dtype", "rank")
+    reject: tuple[str, ...] = DEFAULT_REJECT
     stateful: bool = False
 
     def input(self, name: str) -> TensorSpec:

@@ -140,14 +140,16 @@ def _settle_shapes(data: dict[str, Any], key: str, contract: Contract, backend: 
 
 def _settle_rejection(data: dict[str, Any], key: str, contract: Contract, backend: Backend,
                       notes: list[str]) -> None:
+    """Note whether the model refuses wrong ranks; ``reject`` stays at its default (an
+    answered wrong rank is a finding), since only one version is probed."""
     from harness.backends.isolation import BackendCrashed
     from harness.strategies import wrong_rank_inputs
 
     sig = data["signatures"][key]
-    if "rank" not in sig.get("reject", ["dtype", "rank"]) or not sig["inputs"]:
+    if "reject" in sig or not sig["inputs"]:
         return
     call = _simplest_call(contract, key, backend.model)
-    accepted, crashed = [], []
+    accepted, crashed, refused = [], [], []
     for label, bad in wrong_rank_inputs(call, contract.signature(key)):
         try:
             backend.infer(key, bad.inputs, check_inputs=False)
@@ -155,16 +157,19 @@ def _settle_rejection(data: dict[str, Any], key: str, contract: Contract, backen
         except BackendCrashed:
             crashed.append(label)
         except InferenceError:
-            pass
+            refused.append(label)
     if crashed:
         notes.append(f"signature {key!r} CRASHES the process on {', '.join(crashed)}: one bad "
                      "request would take down a server; the rejection check will fail until the "
                      "model refuses wrong shapes (e.g. tf.ensure_shape in the serving function)")
     elif accepted:
-        sig["reject"] = ["dtype"]
         notes.append(f"signature {key!r} answers inputs of the wrong rank ({', '.join(accepted)}): "
-                     "its declared ranks are not enforced, so the contract only promises that "
-                     "wrong dtypes are refused")
+                     "its declared ranks are not enforced; the rejection check reports this as a "
+                     "finding (\"reject\" left at its default, [\"dtype\"])")
+    elif refused:
+        notes.append(f"signature {key!r} refuses inputs of the wrong rank; to require that of "
+                     "every version, add \"rank\" to its \"reject\" (left at the default here: "
+                     "only this version was probed)")
 
 
 def _non_empty(call: Any) -> bool:

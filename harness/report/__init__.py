@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.report.data import build_report
+from harness.report.data import build_report, case_record, report_from
 from harness.report.html import render_html
 from harness.report.record import RunRecord
 from harness.report.terminal import parity_table
 
-__all__ = ["RunRecord", "build_report", "parity_table", "render_html", "write_reports"]
+__all__ = ["RunRecord", "build_report", "case_record", "report_from", "parity_table", "render_html",
+           "write_reports"]
 
 
 def write_reports(report: dict[str, Any], folder: Path) -> dict[str, Path]:

@@ -1,7 +1,8 @@
 """The run report as plain data: what ran, on which models, with which results and figures.
 
-Built from a :class:`~harness.report.record.RunRecord` (the finished cases, the parity
-matrix and the REST fidelity findings the run's events carried); written as JSON and
+Built from the results of the cases (:func:`case_record`: plain data, so pytest-xdist
+workers can send them to the controller) and a :class:`~harness.report.record.RunRecord`
+(the parity matrix and the findings the run's events carried); written as JSON and
 rendered as a terminal table (:mod:`.terminal`) and a self-contained HTML page (:mod:`.html`).
 """
 
@@ -11,7 +12,7 @@ import datetime as _dt
 import math
 import platform
 import sys
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from harness.events import CaseResult
 from harness.report.record import RunRecord
@@ -59,20 +60,35 @@ def result_row(result: CaseResult) -> dict[str, Any]:
     }
 
 
+def case_record(result: CaseResult) -> dict[str, Any]:
+    """One case's result with what the report says of its contract and model, as plain
+    data (it crosses from a pytest-xdist worker to the controller)."""
+    c, m = result.case.contract, result.case.model
+    return {
+        "result": result_row(result),
+        "contract": {"name": c.name, "version": c.version, "description": c.description,
+                     "path": str(c.path), "signatures": [s.name for s in c.signatures],
+                     "formats": sorted(k for k in c.formats if c.format(k))},
+        "model": {"label": m.label, "path": str(m.path), "base": str(m.base),
+                  "version": m.version, "contract": c.name},
+    }
+
+
 def build_report(record: RunRecord) -> dict[str, Any]:
-    results = [result_row(r) for r in record.results]
-    contracts: dict[str, dict[str, Any]] = {}
-    models: dict[str, dict[str, Any]] = {}
-    for r in record.results:
-        c = r.case.contract
-        contracts.setdefault(str(c.path), {"name": c.name, "version": c.version,
-                                           "description": c.description, "path": str(c.path),
-                                           "signatures": [s.name for s in c.signatures],
-                                           "formats": sorted(k for k in c.formats if c.format(k))})
-        m = r.case.model
-        models.setdefault(str(m.path), {"label": m.label, "path": str(m.path),
-                                        "base": str(m.base), "version": m.version,
-                                        "contract": c.name})
+    """The report of the cases a run finished, with the figures its events carried."""
+    return report_from([case_record(r) for r in record.results], record)
+
+
+def report_from(records: Iterable[Mapping[str, Any]], record: RunRecord) -> dict[str, Any]:
+    """The report of ``records`` (from :func:`case_record`, in the order the cases finished)
+    and the run's figures in ``record`` (parity rows, findings)."""
+    records = list(records)
+    results = [dict(r["result"]) for r in records]
+    contracts: dict[str, Any] = {}
+    models: dict[str, Any] = {}
+    for r in records:
+        contracts.setdefault(r["contract"]["path"], r["contract"])
+        models.setdefault(r["model"]["path"], r["model"])
     counts: dict[str, int] = {}
     for row in results:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
@@ -86,5 +102,5 @@ def build_report(record: RunRecord) -> dict[str, Any]:
         "models": list(models.values()),
         "results": results,
         "parity": list(record.parity),
-        "findings": list(record.findings),
+        "findings": list(record.findings) + list(record.model_findings),
     })

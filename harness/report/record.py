@@ -10,11 +10,12 @@ and calibration read it; none of them reads the engine.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 from harness.events import (
     CaseFinished,
     EventStream,
+    ModelFinding,
     ParityMeasured,
     RequestTimed,
     RestGrpcCompared,
@@ -43,6 +44,8 @@ class RunRecord:
         #: protocol -> [requests, seconds]
         self.latency: dict[str, list[float]] = {}
         self.rest_vs_grpc: list[dict[str, Any]] = []
+        #: findings of the checks that are not failures (e.g. ranks a signature does not enforce)
+        self.model_findings: list[dict[str, str]] = []
 
     @classmethod
     def attach(cls, events: EventStream) -> "RunRecord":
@@ -59,6 +62,10 @@ class RunRecord:
             row = event.as_dict()
             if row not in self.findings:
                 self.findings.append(row)
+        elif isinstance(event, ModelFinding):
+            row = event.as_dict()
+            if row not in self.model_findings:
+                self.model_findings.append(row)
         elif isinstance(event, ServerStarted):
             self.server_starts.append(event.as_dict())
         elif isinstance(event, RequestTimed):
@@ -82,7 +89,7 @@ class RunRecord:
                    "rtol_to_pass": 0.0 if not m.exact else None}
             self._parity_rows[m.key] = row
             self.parity.append(row)
-        row["calls"] += 1
+        row["calls"] += m.calls
         samples = row.setdefault("samples", [])
         if len(samples) < MAX_SAMPLES:
             samples.append(_finite_or_inf(m.max_abs))
@@ -99,6 +106,34 @@ class RunRecord:
         if m.judged:
             passed = m.passed if m.top1 is None else m.top1 >= (m.top1_required or 0.0)
             row["passed"] = bool(row["passed"] and passed)
+
+    # ------------------------------------------------------------- pytest-xdist
+    def shareable(self) -> dict[str, Any]:
+        """This process's figures as plain data, for the controller of a pytest-xdist run
+        (the finished cases travel on their test reports)."""
+        from harness.report.shared import shareable
+
+        return shareable(self._figures())
+
+    def merge(self, incoming: Mapping[str, Any]) -> None:
+        """Add a worker's :meth:`shareable` figures (each parity row belongs to one case, and
+        a case runs in one worker: rows are added, findings kept once, latencies summed)."""
+        from harness.report.shared import merge_into
+
+        figures = self._figures()
+        merge_into(figures, incoming)
+        self.parity = list(figures.get("parity", []))
+        self._parity_rows = {}
+        self.findings = list(figures.get("serving_findings", []))
+        self.server_starts = list(figures.get("serving_starts", []))
+        self.rest_vs_grpc = list(figures.get("serving_rest_vs_grpc", []))
+        self.latency = dict(figures.get("serving_latency", {}))
+        self.model_findings = list(figures.get("findings", []))
+
+    def _figures(self) -> dict[str, Any]:
+        return {"parity": self.parity, "serving_findings": self.findings,
+                "serving_starts": self.server_starts, "serving_rest_vs_grpc": self.rest_vs_grpc,
+                "serving_latency": self.latency, "findings": self.model_findings}
 
     def serving_summary(self) -> tuple[str, list[str]] | None:
         """End-of-run section: server starts, latency, REST fidelity findings."""

@@ -72,18 +72,18 @@ def const_string(node: Any) -> str | None:
     return None
 
 
-def tensor_of(info: Any) -> str:
-    """The graph tensor a TensorInfo names (dense, or the first part of a composite)."""
+def tensors_of(info: Any) -> list[str]:
+    """Every graph tensor a TensorInfo names: a dense one, the three parts of a COO sparse
+    tensor, every component of a composite (each can be computed by different ops)."""
     encoding = info.WhichOneof("encoding")
-    if encoding == "name":
-        return info.name
     if encoding == "coo_sparse":
-        return info.coo_sparse.values_tensor_name
+        sparse = info.coo_sparse
+        return [t for t in (sparse.values_tensor_name, sparse.indices_tensor_name,
+                            sparse.dense_shape_tensor_name) if t]
     if encoding == "composite_tensor":
-        for component in info.composite_tensor.components:
-            return tensor_of(component)
-    return info.name
-
+        return [t for component in info.composite_tensor.components
+                for t in tensors_of(component)]
+    return [info.name]
 
 def asset_tensors(meta_graph: Any) -> dict[str, str]:
     """Graph node name -> asset file name, from asset_file_def and the TF1 assets collection."""

@@ -45,6 +45,9 @@ def scan_saved_model(model_dir: Path, policy: OpPolicy = DEFAULT_POLICY, *,
     ``tags`` restricts the scan to the MetaGraphDef with exactly these tags (default: all).
     Raises :class:`ModelError` when the directory is not a readable SavedModel.
     """
+    from harness.backends.tf_import import import_tensorflow
+
+    import_tensorflow()  # its protobuf classes; importing them is not part of the scan's time
     started = time.perf_counter()
     model_dir = Path(model_dir)
     links = find_links(model_dir) if model_dir.is_dir() else ()

@@ -18,7 +18,7 @@ from harness.safety.graph import (
     backward_closure,
     called_functions,
     object_paths,
-    tensor_of,
+    tensors_of,
 )
 from harness.safety.policy import CONDITIONAL_OPS, TEXT_FILE_TABLE_OPS
 from harness.safety.sources import (
@@ -76,13 +76,13 @@ class Walker:
             signature = meta_graph.signature_def[key]
             starts = []
             for output_key, info in sorted(signature.outputs.items()):
-                tensor = tensor_of(info)
-                name = tensor.lstrip("^").split(":")[0]
-                if name not in nodes:
-                    raise ModelError(f"signature {key!r} output {output_key!r} names tensor "
-                                     f"{tensor!r}, which is not in the graph (corrupt model)",
-                                     file=self.model_dir / "saved_model.pb")
-                starts.append(name)
+                for tensor in tensors_of(info):
+                    name = tensor.lstrip("^").split(":")[0]
+                    if name not in nodes:
+                        raise ModelError(f"signature {key!r} output {output_key!r} names tensor "
+                                         f"{tensor!r}, which is not in the graph (corrupt model)",
+                                         file=self.model_dir / "saved_model.pb")
+                    starts.append(name)
             ops = self.ops_by_signature.setdefault(tag + key, set())
             self._walk_graph(graph, starts, f"{tag}signature '{key}'", ops, record=True)
 

@@ -27,7 +27,11 @@ class ModelRef:
         return name if self.version is None else f"{name}@{self.version}"
 
 
-def resolve_model(path: str | Path) -> list[ModelRef]:
+#: the hint for a model path a contract's "models" names
+CONTRACT_MODELS_HINT = "paths in a contract's \"models\" are relative to the contract file"
+
+
+def resolve_model(path: str | Path, *, hint: str | None = None) -> list[ModelRef]:
     """The SavedModels at ``path``: itself, or each numeric version folder of a base path.
 
     A base path with version folders yields every version, lowest first (as TF Serving
@@ -36,8 +40,9 @@ def resolve_model(path: str | Path) -> list[ModelRef]:
     """
     path = Path(path)
     if not path.exists():
-        raise ModelError("model path does not exist", file=path,
-                         hint="paths in a contract's \"models\" are relative to the contract file")
+        if hint is None and not path.is_absolute():
+            hint = f"the path is relative to the current directory ({Path.cwd()})"
+        raise ModelError("model path does not exist", file=path, hint=hint)
     if path.is_dir() and not is_saved_model_dir(path):
         versions = sorted(
             (int(p.name), p) for p in path.iterdir() if p.is_dir() and p.name.isdigit()

@@ -26,6 +26,9 @@ DTYPE_NAMES = {
 
 
 
+#: :attr:`TensorInfo.encoding` of a plain tensor.
+DENSE = "dense"
+
 #: Signature keys TensorFlow adds for its own use, never part of a model's interface.
 INTERNAL_SIGNATURES = frozenset({"__saved_model_init_op", "__saved_model_train_op"})
 
@@ -38,13 +41,17 @@ class TensorInfo:
     tensor_name: str
     dtype: str  # contract spelling, or the DT_ name for dtypes a contract cannot declare
     shape: tuple[int | None, ...] | None  # None: unknown rank; None entries: unknown size
+    #: how the tensor is passed: ``dense``, ``sparse`` (a COO SparseTensor) or the composite's
+    #: TypeSpec class without ``Spec`` (``RaggedTensor``, ...); a contract declares dense ones.
+    encoding: str = DENSE
 
     def describe(self) -> str:
         if self.shape is None:
             shape = "<unknown rank>"
         else:
             shape = "[" + ", ".join("-1" if d is None else str(d) for d in self.shape) + "]"
-        return f"{self.dtype} {shape}"
+        kind = "" if self.encoding == DENSE else f" ({self.encoding})"
+        return f"{self.dtype} {shape}{kind}"
 
 
 @dataclass(frozen=True)
@@ -177,19 +184,52 @@ def _shape(shape_proto: Any) -> tuple[int | None, ...] | None:
     return tuple(None if d.size < 0 else int(d.size) for d in shape_proto.dim)
 
 
-def _tensor(key: str, info: Any) -> TensorInfo:
+def _dtype(enum: int) -> str:
     from tensorflow.core.framework import types_pb2
 
-    dt_name = types_pb2.DataType.Name(info.dtype)
+    dt_name = types_pb2.DataType.Name(enum) if enum in types_pb2.DataType.values() else "DT_INVALID"
     if dt_name.endswith("_REF"):  # reference variables (TF1) carry the same values
         dt_name = dt_name[: -len("_REF")]
-    if info.WhichOneof("encoding") == "coo_sparse":
-        name = info.coo_sparse.values_tensor_name
-    elif info.WhichOneof("encoding") == "composite_tensor":
-        name = "<composite tensor>"
-    else:
-        name = info.name
-    return TensorInfo(key, name, DTYPE_NAMES.get(dt_name, dt_name), _shape(info.tensor_shape))
+    return DTYPE_NAMES.get(dt_name, dt_name)
+
+
+def tensor_info(key: str, info: Any) -> TensorInfo:
+    """A ``TensorInfo`` proto read as TensorFlow reads it.
+
+    An absent ``tensor_shape`` (old TF1 exports, ``build_tensor_info_from_op``) means the
+    shape is unknown, not a scalar: a scalar is a *present* shape with no dims. A COO
+    sparse tensor is named by its values tensor and keeps its dense shape; a composite
+    tensor (ragged, ...) carries no dtype or shape of its own, only in its TypeSpec.
+    """
+    kind = info.WhichOneof("encoding")
+    if kind == "composite_tensor":
+        return _composite(key, info.composite_tensor)
+    shape = _shape(info.tensor_shape) if info.HasField("tensor_shape") else None
+    if kind == "coo_sparse":
+        return TensorInfo(key, info.coo_sparse.values_tensor_name, _dtype(info.dtype), shape,
+                          "sparse")
+    return TensorInfo(key, info.name, _dtype(info.dtype), shape)
+
+
+def _composite(key: str, composite: Any) -> TensorInfo:
+    """Dtype and shape from a composite's TypeSpec state: its first shape and first dtype.
+
+    Every TypeSpec TensorFlow ships that has a dtype (RaggedTensorSpec, SparseTensorSpec,
+    ...) serializes ``(shape, dtype, ...)``; one without either reads as unknown.
+    """
+    spec = composite.type_spec
+    dtype, shape = "DT_INVALID", None
+    state = spec.type_state
+    values = state.tuple_value.values if state.HasField("tuple_value") else []
+    for value in values:
+        field = value.WhichOneof("kind")
+        if field == "tensor_shape_value" and shape is None:
+            shape = _shape(value.tensor_shape_value)
+        elif field == "tensor_dtype_value" and dtype == "DT_INVALID":
+            dtype = _dtype(value.tensor_dtype_value)
+    name = spec.type_spec_class_name or "CompositeTensor"
+    first = composite.components[0].name if composite.components else ""
+    return TensorInfo(key, first, dtype, shape, name.removesuffix("Spec"))
 
 
 def _meta_graph(mg: Any) -> MetaGraphInfo:
@@ -200,8 +240,8 @@ def _meta_graph(mg: Any) -> MetaGraphInfo:
         sigs[key] = SignatureInfo(
             key,
             sig.method_name,
-            frozen({k: _tensor(k, v) for k, v in sorted(sig.inputs.items())}),
-            frozen({k: _tensor(k, v) for k, v in sorted(sig.outputs.items())}),
+            frozen({k: tensor_info(k, v) for k, v in sorted(sig.inputs.items())}),
+            frozen({k: tensor_info(k, v) for k, v in sorted(sig.outputs.items())}),
         )
     has_variables = bool(mg.saver_def.filename_tensor_name) or any(
         node.op in ("VariableV2", "VarHandleOp", "Variable") for node in mg.graph_def.node

@@ -13,24 +13,13 @@ from typing import Any, Mapping
 
 from harness.contract.model import Contract, frozen
 from harness.savedmodel.reader import (
-    DTYPE_NAMES,
     INTERNAL_SIGNATURES,
     MetaGraphInfo,
     SavedModelInfo,
     SignatureInfo,
     TensorInfo,
+    tensor_info,
 )
-
-
-def _tensor(key: str, info: Any) -> TensorInfo:
-    from tensorflow.core.framework import types_pb2  # noqa: PLC0415
-
-    dt_name = types_pb2.DataType.Name(info.dtype)
-    if dt_name.endswith("_REF"):
-        dt_name = dt_name[: -len("_REF")]
-    shape = None if info.tensor_shape.unknown_rank else tuple(
-        None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim)
-    return TensorInfo(key, info.name, DTYPE_NAMES.get(dt_name, dt_name), shape)
 
 
 def signatures_from_proto(signature_map: Any) -> dict[str, SignatureInfo]:
@@ -41,8 +30,8 @@ def signatures_from_proto(signature_map: Any) -> dict[str, SignatureInfo]:
             continue
         out[key] = SignatureInfo(
             key, sig.method_name,
-            frozen({k: _tensor(k, v) for k, v in sorted(sig.inputs.items())}),
-            frozen({k: _tensor(k, v) for k, v in sorted(sig.outputs.items())}))
+            frozen({k: tensor_info(k, v) for k, v in sorted(sig.inputs.items())}),
+            frozen({k: tensor_info(k, v) for k, v in sorted(sig.outputs.items())}))
     return out
 
 

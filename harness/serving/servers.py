@@ -363,6 +363,14 @@ def check_serves(context: RunContext, contract: Contract, refs: list[Any], endpo
         try:
             served = fetch_metadata(endpoint, version=version)
         except Exception as exc:  # noqa: BLE001 - unreachable or refused: not trusted
+            silent = unanswered_address(endpoint, exc)
+            if silent is not None:
+                raise UntrustedServer(
+                    f"{endpoint.label}: nothing answers at {silent}",
+                    [f"{type(exc).__name__}: {exc}",
+                     "hint: is the server running, and is this the port of its "
+                     + ("gRPC API (--serving-grpc)" if silent == endpoint.grpc_target
+                        else "REST API (--serving-url)") + "?"]) from None
             raise UntrustedServer(
                 f"{endpoint.label}: cannot read the metadata of model {endpoint.model.name!r}"
                 + (f" version {version}" if version is not None else ""),
@@ -378,10 +386,28 @@ def check_serves(context: RunContext, contract: Contract, refs: list[Any], endpo
             "the SavedModel's signatures (saved_model.pb)", problems)
 
 
+def unanswered_address(endpoint: Endpoint, exc: BaseException) -> str | None:
+    """The address nothing answered at (connection refused, no route, timed out), if that is
+    what ``exc`` says; None when a server answered (with an error)."""
+    from harness.serving.grpc_client import GrpcError
+    from harness.serving.rest import RestError
+
+    if isinstance(exc, RestError) and exc.response is None:
+        return endpoint.rest_url
+    if isinstance(exc, GrpcError) and exc.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+        return endpoint.grpc_target
+    return None
+
+
 def endpoint_for(context: RunContext, contract: Contract, ref: Any) -> Endpoint:
     """The endpoint serving ``ref``; starts (or checks) a server once per (contract, base)."""
+    def make() -> Endpoint:
+        with context.progress.step(f"serving: starting (or checking) the model server for "
+                                   f"{ref.base.name}"):
+            return _make_endpoint(context, contract, ref)
+
     endpoint: Endpoint = context.once(("serving-endpoint", str(contract.path), str(ref.base)),
-                                     lambda: _make_endpoint(context, contract, ref))
+                                      make)
     return endpoint
 
 

@@ -89,32 +89,9 @@ def test_opt_outs_skip_with_the_reason(tmp_path: Path) -> None:
         run_check(path, "determinism", tmp_path)
 
 
-def _build_aborting_model(dest: Path) -> None:
-    import tensorflow as tf
-
-    class M(tf.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.k = tf.Variable(tf.ones([3, 3, 1, 2]))
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.float32, name="x")])
-        def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
-            y = tf.nn.conv2d(x, self.k, strides=1, padding="SAME")
-            return {"y": tf.reduce_mean(y, axis=[1, 2])}
-
-    m = M()
-    tf.saved_model.save(m, str(dest), signatures={"serving_default": m.serve})
-
-
 def test_a_tensorflow_abort_fails_the_check_not_the_session(tmp_path: Path) -> None:
-    model = tmp_path / "aborts"
-    _build_aborting_model(model)
-    contract = tmp_path / "aborts.json"
-    contract.write_text(json.dumps({
-        "name": "aborts", "models": [str(model)], "dims": {"batch": {"min": 1, "max": 2}},
-        "signatures": {"serving_default": {
-            "inputs": {"x": {"dtype": "float32", "shape": ["batch", 8, 8, 1], "range": [0, 1]}},
-            "outputs": {"y": {"dtype": "float32", "shape": ["batch", 2]}}, "reject": ["rank"]}}}))
+    """The fixture reaches tf.raw_ops.Abort on any rank but 2: SIGABRT on every CPU."""
+    contract = CONTRACTS / "aborts_on_wrong_rank.json"
     engine = Engine(RunOptions(examples=3, results_dir=tmp_path))  # isolated (the default)
     try:
         loaded = load_contract(contract)
@@ -125,6 +102,7 @@ def test_a_tensorflow_abort_fails_the_check_not_the_session(tmp_path: Path) -> N
         text = str(info.value)
         assert "signature 'serving_default' crashed on x with rank" in text
         assert "the process was killed by SIGABRT" in text
+        assert "model-contract fixture: an input of rank other than 2 aborts the process" in text
         # the session goes on: the next check starts a fresh child and passes
         engine.execute(cases["conformance"])
     finally:

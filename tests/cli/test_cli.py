@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,21 @@ def test_check_bad_contract_is_a_user_error(tmp_path: Path,
 def test_check_missing_model_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
     contract = FIXTURES / "contracts" / "tiny.json"
     assert main(["check", str(contract), "--model", "/nonexistent/model"]) == 2
-    assert "/nonexistent/model: model path does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "/nonexistent/model: model path does not exist" in err
+    assert "hint" not in err and "\"models\"" not in err  # a command-line path, not "models"
+
+
+def test_check_missing_relative_model_names_the_current_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    contract = FIXTURES / "contracts" / "tiny.json"
+    assert main(["check", str(contract), "--model", "exports/clf"]) == 2
+    err = capsys.readouterr().err
+    assert "exports/clf: model path does not exist" in err
+    assert f"hint: the path is relative to the current directory ({tmp_path})" in err
+    assert "\"models\"" not in err
 
 
 def test_check_nothing_collected_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,3 +190,52 @@ def test_scan_not_a_savedmodel(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", str(FIXTURES / "not_a_savedmodel")]) == 2
     err = capsys.readouterr().err
     assert "model-contract scan: error:" in err and "Traceback" not in err
+
+
+def test_check_replay_of_a_missing_file_exits_2(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    contract = FIXTURES / "contracts" / "tiny.json"
+    assert main(["check", str(contract), "--replay", str(tmp_path / "gone.npz"),
+                 "--results-dir", str(tmp_path / "results")]) == 2
+    captured = capsys.readouterr()
+    assert f"{tmp_path / 'gone.npz'}: --replay: no such file" in captured.err
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_scan_reports_the_scans_own_time_not_tensorflows_import(tmp_path: Path) -> None:
+    """The time `model-contract scan` prints is the scan's: in a fresh process, importing
+    TensorFlow (seconds) happens before it. A fake clock stands still except while
+    TensorFlow is imported, when it jumps 4.3 s; the scan must report 0 ms."""
+    import subprocess
+    import sys
+
+    program = f"""
+import sys, time
+clock = [1000.0]
+time.perf_counter = lambda: clock[0]
+class Jump:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow":
+            clock[0] += 4.3
+        return None
+sys.meta_path.insert(0, Jump())
+from harness.cli import main
+sys.exit(main(["scan", {str(FIXTURES / "tiny")!r}]))
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^clean: .*tiny \(.*; 0 ms\)$", done.stdout, re.MULTILINE), done.stdout
+
+
+def test_tensorflow_start_up_lines_stay_out_of_failure_output(pytester: pytest.Pytester) -> None:
+    """The first test to read a model used to show absl's start-up lines as captured stderr."""
+    contract = FIXTURES / "contracts" / "wrong_dtype.json"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(contract), "-k", "serving_default and inputs",
+        "--results-dir", str(pytester.path / "results"))
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str() + result.stderr.str()
+    assert "dtype Received: float64 / Documented: float32" in text
+    assert "absl::InitializeLog" not in text and "oneDNN" not in text
+    assert not re.search(r"^[IW]\d{4} ", text, re.MULTILINE), text

@@ -89,7 +89,21 @@ def test_stdout_without_output(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["name"] == "mine"
     assert (Path.cwd() / data["models"][0]).resolve() == (FIXTURES / "tiny").resolve()
-    assert "$schema" not in data
+    assert data["$schema"] == "https://model-contract.dev/schema/contract-v1.schema.json"
+
+
+def test_schema_is_the_published_id_or_the_users_own(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Not a relative path into the tool's install location, which moves with every venv."""
+    out = tmp_path / "contracts" / "tiny.json"
+    assert main(["init", str(FIXTURES / "tiny"), "-o", str(out), "--no-probe"]) == 0
+    data = json.loads(out.read_text())
+    assert data["$schema"] == "https://model-contract.dev/schema/contract-v1.schema.json"
+    mine = tmp_path / "schemas" / "contract.json"
+    assert main(["init", str(FIXTURES / "tiny"), "-o", str(out), "--force", "--no-probe",
+                 "--schema", str(mine)]) == 0
+    assert json.loads(out.read_text())["$schema"] == "../schemas/contract.json"
+    assert main(["validate", str(out)]) == 0
 
 
 def test_base_path_reads_latest_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,6 +117,21 @@ def test_base_path_reads_latest_version(tmp_path: Path, capsys: pytest.CaptureFi
 def test_version_folder_is_named_after_its_base(tmp_path: Path) -> None:
     data = init(MODELS / "versions" / "renamed_output" / "1", tmp_path / "c.json")
     assert data["name"] == "renamed_output"
+
+
+def test_tf_example_features_and_assets_of_the_bundled_tf1_export(tmp_path: Path) -> None:
+    """From the repository alone: the latest version (2) is the TF 1.0-style export, read
+    through the TF1 ParseExample op; its shapeless TensorInfos become the graph's shapes."""
+    data = init(FIXTURES / "tf1_half_plus_two", tmp_path / "c.json")
+    classify = data["signatures"]["classify_x_to_y"]
+    assert classify["method_name"] == "tensorflow/serving/classify"
+    assert classify["inputs"]["inputs"] == {
+        "dtype": "string", "shape": ["batch"],
+        "example": {"x": {"dtype": "float32", "shape": [1], "range": [-1.0, 1.0]}}}
+    assert classify["outputs"]["scores"] == {"dtype": "float32", "shape": ["batch", 1]}
+    assert data["signatures"]["predict_x2_to_y2"]["inputs"]["x2"]["shape"] == ["batch", 1]
+    assert data["assets"] == ["foo.txt"]
+    assert_static_pass(tmp_path / "c.json")
 
 
 def test_tf_example_features_and_assets(tmp_path: Path) -> None:
@@ -128,7 +157,7 @@ def test_stateful_and_unknown_rank(tmp_path: Path, capsys: pytest.CaptureFixture
     assert sigs["incr_counter"]["stateful"] is True and sigs["incr_counter"]["reject"] == []
     assert "stateful" not in sigs["get_counter"]
     assert sigs["incr_counter_by"]["inputs"]["delta"]["shape"] is None
-    assert sigs["incr_counter_by"]["reject"] == ["dtype"]
+    assert "reject" not in sigs["incr_counter_by"]  # the default: a wrong dtype refused
     assert "marked stateful: it can reach AssignAdd" in capsys.readouterr().err
 
 
@@ -193,6 +222,19 @@ def test_calibrate_proposes_tolerances_from_observed_errors(tmp_path: Path,
     assert "calibration: margin 100x the largest error seen" in err
     assert "calibration: tflite serving_default/y: max abs error" in err
     load_contract(out)
+    # said as it goes: each long step with its start and its time, the calibration's notes
+    # as soon as it has them
+    order = [err.index("model-contract init: probing the model (isolated, after the op-policy "
+                       "scan) ..."),
+             err.index("model-contract init: probing the model (isolated, after the op-policy "
+                       "scan): done in "),
+             err.index("model-contract init: calibrating tolerances"),
+             err.index("model-contract init: tflite: converting (unless the export cache has "
+                       "it) and loading tiny ..."),
+             err.index("model-contract init: parity[tflite] of signature 'serving_default': "
+                       "20 fuzzed calls: done in "),
+             err.index("note: calibration: margin 100x")]
+    assert order == sorted(order), err
 
 
 def test_round_up_to_one_digit() -> None:

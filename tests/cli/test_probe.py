@@ -19,10 +19,9 @@ from tests.conftest import FIXTURES, MODELS, corpus_dir
 CORPUS = ["matrix_half_plus_two", "saved_model_counter", "saved_model_half_plus_three",
           "saved_model_half_plus_two_2_versions", "saved_model_half_plus_two_cpu",
           "saved_model_half_plus_two_mlmd", "saved_model_half_plus_two_tf2_cpu"]
-#: what check must still report on an init contract: half_plus_three's SignatureDef declares
-#: x and y as scalars while its graph takes and returns [batch, 1] (static inputs),
-#: and its declared output shape then does not match the answers (conformance).
-KNOWN_DEFECTS = {"saved_model_half_plus_three": {"inputs", "conformance"}}
+#: what check must still report on an init contract (none: half_plus_three's SignatureDef
+#: records no shape for x and y, which is an unknown shape, not the scalar once read there).
+KNOWN_DEFECTS: dict[str, set[str]] = {}
 
 
 def init_and_check(model: Path, tmp_path: Path) -> tuple[dict, list[str], dict[str, str]]:  # type: ignore[type-arg]
@@ -58,13 +57,12 @@ def test_init_contract_passes_check_on_corpus_models(name: str, tmp_path: Path) 
     _, notes, failures = init_and_check(model, tmp_path)
     failed_checks = {case_id.rsplit("::", 1)[1] for case_id in failures}
     assert failed_checks == KNOWN_DEFECTS.get(name, set()), failures
-    if name in KNOWN_DEFECTS:
-        assert any("SignatureDef contradicts its own graph" in n for n in notes)
 
 
-@pytest.mark.parametrize("name", ["classifier", "text_classifier", "image_classifier", "tiny"])
+@pytest.mark.parametrize("name", ["classifier", "text_classifier", "image_classifier", "tiny",
+                                  "tf1_half_plus_two", "string_lookup"])
 def test_init_contract_passes_check_on_bundled_models(name: str, tmp_path: Path) -> None:
-    model = FIXTURES / "tiny" if name == "tiny" else MODELS / name
+    model = MODELS / name if (MODELS / name).is_dir() else FIXTURES / name
     _, _, failures = init_and_check(model, tmp_path)
     assert failures == {}
 
@@ -77,10 +75,22 @@ def test_probe_settles_unknown_rank_and_unenforced_ranks(tmp_path: Path) -> None
     assert data["signatures"]["incr_counter_by"]["inputs"]["delta"]["shape"] == []
     assert any("it answers shape []" in n for n in notes)
     data, notes, _ = init_and_check(corpus_dir() / "saved_model_half_plus_two_cpu", tmp_path)
-    assert data["signatures"]["serving_default"]["reject"] == ["dtype"]
-    assert any("answers inputs of the wrong rank" in n for n in notes)
+    assert "reject" not in data["signatures"]["serving_default"]  # the default: a finding
+    assert any("answers inputs of the wrong rank" in n and "reports this as a finding" in n
+               for n in notes)
+
+
+def test_probe_leaves_the_default_where_wrong_ranks_are_answered(tmp_path: Path) -> None:
+    """The TF2 string lookup of the issue: init's contract passes check, ranks a finding."""
+    data, notes, failures = init_and_check(FIXTURES / "string_lookup", tmp_path)
+    assert failures == {}
+    assert "reject" not in data["signatures"]["serving_default"]
+    assert any("signature 'serving_default' answers inputs of the wrong rank" in n
+               and "reports this as a finding" in n for n in notes), notes
 
 
 def test_probe_keeps_rank_rejection_when_the_model_refuses(tmp_path: Path) -> None:
-    data, _, _ = init_and_check(MODELS / "image_classifier", tmp_path)
-    assert data["signatures"]["serving_default"].get("reject", ["dtype", "rank"]) == ["dtype", "rank"]
+    data, notes, _ = init_and_check(MODELS / "image_classifier", tmp_path)
+    assert "reject" not in data["signatures"]["serving_default"]  # the default
+    assert any("signature 'serving_default' refuses inputs of the wrong rank; to require that of "
+               "every version, add \"rank\" to its \"reject\"" in n for n in notes), notes

@@ -9,6 +9,7 @@ import pytest
 
 import harness.backends  # noqa: F401 - registers the backends
 import harness.checks.formats  # noqa: F401 - registers the planner
+from harness.backends.source import open_backend
 from harness.context import RunContext
 from harness.engine import Case, Engine, Skipped
 from harness.errors import CheckFailure, ExportError
@@ -20,11 +21,21 @@ from tests.conftest import write_contract
 from tests.exports.conftest import FIXTURES
 
 CONTRACTS = FIXTURES / "contracts"
+#: where run() writes failing examples and reports: the running test's tmp_path.
+RESULTS: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def results_under_tmp_path(tmp_path: Path) -> Any:
+    RESULTS.append(tmp_path / "results")
+    yield
+    RESULTS.pop()
 
 
 def run(contract: Path, **options: Any) -> dict[str, tuple[str, str]]:
     """check id -> (outcome, message) for the parity family of one contract."""
     options.setdefault("in_process", True)  # the SavedModel in this process: no child start-up
+    options.setdefault("results_dir", RESULTS[-1])
     engine = Engine(RunOptions(examples=options.pop("examples", 5), **options))
     record = RunRecord.attach(engine.context.events)
     cache = session_cache(engine.context)  # the run's export cache (in-process backends use it)
@@ -268,3 +279,92 @@ def test_standard_export_returning_nan_names_the_known_converter_defect(tmp_path
     # uninitialised memory: NaN on some runs, other garbage (e.g. a uniform softmax) on others
     assert "(tflite, at [" in message and "savedmodel, the reference" in message
     assert "known converter defect" in message and "READ_VARIABLE" in message
+
+
+def test_the_seed_articles_module_fails_tflite_parity_and_names_the_fixes(tmp_path: Path) -> None:
+    """A tf.Module holding a Keras 3 model (classify, embed), saved with tf.saved_model.save."""
+    from harness.backends.tflite import TFLITE_VARIABLE_FIXES
+
+    out = run(CONTRACTS / "keras3_module_uninitialised_tflite.json", export_cache=tmp_path / "cache")
+    outcome, message = out["classify::parity[tflite]"]
+    assert outcome == "failed"
+    assert "known converter defect" in message and "READ_VARIABLE" in message
+    assert all(fix in message for fix in TFLITE_VARIABLE_FIXES)
+    assert "close over the model, then re-export" not in message  # the old, unproven advice
+
+
+def _fix_builders() -> dict[str, Any]:
+    from harness.backends.tflite import TFLITE_VARIABLE_FIXES
+    from models_under_test.fixtures_exports import (
+        build_keras3_closed_module,
+        build_keras3_export_archive,
+    )
+
+    builders = dict(zip(TFLITE_VARIABLE_FIXES, (build_keras3_export_archive, build_keras3_closed_module),
+                        strict=True))
+    return builders
+
+
+@pytest.mark.parametrize("fix", range(2), ids=["ExportArchive", "module-tracking-tf-variables"])
+def test_every_fix_the_diagnosis_suggests_makes_tflite_parity_pass(fix: int, tmp_path: Path) -> None:
+    """The advice is applied to the same model and signatures; its TFLite export then agrees."""
+    import json
+
+    from harness.backends.tflite import TFLITE_VARIABLE_FIXES
+
+    assert len(TFLITE_VARIABLE_FIXES) == 2, "every suggested fix needs a builder here"
+    build = _fix_builders()[TFLITE_VARIABLE_FIXES[fix]]
+    model = tmp_path / "fixed"
+    build(model)
+    data = json.loads((CONTRACTS / "keras3_module_uninitialised_tflite.json").read_text())
+    data["models"] = [str(model)]
+    data.pop("$schema")
+    contract = tmp_path / "fixed.json"
+    contract.write_text(json.dumps(data))
+    out = run(contract, export_cache=tmp_path / "cache")
+    assert {k: v[0] for k, v in out.items()} == {
+        "classify::conformance[tflite]": "passed", "classify::parity[tflite]": "passed",
+        "embed::conformance[tflite]": "passed", "embed::parity[tflite]": "passed"}, out
+
+
+def test_the_hashtable_fix_makes_the_tflite_lookup_answer_like_the_savedmodel(tmp_path: Path) -> None:
+    """The vocabulary-file table fails every TFLite call; built from constants (the export
+    step the diagnosis suggests) the same lookup answers, and as the SavedModel does."""
+    import numpy as np
+
+    from harness.backends.base import InferenceError
+    from harness.backends.savedmodel import SavedModelBackend
+    from harness.backends.tflite import TFLiteBackend
+    from harness.contract import load_contract
+    from harness.savedmodel.layout import resolve_model
+    from models_under_test.fixtures_lookup import WORDS, build_string_lookup_from_constants
+
+    words = {"words": np.array([b"gamma"], dtype=object)}
+    unknown = {"words": np.array([b"zeta"], dtype=object)}
+
+    def backends(model: Path) -> tuple[Any, Any]:
+        contract = tmp_path / f"{model.name}.json"
+        contract.write_text(__import__("json").dumps({
+            "name": model.name, "models": [str(model)], "dims": {"batch": {"min": 1, "max": 1}},
+            "signatures": {"serving_default": {
+                "inputs": {"words": {"dtype": "string", "shape": ["batch"], "vocabulary": list(WORDS)}},
+                "outputs": {"ids": {"dtype": "int64", "shape": ["batch"]}}}},
+            "formats": {"tflite": {}}}))
+        loaded = load_contract(contract)
+        [ref] = resolve_model(model)
+        options = RunOptions(in_process=True, export_cache=tmp_path / "cache", results_dir=tmp_path)
+        engine = Engine(options)
+        return (SavedModelBackend(ref, loaded),
+                open_backend(engine.context, "tflite", loaded, ref))
+
+    _, broken = backends(FIXTURES / "string_lookup")
+    with pytest.raises(InferenceError, match="hashtable need to be initialized"):
+        broken.infer("serving_default", words)
+    fixed_model = tmp_path / "string_lookup_constants"
+    build_string_lookup_from_constants(fixed_model)
+    reference, fixed = backends(fixed_model)
+    assert isinstance(fixed, TFLiteBackend)
+    for inputs in (words, unknown):
+        want = reference.infer("serving_default", inputs)["ids"]
+        assert fixed.infer("serving_default", inputs)["ids"].tolist() == want.tolist()
+    assert reference.infer("serving_default", words)["ids"].tolist() == [2]

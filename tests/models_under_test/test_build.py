@@ -47,7 +47,8 @@ def test_registry_names_and_default_places() -> None:
         expected = MODELS_DIR / name if name in bundled else MODELS_DIR / "fixtures" / name
         assert default_dest(name) == expected
         assert entry.fixture == (name not in bundled)
-        assert (entry.violates is None) == (name in bundled or name == "tiny")
+        healthy = {"tiny", "string_lookup", "tf1_half_plus_two"}  # fixtures that must pass
+        assert (entry.violates is None) == (name in bundled or name in healthy)
 
 
 def test_build_refuses_a_non_empty_destination(tmp_path: Path) -> None:
@@ -177,3 +178,14 @@ def test_cli_build_replaces_in_place(tmp_path: Path) -> None:
     assert first == second == tmp_path / "fixtures" / "not_a_savedmodel"
     assert sorted(p.name for p in second.iterdir()) == ["README.txt"]
     assert sorted(p.name for p in second.parent.iterdir()) == ["not_a_savedmodel"]  # no temp dirs left
+
+
+def test_the_tf1_export_rebuilds_byte_for_byte(tmp_path: Path) -> None:
+    """Deterministic: no temporary path or clock is baked in (the asset path is relative)."""
+    build("tf1_half_plus_two", tmp_path / "tf1")
+    committed = MODELS_DIR / "fixtures" / "tf1_half_plus_two"
+    files = sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "tf1") for p in (tmp_path / "tf1").rglob("*")
+                           if p.is_file())
+    for name in files:
+        assert (tmp_path / "tf1" / name).read_bytes() == (committed / name).read_bytes(), name

@@ -151,6 +151,18 @@ def test_corpus_model_passes_default_policy(model_dir: Path) -> None:
     assert report.ops_by_signature
 
 
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_a_tf1_export_passes_default_policy(version: str) -> None:
+    """The bundled TF1 export: graph nodes, the legacy init op (1) or main op (2), a saver."""
+    report = scan_saved_model(MODELS / "fixtures" / "tf1_half_plus_two" / version)
+    assert report.findings == (), "\n".join(f.render() for f in report.findings)
+    assert set(report.ops_by_signature) == {"classify_x_to_y", "predict_x2_to_y2", "regress_x_to_y",
+                                            "serving_default"}
+    assert "ParseExample" in report.ops_by_signature["regress_x_to_y"]
+    assert "Assign" in set().union(*report.ops_at_load.values())  # the init op assigns the asset
+    assert report.saver_ops
+
+
 def test_corpus_is_present_or_skipped() -> None:
     if not corpus_root().is_dir():
         pytest.skip(f"corpus not found at {corpus_root()} (set MODEL_CONTRACT_CORPUS)")

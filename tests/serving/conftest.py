@@ -20,6 +20,9 @@ from tests.conftest import FIXTURES, MODELS, ROOT, corpus_dir
 
 TWO_VERSIONS = "saved_model_half_plus_two_2_versions"
 LABELS = {"stable": 123, "canary": 124}
+#: the bundled TF1 export (models_under_test/fixtures_tf1.py): versions 1 and 2.
+TF1 = FIXTURES / "tf1_half_plus_two"
+TF1_LABELS = {"stable": 1, "canary": 2}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,6 +31,15 @@ def standin_python() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STANDIN_PYTHON", sys.executable)
         yield
+
+
+@pytest.fixture(autouse=True)
+def serving_results_under_tmp_path(tmp_path: Path) -> Iterator[None]:
+    from tests.serving.runner import RESULTS
+
+    RESULTS.append(tmp_path / "results")
+    yield
+    RESULTS.pop()
 
 
 @pytest.fixture(scope="session")
@@ -68,12 +80,14 @@ def _config_entry(name: str, base: Path, labels: dict[str, int] | None = None) -
 @pytest.fixture(scope="session")
 def shared_server(variants: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
                   ) -> Iterator[Shared]:
-    """One stand-in serving the classifier, tiny variants and (if present) the corpus model."""
+    """One stand-in serving the classifier, tiny variants, the bundled TF1 export and (if
+    present) the corpus model."""
     from tests.standin import start_standin
 
     corpus = corpus_dir()
     entries = [_config_entry("classifier", MODELS / "classifier")]
     entries += [_config_entry(name, base) for name, base in variants.items()]
+    entries.append(_config_entry("tf1_half_plus_two", TF1, TF1_LABELS))
     if (corpus / TWO_VERSIONS).is_dir():
         entries.append(_config_entry("half_plus_two", corpus / TWO_VERSIONS, LABELS))
     config = tmp_path_factory.mktemp("serving-config") / "models.config"

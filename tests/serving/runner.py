@@ -11,6 +11,10 @@ from harness.errors import BackendUnavailable, CheckFailure
 from harness.options import RunOptions
 from harness.report.record import RunRecord
 
+#: where run_serving writes failing examples and reports: the running test's tmp_path
+#: (pushed by the autouse fixture in tests/serving/conftest.py).
+RESULTS: list[Path] = []
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -23,6 +27,7 @@ def run_serving(contract: Path, *, checks: tuple[str, ...] | None = None, exampl
                 **options: Any) -> tuple[dict[str, Outcome], RunRecord]:
     """{case id: outcome} of every serving case (closing every server it started), and what
     the run's events said."""
+    options.setdefault("results_dir", RESULTS[-1])
     engine = Engine(RunOptions(contracts=(contract,), backends=("serving",), examples=examples,
                                in_process=True, **options))
     record = RunRecord.attach(engine.context.events)

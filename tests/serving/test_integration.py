@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
-from tests.serving.conftest import LABELS, TWO_VERSIONS, Shared, contract_copy
+from tests.serving.conftest import LABELS, TF1_LABELS, TWO_VERSIONS, Shared, contract_copy
 from tests.serving.runner import not_passed, run_serving
 from tests.standin import STANDIN_WRAPPER
 
@@ -63,6 +63,32 @@ def test_corpus_two_versions_with_labels_classify_and_regress(shared_server: Sha
     addressing = results["half_plus_two::saved_model_half_plus_two_2_versions@124::"
                          "serving_default::addressing"]
     assert "/versions/124, /labels/canary answer as version 124's SavedModel" in addressing.notes[0]
+
+
+def test_bundled_tf1_two_versions_with_labels_classify_and_regress(shared_server: Shared,
+                                                                    tmp_path: Path) -> None:
+    """The corpus test above, from the repository alone (version 2 needs the TF1 loader)."""
+    contract = contract_copy(tmp_path, FIXTURES / "contracts" / "tf1_half_plus_two.json", "t.json",
+                             formats={"serving": {"version_labels": TF1_LABELS}})
+    results, engine = run_serving(contract, **url_options(shared_server))
+    assert not_passed(results) == {}
+    checks = {k.split("::", 2)[2] for k in results}
+    assert {"regress_x_to_y::regress", "classify_x_to_y::classify",
+            "serving_default::addressing", "predict_x2_to_y2::predict-grpc"} <= checks
+    addressing = results["tf1_half_plus_two::tf1_half_plus_two@2::serving_default::addressing"]
+    assert "/versions/2, /labels/canary answer as version 2's SavedModel" in addressing.notes[0]
+
+
+def test_a_label_pointing_elsewhere_fails_addressing_on_the_bundled_tf1_export(
+        shared_server: Shared, tmp_path: Path) -> None:
+    contract = contract_copy(tmp_path, FIXTURES / "contracts" / "tf1_half_plus_two.json", "t.json",
+                             formats={"serving": {"version_labels": {"canary": 1}}})
+    results, _ = run_serving(contract, checks=("addressing",), **url_options(shared_server))
+    bad = results["tf1_half_plus_two::tf1_half_plus_two@1::serving_default::addressing"]
+    assert bad.outcome == "failed"
+    assert "label 'canary' does not point at version 1" in bad.message
+    assert ("Received: PredictResponse.model_spec.version = 2 for "
+            "ModelSpec.version_label='canary'") in bad.message
 
 
 def test_binary_path_starts_lays_out_and_stops_the_server(tmp_path: Path) -> None:
@@ -266,3 +292,36 @@ def test_label_answered_by_another_version_fails_addressing(shared_server: Share
             "ModelSpec.version_label='canary'") in bad.message
     assert "Documented: version 123 (formats.serving.version_labels['canary'] in h.json)" \
         in bad.message
+
+
+def test_dead_serving_url_says_nothing_answers_there(pytester: pytest.Pytester) -> None:
+    """A refused connection is not a wrong model name: the message says nothing answers."""
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(TINY), "--backend", "serving",
+        "--serving-url", url, "-k", "status", "--results-dir", str(pytester.path / "results"))
+    result.stdout.fnmatch_lines([
+        f"*server at {url}): nothing answers at {url}",
+        "*hint: is the server running, and is this the port of its REST API (--serving-url)?*"])
+    assert "model_name" not in result.stdout.str()
+    result.assert_outcomes(failed=1)
+
+
+def test_starting_a_model_server_is_announced_with_its_time(pytester: pytest.Pytester) -> None:
+    """The stand-in (a test fixture, not TF Serving) started as --serving-binary: the run says
+    it is starting a server while it does, then how long it took."""
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(TINY), "--backend", "serving",
+        "--serving-binary", str(STANDIN_WRAPPER), "-k", "status", "-v",
+        "--results-dir", str(pytester.path / "results"))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*::tiny::status ",
+        "model-contract: serving: starting (or checking) the model server for tiny ...",
+        "model-contract: serving: starting (or checking) the model server for tiny: done in * s",
+        "*::tiny::status PASSED*"])

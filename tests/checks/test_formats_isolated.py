@@ -1,0 +1,58 @@
+"""The format fixtures that must fail, run the way a user runs them: ``pytest --contract``
+in the default mode, where every backend runs in an isolated child process.
+
+``tests/exports/test_format_checks.py`` drives the same fixtures through the engine in
+process (quicker, and it sees the messages' details); this file makes sure the isolated
+proxy gives the same messages, for every format.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+CONTRACTS = FIXTURES / "contracts"
+
+#: fixture contract -> (check that must fail, lines its failure must show)
+MUST_FAIL = {
+    "tiny_perturbed_onnx": ("parity[onnx]", [
+        "*[[]parity[[]onnx]] onnx (given: *tiny_perturbed.onnx*output 'y' of signature "
+        "'serving_default'*beyond tolerance atol=1e-05, rtol=0.0001*",
+        "*would pass with atol=*",
+        "Reproduce with: pytest --contract *"]),
+    "tiny_perturbed_tflite": ("parity[tflite]", [
+        "*[[]parity[[]tflite]] tflite (given: *tiny_perturbed.tflite*output 'y' of signature "
+        "'serving_default'*beyond tolerance atol=1e-05, rtol=0.0001*",
+        "*would pass with atol=*",
+        "Reproduce with: pytest --contract *"]),
+    "tiny_renamed_output": ("conformance[onnx]", [
+        "*names of signature 'serving_default' do not resolve in onnx*",
+        "*output 'y': not found among the onnx outputs [[]label, probabilities]*"]),
+    "keras3_uninitialised_tflite": ("parity[tflite]", [
+        "*output 'output_0' of signature 'serving_default'*",
+        "*known converter defect: the TFLite file reads resource variables*READ_VARIABLE*"]),
+}
+
+
+@pytest.mark.parametrize("fixture", sorted(MUST_FAIL))
+def test_format_fixture_fails_with_its_message_in_the_default_isolated_mode(
+        pytester: pytest.Pytester, fixture: str) -> None:
+    check, lines = MUST_FAIL[fixture]
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(CONTRACTS / f"{fixture}.json"),
+        "-k", check.replace("[", " and ").replace("]", ""), "--examples", "3",
+        "--results-dir", str(pytester.path / "results"))
+    out = result.stdout.str()
+    assert "bug in the backend worker" not in out
+    assert "Traceback" not in out
+    result.stdout.fnmatch_lines(lines)
+    assert result.parseoutcomes().get("failed", 0) >= 1
+
+
+def test_renamed_and_mapped_fixture_passes_in_the_default_isolated_mode(
+        pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(CONTRACTS / "tiny_renamed_mapped.json"),
+        "-m", "parity", "--examples", "3", "--results-dir", str(pytester.path / "results"))
+    result.assert_outcomes(passed=4)
