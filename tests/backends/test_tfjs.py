@@ -21,7 +21,7 @@ from harness.errors import BackendUnavailable, HarnessError
 from models_under_test.fixtures_tfjs import write_tiny_tfjs
 from tests.conftest import write_contract
 from tests.exports.conftest import FIXTURES, tree_state
-from tests.exports.test_format_checks import run
+from tests.exports.test_format_checks import results_under_tmp_path, run  # noqa: F401 - autouse: results under tmp_path
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
                                 reason="Node.js and npm are needed for the TF.js runtime "

@@ -20,7 +20,7 @@ from harness.exports.cache import ExportCache
 from harness.exports.tfjs_env import is_ready
 from tests.conftest import write_contract
 from tests.exports.conftest import tree_state
-from tests.exports.test_format_checks import run
+from tests.exports.test_format_checks import results_under_tmp_path, run  # noqa: F401 - autouse: results under tmp_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
