@@ -160,7 +160,11 @@ class NodeModel:
             code = self.proc.wait(timeout=10)
             raise NodeError(f"the Node process running {self.model_json.name} ended (exit "
                             f"status {code}): {self.stderr_tail()}")
-        reply: dict[str, Any] = json.loads(line)
+        try:
+            reply: dict[str, Any] = json.loads(line)
+        except ValueError:
+            raise NodeError(f"the Node process running {self.model_json.name} answered "
+                            f"something that is not JSON: {line[:200]!r}") from None
         if not reply.get("ok"):
             raise NodeError(str(reply.get("error")), load=bool(reply.get("load")))
         return reply

@@ -11,6 +11,9 @@
 //   A failure answers {"ok": false, "error": MESSAGE}; the process keeps serving.
 // Nothing is fetched: model.json and its weight shards are read from the disk only.
 'use strict';
+// stdout carries the answers only: whatever the libraries log goes to stderr.
+console.log = (...args) => process.stderr.write(args.join(' ') + '\n');
+console.info = console.log;
 const fs = require('fs');
 const path = require('path');
 const readline = require('readline');
