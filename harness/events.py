@@ -88,6 +88,24 @@ class ServingFinding:
 
 
 @dataclass(frozen=True)
+class TfjsFinding:
+    """A TF.js fidelity finding: what a signature loses when it runs in TensorFlow.js."""
+
+    contract: str
+    signature: str
+    tensor: str
+    side: str  # input | output | op
+    kind: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {**asdict(self), "format": "tfjs"}
+
+    def describe(self) -> str:
+        return f"TF.js fidelity ({self.kind}): {self.message}"
+
+
+@dataclass(frozen=True)
 class ModelFinding:
     """Something a check saw that is worth reporting but not a failure (e.g. a signature that
     answers inputs of the wrong rank: its declared ranks are not enforced)."""
@@ -139,8 +157,8 @@ class RestGrpcCompared:
     max_abs: float
 
 
-Event = Union[CaseFinished, ParityMeasured, ServingFinding, ModelFinding, ServerStarted,
-              RequestTimed, RestGrpcCompared]
+Event = Union[CaseFinished, ParityMeasured, ServingFinding, TfjsFinding, ModelFinding,
+              ServerStarted, RequestTimed, RestGrpcCompared]
 Subscriber = Callable[[Any], None]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 #: Backends a user can select with --backend. "savedmodel" is always the reference.
-BACKEND_CHOICES = ("savedmodel", "tflite", "onnx", "serving")
+BACKEND_CHOICES = ("savedmodel", "tflite", "onnx", "tfjs", "serving")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ OPTIONS: tuple[OptionDef, ...] = (
               {"action": "append", "default": [], "metavar": "DIR"}),
     OptionDef("--backend", "backend", "Limit the run to these backends (repeatable): "
               + ", ".join(BACKEND_CHOICES) + ". Default: savedmodel and every format the "
-              "contract's \"formats\" lists. --tflite/--onnx add their format either way.",
+              "contract's \"formats\" lists. --tflite/--onnx/--tfjs add their format either way.",
               {"action": "append", "default": [], "choices": BACKEND_CHOICES, "metavar": "NAME"}),
     OptionDef("--examples", "examples", "Fuzzed examples per signature and check. Default: "
               "the contract's fuzz.examples (20 unless set), or the chosen "
@@ -49,7 +49,11 @@ OPTIONS: tuple[OptionDef, ...] = (
               "of exporting one; giving it adds the onnx checks even when the contract's "
               "\"formats\" and --backend do not name onnx.",
               {"default": None, "metavar": "PATH"}),
-    OptionDef("--export-cache", "export_cache", "Cache folder for TFLite/ONNX exports. "
+    OptionDef("--tfjs", "tfjs", "A TF.js model.json your pipeline produced (weight shards "
+              "beside it), checked as is instead of exporting one; giving it adds the tfjs "
+              "checks even when the contract's \"formats\" and --backend do not name tfjs.",
+              {"default": None, "metavar": "PATH"}),
+    OptionDef("--export-cache", "export_cache", "Cache folder for TFLite/ONNX/TF.js exports. "
               "Default: $MODEL_CONTRACT_CACHE or ~/.cache/model-contract.",
               {"default": None, "metavar": "DIR"}),
     OptionDef("--serving-url", "serving_url", "REST address (http://HOST:PORT) of a running TF "
@@ -129,6 +133,7 @@ class RunOptions:
     replay: Path | None = None
     tflite: Path | None = None
     onnx: Path | None = None
+    tfjs: Path | None = None
     export_cache: Path | None = None
     serving_url: str | None = None
     serving_grpc: str | None = None
@@ -147,8 +152,9 @@ class RunOptions:
     shard_durations: Path | None = None
 
     def artifact(self, backend: str) -> Path | None:
-        """The file given for a format's backend (--tflite, --onnx): that format is checked."""
-        return {"tflite": self.tflite, "onnx": self.onnx}.get(backend)
+        """The file given for a format's backend (--tflite, --onnx, --tfjs): that format is
+        checked."""
+        return {"tflite": self.tflite, "onnx": self.onnx, "tfjs": self.tfjs}.get(backend)
 
     @staticmethod
     def from_namespace(ns: Any, prefix: str = "") -> "RunOptions":
@@ -168,6 +174,7 @@ class RunOptions:
             replay=path("replay"),
             tflite=path("tflite"),
             onnx=path("onnx"),
+            tfjs=path("tfjs"),
             export_cache=path("export_cache"),
             serving_url=get("serving_url"),
             serving_grpc=get("serving_grpc"),

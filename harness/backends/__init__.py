@@ -4,7 +4,7 @@ Each module imports its runtime (TensorFlow, ai-edge-litert, onnxruntime) lazily
 importing the package is cheap and a missing runtime only skips its own backend.
 """
 
-from harness.backends import onnx, savedmodel, serving, tflite  # noqa: F401 - registration
+from harness.backends import onnx, savedmodel, serving, tfjs, tflite  # noqa: F401 - registration
 from harness.backends.base import BACKENDS, Backend, InferenceError, SignatureIO, TensorIO
 
 __all__ = ["BACKENDS", "Backend", "InferenceError", "SignatureIO", "TensorIO"]

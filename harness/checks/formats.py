@@ -9,7 +9,8 @@ For every format the contract lists (or ``--backend`` selects) and every signatu
 * ``parity[FMT]`` - every output on every fuzzed call agrees with the SavedModel's within
   the tolerance for that format and output (:meth:`Contract.tolerance_for`); integer,
   bool and string outputs exactly.
-* ``parity[tflite-QUANTIZATION]`` - one per quantized TFLite variant. Outputs named in
+* ``parity[tflite-QUANTIZATION]``, ``parity[tfjs-QUANTIZATION]`` - one per quantized TFLite
+  or TF.js variant. Outputs named in
   the variant's ``top1_agreement`` are judged by the share of rows whose argmax agrees
   with the SavedModel's over one seeded batch of >= 64 rows; float outputs are judged
   elementwise when the variant declares a ``tolerance``. Other outputs are recorded in
@@ -17,17 +18,20 @@ For every format the contract lists (or ``--backend`` selects) and every signatu
   from the judged probabilities).
 
 A converter failure (unsupported op, Flex ops, crash, timeout) fails these checks with
-the converter's message. Every comparison is a :class:`~harness.events.ParityMeasured` event
+the converter's message. A format registered in :data:`FIDELITY` / :data:`OP_FINDINGS`
+(TF.js) also emits its fidelity findings: from the contract when conformance runs, and the
+ops a converter or runtime message names as unsupported. Every comparison is a :class:`~harness.events.ParityMeasured` event
 (the report keeps one row per model, signature, format and output: the worst figures).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from harness.backends import tfjs_findings
 from harness.backends.base import Backend, InferenceError
 from harness.backends.source import open_backend
 from harness.checks.case import Case, Skipped, planner
@@ -38,9 +42,20 @@ from harness.contract.model import Contract, SignatureSpec, Tolerance
 from harness.errors import CheckFailure, ExportError
 from harness.events import ParityMeasured
 from harness.fuzz import run_property
+from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
 
-CONVERTED_FORMATS = ("tflite", "onnx")
+CONVERTED_FORMATS = ("tflite", "onnx", "tfjs")
+#: format -> its fidelity findings for a signature, from the contract alone
+FIDELITY: Registry[Callable[[Contract, SignatureSpec], Sequence[Any]]] = \
+    Registry("fidelity findings")
+FIDELITY.add("tfjs", tfjs_findings.signature_findings)
+#: format -> its findings from a converter's or runtime's message (unsupported ops)
+OP_FINDINGS: Registry[Callable[[Contract, SignatureSpec, str, str], Sequence[Any]]] = \
+    Registry("op findings")
+OP_FINDINGS.add("tfjs", tfjs_findings.op_findings)
+#: formats whose contract block may list quantized ``variants``
+VARIANT_FORMATS = ("tflite", "tfjs")
 TOP1_ROWS = 64
 MAX_SAMPLES = 500
 TOP1_SEED = 4242
@@ -75,21 +90,22 @@ def condense(message: str) -> str:
 # --------------------------------------------------------------------------- planning
 
 
-def variants(contract: Contract) -> list[tuple[str, Mapping[str, Any]]]:
-    """``(check suffix, variant)`` for each quantized TFLite variant, e.g. ``tflite-int8``."""
-    spec = contract.formats.get("tflite")
+def variants(contract: Contract, fmt: str = "tflite") -> list[tuple[str, Mapping[str, Any]]]:
+    """``(check suffix, variant)`` for each quantized variant of ``fmt``, e.g. ``tflite-int8``."""
+    spec = contract.formats.get(fmt)
     out: list[tuple[str, Mapping[str, Any]]] = []
     seen: dict[str, int] = {}
     for variant in (spec.options.get("variants") or ()) if spec is not None else ():
-        name = f"tflite-{variant['quantization']}"
+        name = f"{fmt}-{variant['quantization']}"
         seen[name] = seen.get(name, 0) + 1
         out.append((name if seen[name] == 1 else f"{name}-{seen[name]}", variant))
     return out
 
 
-def _exports_tflite(context: RunContext, contract: Contract) -> bool:
-    spec = contract.formats.get("tflite")
-    given = context.options.tflite or (spec is not None and spec.options.get("path"))
+def _exports(context: RunContext, contract: Contract, fmt: str) -> bool:
+    """Whether the harness exports ``fmt`` itself (variants exist only for its own exports)."""
+    spec = contract.formats.get(fmt)
+    given = context.options.artifact(fmt) or (spec is not None and spec.options.get("path"))
     return not given
 
 
@@ -103,11 +119,11 @@ def format_cases(context: RunContext, contract: Contract, model: ModelRef) -> It
                        _run_conformance, backend=fmt)
             yield Case(contract, model, sig.name, f"parity[{fmt}]", "parity", _run_parity,
                        backend=fmt)
-        if fmt == "tflite" and _exports_tflite(context, contract):
-            for name, _ in variants(contract):
+        if fmt in VARIANT_FORMATS and _exports(context, contract, fmt):
+            for name, _ in variants(contract, fmt):
                 for sig in contract.signatures:
                     yield Case(contract, model, sig.name, f"parity[{name}]", "parity",
-                               _run_variant, backend="tflite", variant=name)
+                               _run_variant, backend=fmt, variant=name)
 
 
 # --------------------------------------------------------------------------- backends
@@ -120,12 +136,33 @@ def format_backend(context: RunContext, case: Case, variant: str | None = None) 
             return open_backend(context, case.backend, case.contract, case.model)
         return _variant_backend(context, case, variant)
     except ExportError as exc:
-        raise export_failure(case, exc) from None
+        raise export_failure(case, exc, context) from None
 
 
-def export_failure(case: Case, exc: ExportError) -> CheckFailure:
+def fidelity_events(context: RunContext | None, case: Case, message: str | None,
+                    stage: str) -> list[str]:
+    """Emit the format's fidelity findings for the case's signature; their lines.
+
+    With ``message`` (a converter's or runtime's error): the ops it names as unsupported;
+    without: what the format loses by the contract's dtypes alone.
+    """
+    sig = case.contract.signature(case.signature or "")
+    if message is None:
+        found = FIDELITY[case.backend](case.contract, sig) if case.backend in FIDELITY else []
+    else:
+        made = OP_FINDINGS.get(case.backend)
+        found = made(case.contract, sig, message, stage) if made is not None else []
+    if context is not None:
+        for finding in found:
+            context.events.emit(finding)
+    return [finding.describe() for finding in found]
+
+
+def export_failure(case: Case, exc: ExportError, context: RunContext | None = None
+                   ) -> CheckFailure:
     fmt = case.backend
     details = [f"hint: {exc.hint}"] if exc.hint else []
+    details += fidelity_events(context, case, exc.message, "converter")
     return CheckFailure(
         case.check, f"{fmt}: the converter failed on {case.model.label} (signature "
         f"{case.signature!r} cannot be checked in {fmt})",
@@ -134,28 +171,33 @@ def export_failure(case: Case, exc: ExportError) -> CheckFailure:
 
 
 def _variant_backend(context: RunContext, case: Case, name: str) -> Backend:
-    variant = dict(variants(case.contract))[name]
-    return open_backend(context, "tflite", case.contract, case.model, variant=name,
+    variant = dict(variants(case.contract, case.backend))[name]
+    return open_backend(context, case.backend, case.contract, case.model, variant=name,
                         options=variant)
 
 
-def _resolve(case: Case, backend: Backend, sig: SignatureSpec) -> None:
+def _resolve(case: Case, backend: Backend, sig: SignatureSpec,
+             context: RunContext | None = None) -> None:
     """Resolve names before fuzzing, so a naming or export problem fails at once."""
     try:
         backend.resolution(sig)
     except ExportError as exc:
-        raise export_failure(case, exc) from None
+        raise export_failure(case, exc, context) from None
     except CheckFailure as exc:
         raise CheckFailure(case.check, exc.title, received=exc.received,
                            documented=exc.documented, details=exc.details) from None
 
 
 def _call(backend: Backend, sig: SignatureSpec, inputs: Mapping[str, np.ndarray],
-          check: str) -> dict[str, np.ndarray]:
+          check: str, found: tuple[RunContext, Case] | None = None) -> dict[str, np.ndarray]:
+    """One call; a refusal fails ``check`` (with ``found``: and reports the ops the
+    runtime names as unsupported as the format's findings)."""
     try:
         return backend.infer(sig.name, inputs)
     except InferenceError as exc:
         hints = [hint for text, hint in RUNTIME_HINTS if text in exc.message]
+        if found is not None:
+            hints += fidelity_events(found[0], found[1], exc.message, "runtime")
         raise CheckFailure(check, f"{backend.label}: a valid input was refused",
                            received=condense(exc.message),
                            documented=f"outputs for any input the contract allows ({sig.pointer})",
@@ -168,8 +210,9 @@ def _call(backend: Backend, sig: SignatureSpec, inputs: Mapping[str, np.ndarray]
 def _run_conformance(context: RunContext, case: Case) -> list[str]:
     sig = case.contract.signature(case.signature or "")
     backend = format_backend(context, case)
-    _resolve(case, backend, sig)
+    _resolve(case, backend, sig, context)
     res = backend.resolution(sig)
+    findings = fidelity_events(context, case, None, "")
     io = backend.signatures_impl()[res.key] if res.key in backend.signatures_impl() \
         else next(iter(backend.signatures_impl().values()))
     problems = []
@@ -192,12 +235,12 @@ def _run_conformance(context: RunContext, case: Case) -> list[str]:
                            details=problems)
 
     def prop(c: Any) -> None:
-        outputs = _call(backend, sig, c.inputs, case.check)
+        outputs = _call(backend, sig, c.inputs, case.check, (context, case))
         output_conformance(case.contract, sig, c.inputs, outputs, source=backend.label,
                            dims=c.dims, check=case.check)
 
     run_property(context, case, sig, prop)
-    return list(res.notes) + [f"ran on {backend.label}"]
+    return list(res.notes) + [f"ran on {backend.label}"] + findings
 
 
 # --------------------------------------------------------------------------- parity
@@ -260,13 +303,13 @@ def _run_parity(context: RunContext, case: Case) -> list[str]:
     sig = case.contract.signature(case.signature or "")
     reference = open_backend(context, "savedmodel", case.contract, case.model)
     backend = format_backend(context, case)
-    _resolve(case, backend, sig)
+    _resolve(case, backend, sig, context)
     fmt = case.backend
     compared = [0]  # calls compared, as the parity rows count them
 
     def prop(c: Any) -> None:
         ref = _call(reference, sig, c.inputs, case.check)
-        got = _call(backend, sig, c.inputs, case.check)
+        got = _call(backend, sig, c.inputs, case.check, (context, case))
         compared[0] += 1
         _compare_outputs(context, case, fmt, backend, sig, ref, got, None, c.inputs)
 
@@ -283,7 +326,8 @@ def _run_variant(context: RunContext, case: Case) -> list[str]:
     sig = case.contract.signature(case.signature or "")
     assert case.variant is not None
     name = case.variant
-    variant = dict(variants(case.contract))[name]
+    base = case.backend
+    variant = dict(variants(case.contract, base))[name]
     fmt = name
     top1 = {k.partition("/")[2]: float(v) for k, v in (variant.get("top1_agreement") or {}).items()
             if k.partition("/")[0] == sig.name}
@@ -291,17 +335,17 @@ def _run_variant(context: RunContext, case: Case) -> list[str]:
     judged = [o for o in sig.outputs if o.name in top1 or (has_tol and o.is_float)]
     if not judged:
         raise Skipped(f"variant {name!r} declares neither top1_agreement for an output of "
-                      f"signature {sig.name!r} nor a tolerance (formats.tflite.variants)")
+                      f"signature {sig.name!r} nor a tolerance (formats.{base}.variants)")
     reference = open_backend(context, "savedmodel", case.contract, case.model)
     backend = format_backend(context, case, name)
-    _resolve(case, backend, sig)
+    _resolve(case, backend, sig, context)
     calls = seeded_inputs(case.contract, sig, assets_dir=case.model.path / "assets",
                           rows=TOP1_ROWS, seed=TOP1_SEED)
     refs: dict[str, list[np.ndarray]] = {o.name: [] for o in sig.outputs}
     gots: dict[str, list[np.ndarray]] = {o.name: [] for o in sig.outputs}
     for inputs in calls:
         ref = _call(reference, sig, inputs, case.check)
-        got = _call(backend, sig, inputs, case.check)
+        got = _call(backend, sig, inputs, case.check, (context, case))
         for o in sig.outputs:
             refs[o.name].append(np.asarray(ref[o.name]))
             gots[o.name].append(np.asarray(got[o.name]))
@@ -311,7 +355,7 @@ def _run_variant(context: RunContext, case: Case) -> list[str]:
     for o in sig.outputs:
         ref_all = np.concatenate(refs[o.name], axis=0)
         got_all = np.concatenate(gots[o.name], axis=0)
-        tol = case.contract.tolerance_for("tflite", sig.name, o.name, variant)
+        tol = case.contract.tolerance_for(base, sig.name, o.name, variant)
         result = compare(ref_all, got_all, tol, exact=not o.is_float)
         if o.name in top1:
             rate = top1_agreement(ref_all, got_all, axis=-1)
@@ -321,13 +365,13 @@ def _run_variant(context: RunContext, case: Case) -> list[str]:
                          f"max abs error {result.max_abs:.2g}")
             if rate < top1[o.name]:
                 rows = ref_all.shape[0]
-                index = [n for n, _ in variants(case.contract)].index(name)
+                index = [n for n, _ in variants(case.contract, base)].index(name)
                 failures.append(CheckFailure(
                     case.check, f"{backend.label}: output {o.name!r} of signature "
                     f"{sig.name!r}: top-1 agreement with the SavedModel is below the contract's",
                     received=f"{rate:.4f} ({round(rate * rows)} of {rows} rows agree)",
                     documented=f"top1_agreement >= {top1[o.name]:g} "
-                               f"(/formats/tflite/variants/{index}/top1_agreement/"
+                               f"(/formats/{base}/variants/{index}/top1_agreement/"
                                f"{sig.name}~1{o.name})",
                     details=[f"max abs error {result.max_abs:.2g}, max rel error "
                              f"{result.max_rel:.2g} over {result.size} elements (not judged: "
@@ -337,7 +381,7 @@ def _run_variant(context: RunContext, case: Case) -> list[str]:
             record(context, case, fmt, o.name, result, tol, label=backend.label,
                    calls=len(calls))
             if not result.passed:
-                failures.append(parity_failure(result, check=case.check, format="tflite",
+                failures.append(parity_failure(result, check=case.check, format=base,
                                                signature=sig.name, output=o.name, tolerance=tol,
                                                source=backend.label))
         else:

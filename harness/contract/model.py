@@ -22,7 +22,7 @@ COMPLEX_DTYPES = ("complex64", "complex128")
 DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool", "string") + COMPLEX_DTYPES
 
 #: Formats that can be compared against the SavedModel reference.
-FORMATS = ("tflite", "onnx", "serving")
+FORMATS = ("tflite", "onnx", "tfjs", "serving")
 
 #: what a signature must refuse when its contract says nothing (``reject``): wrong dtypes,
 #: which TensorFlow refuses. A wrong rank is only a finding unless ``"rank"`` is listed:

@@ -1,8 +1,11 @@
-"""TFLite and ONNX exports of a SavedModel: made in a subprocess, kept in a content-keyed cache.
+"""TFLite, ONNX and TF.js exports of a SavedModel: made in a subprocess, kept in a content-keyed cache.
 
 * :func:`harness.exports.tflite.export_tflite` - ``TFLiteConverter.from_saved_model`` with
   every contract signature in one file; float, dynamic-range, float16 or full-int8.
 * :func:`harness.exports.onnx.export_onnx` - tf2onnx, one file per signature.
+* :func:`harness.exports.tfjs.export_tfjs` - ``tensorflowjs_converter``, one model.json
+  (+ weight shards) per signature, run in the converter's own environment
+  (:mod:`harness.exports.tfjs_env`).
 
 Both run :mod:`harness.exports.worker` with a timeout; a converter that fails, crashes or
 times out raises :class:`~harness.errors.ExportError` with the converter's own message,
@@ -84,6 +87,9 @@ def hint_for(fmt: str, message: str) -> str | None:
     if "flex" in low or "select_tf_ops" in low or "select tf ops" in low:
         return ("the model needs TensorFlow ops that TFLite builtins lack: replace the op, or "
                 "set formats.tflite.allow_flex: true (the app must then ship the Flex delegate)")
+    if fmt == "tfjs" and ("unsupported ops" in low or "unsupported op" in low):
+        return ("the TF.js converter has no kernel for an op of the signature: replace the op, "
+                "or list the format with \"enabled\": false if TF.js is not shipped")
     if fmt == "onnx" and ("unsupported" in low or "not supported" in low or "no conversion" in low):
         return ("tf2onnx cannot convert an op at this opset: try a newer formats.onnx.opset, "
                 "or replace the op")
@@ -93,14 +99,25 @@ def hint_for(fmt: str, message: str) -> str | None:
 
 
 def run_worker(fmt: str, args: Sequence[str], *, what: str, model_dir: Path,
-               timeout: float | None = None) -> dict[str, Any]:
-    """Run the converter worker; return its JSON result or raise :class:`ExportError`."""
+               timeout: float | None = None, python: Path | None = None) -> dict[str, Any]:
+    """Run the converter worker; return its JSON result or raise :class:`ExportError`.
+
+    ``python`` runs the worker in another environment (the TF.js converter's): the
+    worker's file is then run by path, so that environment needs none of the harness's
+    own dependencies.
+    """
     timeout = export_timeout() if timeout is None else timeout
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    command = [sys.executable, "-m", "harness.exports.worker", fmt, *args]
+    if python is None:
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
+                                    else "")
+        command = [sys.executable, "-m", "harness.exports.worker", fmt, *args]
+    else:
+        env.pop("PYTHONPATH", None)
+        env.pop("PYTHONHOME", None)
+        command = [str(python), str(Path(__file__).resolve().parent / "worker.py"), fmt, *args]
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
                               cwd=root)

@@ -3,7 +3,7 @@
 As Polygraphy keeps loaders (``BytesFromPath``, a converter) apart from runners, a
 converted backend asks a loader here for its file and only runs what it gets:
 
-* the file the user gave: ``--tflite`` / ``--onnx`` (the run options), then the contract's
+* the file the user gave: ``--tflite`` / ``--onnx`` / ``--tfjs`` (the run options), then the contract's
   ``formats.<fmt>.path`` (relative to the contract); a given file that is missing is a
   user error naming the option's place in the contract;
 * otherwise an export of the SavedModel through the run's content-keyed cache
@@ -90,3 +90,40 @@ def load_onnx(context: RunContext, model: ModelRef, contract: Contract, *, opset
 
     return export_onnx(model.path, [s.name for s in contract.signatures],
                        cache=session_cache(context), tags=contract.tags, opset=opset)
+
+
+def given_tfjs(context: RunContext, contract: Contract) -> dict[str, Path] | None:
+    """``{signature: model.json}`` the user gave (option, then contract), or None to export."""
+    names = [s.name for s in contract.signatures]
+    if context.options.tfjs:
+        return {n: Path(context.options.tfjs) for n in names}
+    path = _format_options(contract, "tfjs").get("path")
+    if not path:
+        return None
+    base = contract.path.resolve().parent
+    if isinstance(path, str):
+        return {n: (base / path).resolve() for n in names}
+    return {n: (base / str(p)).resolve() for n, p in dict(path).items()}
+
+
+def load_tfjs(context: RunContext, model: ModelRef, contract: Contract,
+              variant: Mapping[str, Any] | None = None) -> dict[str, Export | ExportError]:
+    """One TF.js model.json per signature: given (a folder means its model.json), or
+    exported (a variant is always exported; a signature the converter refuses holds its
+    :class:`ExportError`)."""
+    given = None if variant else given_tfjs(context, contract)
+    if given is not None:
+        artifacts: dict[str, Export | ExportError] = {}
+        for sig, path in given.items():
+            if path.is_dir():
+                path = path / "model.json"
+            if not path.is_file():
+                raise HarnessError(f"TF.js model {path} does not exist", file=contract.path,
+                                   place="/formats/tfjs/path")
+            artifacts[sig] = Export("tfjs", path, f"given: {shown_path(path)}", given=True)
+        return artifacts
+    from harness.exports.tfjs import export_tfjs
+
+    return export_tfjs(model.path, [s.name for s in contract.signatures],
+                       cache=session_cache(context), tags=contract.tags,
+                       quantize=str(variant["quantization"]) if variant else "float")

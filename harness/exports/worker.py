@@ -19,6 +19,15 @@ TensorFlow is imported once)::
 
     python -m harness.exports.worker onnx --saved-model DIR --tag serve --opset 17 \
         --job classify=OUT1.onnx --job embed=OUT2.onnx
+
+TF.js, one folder (model.json + weight shards) per signature, as ``tensorflowjs_converter
+--input_format=tf_saved_model --output_format=tfjs_graph_model --signature_name KEY
+--saved_model_tags serve [--quantize_float16 '*' | --quantize_uint8 '*'] DIR OUT`` does it.
+This one runs in the converter's own environment (:mod:`harness.exports.tfjs_env`), by
+path, so it imports nothing of the harness::
+
+    TFJS_ENV/bin/python harness/exports/worker.py tfjs --saved-model DIR --tag serve \
+        [--quantize float16|uint8] --job classify=OUTDIR1 --job embed=OUTDIR2
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import traceback
 from typing import Any, Iterator
 
 QUANTIZATIONS = ("float", "dynamic_range", "float16", "int8")
+TFJS_QUANTIZATIONS = ("float", "float16", "uint8")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     onx.add_argument("--tag", action="append", default=[])
     onx.add_argument("--opset", type=int, default=17)
     onx.add_argument("--job", action="append", required=True, metavar="SIGNATURE=OUTPUT")
+    tfj = sub.add_parser("tfjs", help="tensorflowjs_converter, one folder per signature")
+    tfj.add_argument("--saved-model", required=True)
+    tfj.add_argument("--tag", action="append", default=[])
+    tfj.add_argument("--quantize", choices=TFJS_QUANTIZATIONS, default="float")
+    tfj.add_argument("--job", action="append", required=True, metavar="SIGNATURE=OUTDIR")
     return parser
 
 
@@ -148,10 +163,40 @@ def export_onnx(args: argparse.Namespace) -> dict[str, Any]:
     return {"notes": [], "failed": failed}
 
 
+def tfjs_arguments(saved_model: str, signature: str, tags: list[str], quantize: str,
+                   output: str) -> list[str]:
+    """The ``tensorflowjs_converter`` command line for one signature (without the program)."""
+    argv = ["--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
+            f"--signature_name={signature}", f"--saved_model_tags={','.join(tags or ['serve'])}"]
+    if quantize != "float":
+        argv.append(f"--quantize_{quantize}=*")
+    return argv + [saved_model, output]
+
+
+def export_tfjs(args: argparse.Namespace) -> dict[str, Any]:
+    from tensorflowjs.converters import converter
+
+    failed: dict[str, str] = {}
+    for job in args.job:
+        signature, _, output = job.partition("=")
+        try:
+            converter.convert(tfjs_arguments(args.saved_model, signature, list(args.tag),
+                                             args.quantize, output))
+        except BaseException as exc:  # noqa: BLE001 - one signature's failure is reported
+            lines = traceback.format_exception_only(type(exc), exc)
+            failed[signature] = "".join(lines).strip()[-3000:]
+            print(f"tensorflowjs_converter failed on signature {signature!r}:", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+    return {"notes": [], "failed": failed}
+
+
+EXPORTERS = {"tflite": export_tflite, "onnx": export_onnx, "tfjs": export_tfjs}
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
-    result = export_tflite(args) if args.format == "tflite" else export_onnx(args)
+    result = EXPORTERS[args.format](args)
     sys.stdout.flush()
     print(json.dumps(result))
     return 0

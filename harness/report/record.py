@@ -2,7 +2,7 @@
 
 :class:`RunRecord` subscribes to a run's :class:`~harness.events.EventStream` and keeps
 the finished cases, the parity matrix (one row per model, signature, format and output,
-with the worst figures over all calls), the REST fidelity findings, the servers started,
+with the worst figures over all calls), the REST and TF.js fidelity findings, the servers started,
 request latencies and REST-vs-gRPC differences. The terminal summary, the JSON/HTML report
 and calibration read it; none of them reads the engine.
 """
@@ -21,6 +21,7 @@ from harness.events import (
     RestGrpcCompared,
     ServerStarted,
     ServingFinding,
+    TfjsFinding,
 )
 
 #: Per-call errors kept per parity row, for the report's distribution plot.
@@ -57,7 +58,7 @@ class RunRecord:
             self.results.append(event)
         elif isinstance(event, ParityMeasured):
             self._measured(event)
-        elif isinstance(event, ServingFinding):
+        elif isinstance(event, (ServingFinding, TfjsFinding)):
             row = event.as_dict()
             if row not in self.findings:
                 self.findings.append(row)
@@ -136,7 +137,8 @@ class RunRecord:
 
     def serving_summary(self) -> tuple[str, list[str]] | None:
         """End-of-run section: server starts, latency, REST fidelity findings."""
-        if not (self.findings or self.server_starts or self.latency):
+        rest = [row for row in self.findings if row.get("format", "serving") == "serving"]
+        if not (rest or self.server_starts or self.latency):
             return None
         lines = []
         for start in self.server_starts:
@@ -145,11 +147,17 @@ class RunRecord:
         for protocol, (count, seconds) in sorted(self.latency.items()):
             if count:
                 lines.append(f"{protocol}: {count} requests, mean {1000 * seconds / count:.1f} ms")
-        for row in self.findings:
+        for row in rest:
             lines.append(f"REST fidelity [{row['contract']}::{row['signature']}] "
                          f"{row['kind']}: {row['message']}")
         return "serving", lines
 
+    def tfjs_summary(self) -> tuple[str, list[str]] | None:
+        """End-of-run section: the TF.js fidelity findings."""
+        lines = [f"TF.js fidelity [{row['contract']}::{row['signature']}] {row['kind']}: "
+                 f"{row['message']}" for row in self.findings if row.get("format") == "tfjs"]
+        return ("tfjs", lines) if lines else None
+
     def sections(self) -> list[tuple[str, list[str]]]:
         """The end-of-run sections the front ends print (after the notes)."""
-        return [s for s in (self.serving_summary(),) if s is not None]
+        return [s for s in (self.serving_summary(), self.tfjs_summary()) if s is not None]

@@ -76,7 +76,7 @@ EXPECTED = {
     'unknown_dtype':
         "/signatures/classify/inputs/x/dtype: 'float' is not a dtype; expected one of float16, float32, float64, bfloat16, int8, int16, int32, int64, uint8, uint16, uint32, uint64, bool, string, complex64, complex128",
     'unknown_format':
-        "/formats: unknown key 'coreml'; expected one of onnx, serving, tflite",
+        "/formats: unknown key 'coreml'; expected one of onnx, serving, tfjs, tflite",
     'unknown_tensor_key':
         "/signatures/s/inputs/x: unknown key 'shap'; did you mean 'shape'?",
     'unknown_top_key':

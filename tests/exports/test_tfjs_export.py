@@ -1,0 +1,141 @@
+"""TF.js exports made by tensorflowjs_converter in its own environment, and the checks on them.
+
+Marked ``tfjs_converter``: they need the converter's environment (created once per machine
+into ``$MODEL_CONTRACT_TOOLS`` or ``~/.cache/model-contract/tools``: about 2.9 GB and two to
+three minutes). They skip, saying so, while it does not exist, unless
+``MODEL_CONTRACT_TFJS=1`` asks the run to create it (CI does: see ``.ci/run``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.exports import Export
+from harness.exports.cache import ExportCache
+from harness.exports.tfjs_env import is_ready
+from tests.conftest import write_contract
+from tests.exports.conftest import tree_state
+from tests.exports.test_format_checks import results_under_tmp_path, run  # noqa: F401 - autouse: results under tmp_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.tfjs_converter,
+    pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
+                       reason="Node.js and npm are needed for the TF.js runtime"),
+    pytest.mark.skipif(not is_ready() and os.environ.get("MODEL_CONTRACT_TFJS") != "1",
+                       reason="the TF.js converter environment is not created yet (2-3 min, "
+                              "~2.9 GB, once per machine): run with MODEL_CONTRACT_TFJS=1, or "
+                              "python -m harness.exports.tfjs_env"),
+]
+
+
+def test_export_is_converted_once_then_cached_and_never_writes_the_model(
+        tiny_model: Path, tmp_path: Path) -> None:
+    from harness.exports.tfjs import export_tfjs
+
+    before = tree_state(tiny_model)
+    cache = ExportCache(tmp_path / "cache")
+    first = export_tfjs(tiny_model, ["serving_default"], cache=cache)["serving_default"]
+    assert isinstance(first, Export) and not first.cached and cache.conversions == 1
+    assert first.how == "tensorflowjs_converter --signature_name serving_default"
+    model = json.loads(first.path.read_text())
+    assert model["convertedBy"] == "TensorFlow.js Converter v4.22.0"
+    assert set(model["signature"]["outputs"]) == {"y", "label"}
+    again = export_tfjs(tiny_model, ["serving_default"], cache=cache)["serving_default"]
+    assert isinstance(again, Export) and again.cached and again.path == first.path
+    assert cache.conversions == 1
+    assert tree_state(tiny_model) == before  # the converter read a read-only copy
+
+    shard = next(p for p in first.path.parent.iterdir() if p.suffix == ".bin")
+    shard.write_bytes(shard.read_bytes()[:-4])
+    redone = export_tfjs(tiny_model, ["serving_default"], cache=cache)["serving_default"]
+    assert isinstance(redone, Export) and not redone.cached
+    assert redone.replaced.startswith(f"the cached weight shard {shard.name} was discarded: "
+                                      "its sha256 ")
+
+
+def test_exported_tiny_and_its_quantized_variants_pass(tiny_model: Path, tmp_path: Path
+                                                        ) -> None:
+    variants = [{"quantization": "float16", "tolerance": {"atol": 1e-2, "rtol": 1e-2}},
+                {"quantization": "uint8", "top1_agreement": {"serving_default/y": 0.9}}]
+    contract = write_contract(tmp_path, models=[str(tiny_model)],
+                              formats={"tfjs": {"variants": variants}})
+    out = run(contract, export_cache=tmp_path / "cache")
+    assert {k: v[0] for k, v in out.items()} == {
+        "serving_default::conformance[tfjs]": "passed",
+        "serving_default::parity[tfjs]": "passed",
+        "serving_default::parity[tfjs-float16]": "passed",
+        "serving_default::parity[tfjs-uint8]": "passed"}, out
+    rows = {(r["format"], r["output"]): r for r in run.record.parity}  # type: ignore[attr-defined]
+    assert rows[("tfjs", "y")]["max_abs"] < 1e-5
+    assert rows[("tfjs-uint8", "y")]["top1_agreement"] >= 0.9
+    assert rows[("tfjs-float16", "y")]["max_abs"] > 0  # the quantization error is recorded
+    labels = {r["label"] for r in run.record.parity}  # type: ignore[attr-defined]
+    assert any("tensorflowjs_converter --quantize_uint8" in label for label in labels)
+
+
+def test_an_op_the_converter_refuses_is_named_with_its_signature(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    class Lgamma(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {"y": tf.math.lgamma(x + 1.0), "label": tf.argmax(x, axis=-1)}
+
+    module = Lgamma()
+    tf.saved_model.save(module, str(tmp_path / "lgamma"),
+                        signatures={"serving_default": module.serve})
+    contract = write_contract(tmp_path, models=[str(tmp_path / "lgamma")],
+                              formats={"tfjs": {}})
+    out = run(contract, export_cache=tmp_path / "cache")
+    outcome, message = out["serving_default::conformance[tfjs]"]
+    assert outcome == "failed"
+    assert message.startswith("[conformance[tfjs]] tfjs: the converter failed on lgamma")
+    assert "Unsupported Ops in the model before optimization" in message
+    assert ("TF.js fidelity (unsupported-op): signature 'serving_default' uses op Lgamma, "
+            "which the TF.js converter does not support") in message
+    assert "hint: the TF.js converter has no kernel for an op of the signature" in message
+
+
+def test_the_text_classifiers_vocabulary_lookup_is_a_precise_finding(tmp_path: Path) -> None:
+    data = json.loads((ROOT / "contracts" / "text_classifier.json").read_text())
+    data["models"] = [str(ROOT / "models_under_test" / "text_classifier")]
+    data["formats"] = {"tfjs": {}}
+    data.pop("$schema")
+    contract = tmp_path / "text.json"
+    contract.write_text(json.dumps(data))
+    out = run(contract, export_cache=tmp_path / "cache", backends=("tfjs",))
+    outcome, message = out["classify::conformance[tfjs]"]
+    assert outcome == "failed"
+    assert "Received: ValueError: Unknown op 'InitializeTableFromTextFileV2'" in message
+    assert ("TF.js fidelity (unsupported-op): signature 'classify' uses op "
+            "InitializeTableFromTextFileV2, which the TF.js runtime does not support; the "
+            "lookup table is filled from a vocabulary file") in message
+    kinds = {(f["signature"], f["kind"]) for f in run.record.findings}  # type: ignore[attr-defined]
+    assert ("classify", "strings") in kinds and ("classify", "int64-to-int32") in kinds
+
+
+def test_the_bundled_classifier_passes_on_tfjs(tmp_path: Path) -> None:
+    out = run(ROOT / "contracts" / "classifier.json", export_cache=tmp_path / "cache",
+              backends=("tfjs",))
+    tfjs = {k: v for k, v in out.items() if "tfjs" in k}
+    assert set(tfjs) == {f"{s}::{c}[tfjs]" for s in ("classify", "embed")
+                         for c in ("conformance", "parity")}
+    assert {v[0] for v in tfjs.values()} == {"passed"}, tfjs
+
+
+def test_the_image_classifiers_ensure_shape_is_a_named_runtime_defect(tmp_path: Path) -> None:
+    """Stock TF.js 4.22 cannot run tf.ensure_shape (the image classifier's input check)."""
+    out = run(ROOT / "contracts" / "image_classifier.json", export_cache=tmp_path / "cache",
+              backends=("tfjs",), examples=1)
+    outcome, message = out["classify::conformance[tfjs]"]
+    assert outcome == "failed"
+    assert ("the TF.js runtime cannot run op EnsureShape: TF.js 4.22 reads EnsureShape's "
+            "shape from a second input") in message
+    assert "uses op EnsureShape, which the TF.js runtime does not support" in message
