@@ -41,6 +41,8 @@ def tree_snapshot(root: Path = ROOT) -> dict[str, int]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in TOOL_CACHES and not d.endswith(".egg-info")]
         for name in files:
+            if name in TOOL_CACHES:  # e.g. a `.venv` file an editor writes to point at an env
+                continue
             path = os.path.join(folder, name)
             try:
                 out[os.path.relpath(path, root)] = os.stat(path).st_mtime_ns
