@@ -14,9 +14,13 @@ from tests.conftest import FIXTURES, ROOT
 from tests.standin import STANDIN_WRAPPER
 
 
-def standin_pids() -> set[int]:
-    out = subprocess.run(["pgrep", "-f", "tensorflow_model_server_standin.py"],
-                         capture_output=True, text=True)
+def standin_pids(parent: int | None = None) -> set[int]:
+    """Stand-in servers running (only those ``parent`` started, when given: under
+    pytest-xdist another worker's serving test may start one of its own meanwhile)."""
+    command = ["pgrep", "-f", "tensorflow_model_server_standin.py"]
+    if parent is not None:
+        command[1:1] = ["-P", str(parent)]
+    out = subprocess.run(command, capture_output=True, text=True)
     return {int(p) for p in out.stdout.split()}
 
 
@@ -38,7 +42,7 @@ def test_ctrl_c_stops_the_server_the_run_started(tmp_path: Path) -> None:
         started: set[int] = set()
         while time.monotonic() < deadline and not started:
             time.sleep(0.5)
-            started = standin_pids() - before
+            started = standin_pids(parent=run.pid) - before
         assert started, "the run never started a server"
         time.sleep(3)  # let it serve a little
         run.send_signal(signal.SIGINT)
