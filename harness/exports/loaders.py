@@ -59,12 +59,16 @@ def load_tflite(context: RunContext, model: ModelRef, contract: Contract,
                          allow_flex=bool(_format_options(contract, "tflite").get("allow_flex", False)))
 
 
-def given_onnx(context: RunContext, contract: Contract) -> dict[str, Path] | None:
-    """``{signature: file}`` the user gave (option, then contract), or None to export."""
+def given_per_signature(context: RunContext, contract: Contract, fmt: str
+                        ) -> dict[str, Path] | None:
+    """``{signature: file}`` the user gave for ``fmt`` (its option, then the contract's
+    ``formats.FMT.path``: one path for every signature, or one per signature), or None to
+    export. Used by the formats that have a file per signature (ONNX, TF.js)."""
     names = [s.name for s in contract.signatures]
-    if context.options.onnx:
-        return {n: Path(context.options.onnx) for n in names}
-    path = _format_options(contract, "onnx").get("path")
+    option = getattr(context.options, fmt)
+    if option:
+        return {n: Path(option) for n in names}
+    path = _format_options(contract, fmt).get("path")
     if not path:
         return None
     base = contract.path.resolve().parent
@@ -77,7 +81,7 @@ def load_onnx(context: RunContext, model: ModelRef, contract: Contract, *, opset
               ) -> dict[str, Export | ExportError]:
     """One ONNX file per signature: given, or exported (a signature tf2onnx cannot convert
     holds its :class:`ExportError`)."""
-    given = given_onnx(context, contract)
+    given = given_per_signature(context, contract, "onnx")
     if given is not None:
         artifacts: dict[str, Export | ExportError] = {}
         for sig, path in given.items():
@@ -92,26 +96,12 @@ def load_onnx(context: RunContext, model: ModelRef, contract: Contract, *, opset
                        cache=session_cache(context), tags=contract.tags, opset=opset)
 
 
-def given_tfjs(context: RunContext, contract: Contract) -> dict[str, Path] | None:
-    """``{signature: model.json}`` the user gave (option, then contract), or None to export."""
-    names = [s.name for s in contract.signatures]
-    if context.options.tfjs:
-        return {n: Path(context.options.tfjs) for n in names}
-    path = _format_options(contract, "tfjs").get("path")
-    if not path:
-        return None
-    base = contract.path.resolve().parent
-    if isinstance(path, str):
-        return {n: (base / path).resolve() for n in names}
-    return {n: (base / str(p)).resolve() for n, p in dict(path).items()}
-
-
 def load_tfjs(context: RunContext, model: ModelRef, contract: Contract,
               variant: Mapping[str, Any] | None = None) -> dict[str, Export | ExportError]:
     """One TF.js model.json per signature: given (a folder means its model.json), or
     exported (a variant is always exported; a signature the converter refuses holds its
     :class:`ExportError`)."""
-    given = None if variant else given_tfjs(context, contract)
+    given = None if variant else given_per_signature(context, contract, "tfjs")
     if given is not None:
         artifacts: dict[str, Export | ExportError] = {}
         for sig, path in given.items():
