@@ -1,4 +1,4 @@
-"""What a converted format's backend (TFLite, ONNX) shares: its contract options and names.
+"""What a converted format's backend (TFLite, ONNX, TF.js) shares: its contract options and names.
 
 A converted file names signatures and tensors its own way. :meth:`ConvertedBackend.resolution`
 maps the contract's names onto the file's (:mod:`harness.backends.names`) once per
@@ -14,6 +14,8 @@ from harness.backends.base import Backend, SignatureIO
 from harness.backends.names import Resolution, name_map_of, resolve
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
+from harness.errors import ExportError, HarnessError
+from harness.exports import Export
 from harness.savedmodel.layout import ModelRef
 
 
@@ -50,3 +52,16 @@ class ConvertedBackend(Backend):
                     ) -> tuple[SignatureIO, str]:
         """The file's signature for ``spec`` and the label of the file, for messages."""
         raise NotImplementedError
+
+    def artifact_for(self, spec: SignatureSpec, artifacts: Mapping[str, Export | ExportError],
+                     what: str) -> Export:
+        """The file of a format with one file per signature (ONNX, TF.js) for ``spec``: raises
+        the signature's ExportError, or says the given paths (``what``) do not name it."""
+        art = artifacts.get(spec.name)
+        if isinstance(art, ExportError):
+            raise art
+        if art is None:
+            raise HarnessError(f"no {what} for signature {spec.name!r}: formats.{self.name}.path "
+                               f"names only {sorted(artifacts)}", file=self.contract.path,
+                               place=f"/formats/{self.name}/path")
+        return art

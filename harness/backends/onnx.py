@@ -18,7 +18,7 @@ from harness.backends.base import SignatureIO, TensorIO, register
 from harness.backends.converted import ConvertedBackend
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
-from harness.errors import BackendUnavailable, ExportError, HarnessError
+from harness.errors import BackendUnavailable, ExportError
 from harness.exports import Export
 from harness.exports.loaders import load_onnx
 from harness.savedmodel.layout import ModelRef
@@ -111,13 +111,7 @@ class OnnxBackend(ConvertedBackend):
 
     def declared_io(self, spec: SignatureSpec, name_map: Mapping[str, Any]
                     ) -> tuple[SignatureIO, str]:
-        art = self.artifacts.get(spec.name)
-        if isinstance(art, ExportError):
-            raise art
-        if art is None:
-            raise HarnessError(f"no ONNX file for signature {spec.name!r}: formats.onnx.path "
-                               f"names only {sorted(self.artifacts)}", file=self.contract.path,
-                               place="/formats/onnx/path")
+        self.artifact_for(spec, self.artifacts, "ONNX file")
         return self.signatures_impl()[spec.name], self.artifact_label(spec.name)
 
     def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]

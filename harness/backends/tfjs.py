@@ -172,13 +172,7 @@ class TFJSBackend(ConvertedBackend):
 
     def declared_io(self, spec: SignatureSpec, name_map: Mapping[str, Any]
                     ) -> tuple[SignatureIO, str]:
-        art = self.artifacts.get(spec.name)
-        if isinstance(art, ExportError):
-            raise art
-        if art is None:
-            raise HarnessError(f"no TF.js model for signature {spec.name!r}: formats.tfjs.path "
-                               f"names only {sorted(self.artifacts)}", file=self.contract.path,
-                               place="/formats/tfjs/path")
+        art = self.artifact_for(spec, self.artifacts, "TF.js model")
         return self.signatures_impl()[spec.name], f"tfjs ({shown_path(art.path)})"
 
     def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
