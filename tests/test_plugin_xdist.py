@@ -25,7 +25,8 @@ WORDS = {"PASSED": "passed", "FAILED": "failed", "SKIPPED": "skipped", "ERROR": 
 
 def test_two_workers_give_one_complete_report(pytester: pytest.Pytester) -> None:
     results = pytester.path / "results"
-    args = ["-p", "no:cacheprovider", "-n", "2", "-v", "--examples", "2",
+    # a fixed seed: with 2 examples a random draw can miss broken_argmax's violation
+    args = ["-p", "no:cacheprovider", "-n", "2", "-v", "--examples", "2", "--hypothesis-seed", "0",
             "--results-dir", str(results)]
     for contract in CONTRACTS + [FAILING]:
         args += ["--contract", str(contract)]
