@@ -5,6 +5,6 @@ importing the package is cheap and a missing runtime only skips its own backend.
 """
 
 from harness.backends import onnx, savedmodel, serving, tfjs, tflite  # noqa: F401 - registration
-from harness.backends.base import BACKENDS, Backend, InferenceError, SignatureIO, TensorIO
+from harness.backends.base import BACKENDS, Backend, InferenceError
 
-__all__ = ["BACKENDS", "Backend", "InferenceError", "SignatureIO", "TensorIO"]
+__all__ = ["BACKENDS", "Backend", "InferenceError"]

@@ -22,6 +22,7 @@ from harness.checks.conformance import dtype_name
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
+from harness.interface.model import SignatureInterface
 from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
 
@@ -37,24 +38,6 @@ class InferenceError(Exception):
         self.signature = signature
         self.message = message
         super().__init__(f"{backend} refused or failed the call to {signature!r}: {message}")
-
-
-@dataclass(frozen=True)
-class TensorIO:
-    """A tensor as a format declares it: its name there, dtype and shape (None = unknown)."""
-
-    name: str
-    dtype: str
-    shape: tuple[int | None, ...] | None
-
-
-@dataclass(frozen=True)
-class SignatureIO:
-    """A signature as a format declares it (used for name mapping and conformance)."""
-
-    key: str
-    inputs: Mapping[str, TensorIO]
-    outputs: Mapping[str, TensorIO]
 
 
 @dataclass
@@ -151,8 +134,9 @@ class Backend(ABC):
     def deactivate_impl(self) -> None:
         """Release resources; the default does nothing."""
 
-    def signatures_impl(self) -> Mapping[str, SignatureIO]:
-        """The signatures as this format names them (for name mapping); default: none known."""
+    def signatures_impl(self) -> Mapping[str, SignatureInterface]:
+        """The signatures as this format declares them, under its own names (for name
+        mapping and conformance); default: none known."""
         return {}
 
     def resolution(self, spec: SignatureSpec) -> "Resolution":

@@ -8,14 +8,16 @@ signature, and what to call the file in messages.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
-from harness.backends.base import Backend, SignatureIO
+from harness.backends.base import Backend
 from harness.backends.names import Resolution, name_map_of, resolve
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import ExportError, HarnessError
 from harness.exports import Export
+from harness.interface.model import SignatureInterface
 from harness.savedmodel.layout import ModelRef
 
 
@@ -42,14 +44,14 @@ class ConvertedBackend(Backend):
             self.activate()
         name_map = name_map_of(self.options, spec.name)
         io, source = self.declared_io(spec, name_map)
-        io = SignatureIO(name_map.get("signature", io.key), io.inputs, io.outputs)
+        io = replace(io, name=name_map.get("signature", io.name))
         found = resolve(self.name, spec, io, name_map, source=source,
                         check=f"conformance[{self.name}]")
         self._resolutions[spec.name] = found
         return found
 
     def declared_io(self, spec: SignatureSpec, name_map: Mapping[str, Any]
-                    ) -> tuple[SignatureIO, str]:
+                    ) -> tuple[SignatureInterface, str]:
         """The file's signature for ``spec`` and the label of the file, for messages."""
         raise NotImplementedError
 

@@ -23,10 +23,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from harness.backends.base import Backend, InferenceError, SignatureIO
+from harness.backends.base import Backend, InferenceError
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
+from harness.interface.model import SignatureInterface
 from harness.savedmodel.layout import ModelRef
 
 #: Defaults; a backend call or load taking longer, or a child using more memory, fails.
@@ -260,8 +261,8 @@ class IsolatedBackend(Backend):
             self.child = None
             raise BackendCrashed(self.label, signature.name, exc.message) from None
 
-    def signatures_impl(self) -> Mapping[str, SignatureIO]:
-        result: Mapping[str, SignatureIO] = self._ensure_child().request(("signatures",), self.call_timeout)
+    def signatures_impl(self) -> Mapping[str, SignatureInterface]:
+        result: Mapping[str, SignatureInterface] = self._ensure_child().request(("signatures",), self.call_timeout)
         return result
 
     def resolution(self, spec: SignatureSpec) -> Any:

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from harness.backends.base import SignatureIO, TensorIO
 from harness.contract.model import SignatureSpec, TensorSpec
 from harness.errors import CheckFailure
+from harness.interface.model import SignatureInterface, TensorInterface
 
 NORMALISATIONS = "exact name; ':0' suffix removed; '<signature key>_' prefix removed"
 
@@ -46,13 +46,13 @@ def _forms(name: str, key: str) -> set[str]:
     return forms
 
 
-def _describe_format(tensors: Mapping[str, TensorIO]) -> str:
+def _describe_format(tensors: Mapping[str, TensorInterface]) -> str:
     if not tensors:
         return "none"
     parts = []
     for name, t in tensors.items():
         shape = "<any rank>" if t.shape is None else "[" + ", ".join(
-            "?" if d is None or d < 0 else str(d) for d in t.shape) + "]"
+            "?" if d is None else str(d) for d in t.shape) + "]"
         parts.append(f"{name} {t.dtype} {shape}")
     return "; ".join(parts)
 
@@ -70,7 +70,7 @@ def resolve_key(signature: str, keys: list[str], name_map: Mapping[str, Any]) ->
     return key if key in keys else None
 
 
-def resolve(fmt: str, spec: SignatureSpec, io: SignatureIO, name_map: Mapping[str, Any], *,
+def resolve(fmt: str, spec: SignatureSpec, io: SignatureInterface, name_map: Mapping[str, Any], *,
             source: str, check: str) -> Resolution:
     """Map every input and output of ``spec`` to a name in ``io``; raise if one does not map."""
     problems: list[str] = []

@@ -14,13 +14,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from harness.backends.base import SignatureIO, TensorIO, register
+from harness.backends.base import register
 from harness.backends.converted import ConvertedBackend
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import BackendUnavailable, ExportError
 from harness.exports import Export
 from harness.exports.loaders import load_onnx
+from harness.interface.model import SignatureInterface, TensorInterface
 from harness.savedmodel.layout import ModelRef
 
 INSTALL = "pip install onnxruntime tf2onnx onnx  (or: pip install 'model-contract[onnx]')"
@@ -45,9 +46,26 @@ def _ort() -> Any:
     return onnxruntime
 
 
-def _io(arg: Any) -> TensorIO:
+def _declared(arg: Any) -> TensorInterface:
+    """An onnxruntime NodeArg: a symbolic or absent size is unknown."""
     shape = None if arg.shape is None else tuple(d if isinstance(d, int) else None for d in arg.shape)
-    return TensorIO(arg.name, ORT_DTYPES.get(arg.type, arg.type), shape)
+    return TensorInterface.of_sizes(arg.name, ORT_DTYPES.get(arg.type, arg.type), shape)
+
+
+def signature_of_session(key: str, session: Any) -> SignatureInterface:
+    """An onnxruntime session's graph inputs and outputs, as signature ``key`` declares them."""
+    return SignatureInterface(key, None, {a.name: _declared(a) for a in session.get_inputs()},
+                              {a.name: _declared(a) for a in session.get_outputs()})
+
+
+def read_onnx(path: str, key: str = "serving_default") -> SignatureInterface:
+    """The declared interface of the ONNX file ``path`` (one graph: one signature)."""
+    ort = _ort()
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), sess_options=options,
+                                   providers=["CPUExecutionProvider"])
+    return signature_of_session(key, session)
 
 
 @register
@@ -104,13 +122,11 @@ class OnnxBackend(ConvertedBackend):
     def deactivate_impl(self) -> None:
         self._sessions = {}
 
-    def signatures_impl(self) -> Mapping[str, SignatureIO]:
-        return {sig: SignatureIO(sig, {a.name: _io(a) for a in s.get_inputs()},
-                                 {a.name: _io(a) for a in s.get_outputs()})
-                for sig, s in self._sessions.items()}
+    def signatures_impl(self) -> Mapping[str, SignatureInterface]:
+        return {sig: signature_of_session(sig, s) for sig, s in self._sessions.items()}
 
     def declared_io(self, spec: SignatureSpec, name_map: Mapping[str, Any]
-                    ) -> tuple[SignatureIO, str]:
+                    ) -> tuple[SignatureInterface, str]:
         self.artifact_for(spec, self.artifacts, "ONNX file")
         return self.signatures_impl()[spec.name], self.artifact_label(spec.name)
 

@@ -16,10 +16,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from harness.backends.base import Backend, SignatureIO, TensorIO, register
+from harness.backends.base import Backend, register
 from harness.backends.tf_import import import_tensorflow
 from harness.contract.model import SignatureSpec
 from harness.errors import ModelError
+from harness.interface.model import SignatureInterface, TensorInterface
 from harness.safety.symlinks import copy_model
 
 
@@ -171,28 +172,21 @@ class SavedModelBackend(Backend):
         fetched = self._session.run(names, feed_dict=feeds)
         return fetched
 
-    def signatures_impl(self) -> Mapping[str, SignatureIO]:
-        out = {}
+    def signatures_impl(self) -> Mapping[str, SignatureInterface]:
         if self.loader == "tf1":
-            from harness.savedmodel.reader import tensor_info
+            from harness.savedmodel.reader import signature_info
 
-            for key, sig in self._signature_defs.items():
-                out[key] = SignatureIO(
-                    key,
-                    {k: _io(tensor_info(k, v)) for k, v in sig.inputs.items()},
-                    {k: _io(tensor_info(k, v)) for k, v in sig.outputs.items()},
-                )
-            return out
+            return {key: signature_info(key, sig) for key, sig in self._signature_defs.items()}
+        out = {}
         for key, fn in self._functions.items():
             _, kwargs = fn.structured_input_signature
-            ins = {k: TensorIO(k, s.dtype.name if s.dtype.name != "string" else "string",
-                               None if s.shape.rank is None else tuple(s.shape.as_list()))
-                   for k, s in kwargs.items()}
-            outs = {k: TensorIO(k, t.dtype.name, None if t.shape.rank is None else tuple(t.shape.as_list()))
-                    for k, t in fn.structured_outputs.items()}
-            out[key] = SignatureIO(key, ins, outs)
+            ins = {k: _declared(k, s) for k, s in kwargs.items()}
+            outs = {k: _declared(k, t) for k, t in fn.structured_outputs.items()}
+            out[key] = SignatureInterface(key, None, ins, outs)
         return out
 
 
-def _io(info: Any) -> TensorIO:
-    return TensorIO(info.tensor_name, info.dtype, info.shape)
+def _declared(key: str, spec: Any) -> TensorInterface:
+    """A loaded function's TensorSpec (or output tensor) as a declared tensor."""
+    return TensorInterface.of_sizes(
+        key, spec.dtype.name, None if spec.shape.rank is None else spec.shape.as_list())

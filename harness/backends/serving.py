@@ -13,10 +13,10 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from harness.backends.base import Backend, SignatureIO, TensorIO, register
+from harness.backends.base import Backend, register
 from harness.contract.model import SignatureSpec
 from harness.errors import BackendUnavailable
-from harness.savedmodel.reader import SignatureInfo
+from harness.interface.model import SignatureInterface
 
 
 class ServingBackend(Backend):
@@ -31,7 +31,7 @@ class ServingBackend(Backend):
 
     endpoint: Any = None
     version: int | None = None
-    served: Mapping[str, SignatureInfo] = {}
+    served: Mapping[str, SignatureInterface] = {}
 
     @property
     def label(self) -> str:
@@ -66,11 +66,8 @@ class ServingBackend(Backend):
         sig = self.served.get(signature)
         return {} if sig is None else {k: t.dtype for k, t in sig.outputs.items()}
 
-    def signatures_impl(self) -> Mapping[str, SignatureIO]:
-        return {key: SignatureIO(
-            key, {k: TensorIO(t.tensor_name, t.dtype, t.shape) for k, t in sig.inputs.items()},
-            {k: TensorIO(t.tensor_name, t.dtype, t.shape) for k, t in sig.outputs.items()})
-            for key, sig in self.served.items()}
+    def signatures_impl(self) -> Mapping[str, SignatureInterface]:
+        return self.served
 
 
 @register

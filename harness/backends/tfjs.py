@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from harness.backends.base import SignatureIO, TensorIO, register
+from harness.backends.base import register
 from harness.backends.converted import ConvertedBackend
 from harness.backends.node import NodeError, NodeModel, encode, node_binary, npm_binary, runtime_dir
 from harness.context import RunContext
@@ -31,6 +31,7 @@ from harness.errors import ExportError, HarnessError
 from harness.exports import Export, shown_path
 from harness.exports.loaders import load_tfjs
 from harness.exports.tfjs_env import default_tools_dir
+from harness.interface.model import SignatureInterface, TensorInterface
 from harness.savedmodel.layout import ModelRef
 
 INSTALL = ("Node.js 20 and npm on PATH (Debian: apt-get install nodejs npm); the pinned "
@@ -87,7 +88,7 @@ def graph_ops(model_json: Path) -> set[str]:
     return {str(n.get("op")) for n in nodes if isinstance(n, dict)}
 
 
-def _tensors(block: Mapping[str, Any]) -> dict[str, TensorIO]:
+def _tensors(block: Mapping[str, Any]) -> dict[str, TensorInterface]:
     out = {}
     for key, info in block.items():
         dims = (info.get("tensorShape") or {}).get("dim")
@@ -96,8 +97,14 @@ def _tensors(block: Mapping[str, Any]) -> dict[str, TensorIO]:
         if (info.get("tensorShape") or {}).get("unknownRank"):
             shape = None
         dtype = DT_NAMES.get(str(info.get("dtype")), str(info.get("dtype")))
-        out[key] = TensorIO(key, dtype, shape)
+        out[key] = TensorInterface.of_sizes(key, dtype, shape)
     return out
+
+
+def signature_of_model_json(key: str, block: Mapping[str, Any]) -> SignatureInterface:
+    """A graph model's ``signature`` block (model.json) as signature ``key`` declares it."""
+    return SignatureInterface(key, None, _tensors(block.get("inputs") or {}),
+                              _tensors(block.get("outputs") or {}))
 
 
 @register
@@ -161,17 +168,16 @@ class TFJSBackend(ConvertedBackend):
             model.close()
         self._models = {}
 
-    def signatures_impl(self) -> Mapping[str, SignatureIO]:
+    def signatures_impl(self) -> Mapping[str, SignatureInterface]:
         out = {}
         for sig, art in self.artifacts.items():
             if isinstance(art, Export):
                 block = model_signature(art.path)
-                out[sig] = SignatureIO(sig, _tensors(block.get("inputs") or {}),
-                                       _tensors(block.get("outputs") or {}))
+                out[sig] = signature_of_model_json(sig, block)
         return out
 
     def declared_io(self, spec: SignatureSpec, name_map: Mapping[str, Any]
-                    ) -> tuple[SignatureIO, str]:
+                    ) -> tuple[SignatureInterface, str]:
         art = self.artifact_for(spec, self.artifacts, "TF.js model")
         return self.signatures_impl()[spec.name], f"tfjs ({shown_path(art.path)})"
 

@@ -13,11 +13,11 @@ by :mod:`harness.backends.names`. Quantized int8/uint8 inputs and outputs are
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from harness.backends.base import SignatureIO, TensorIO, register
+from harness.backends.base import register
 from harness.backends.converted import ConvertedBackend
 from harness.backends.names import missing_signature
 from harness.context import RunContext
@@ -25,6 +25,7 @@ from harness.contract.model import Contract, SignatureSpec
 from harness.errors import BackendUnavailable
 from harness.exports import Export
 from harness.exports.loaders import load_tflite
+from harness.interface.model import SignatureInterface, TensorInterface
 from harness.savedmodel.layout import ModelRef
 
 INSTALL = "pip install ai-edge-litert  (or: pip install 'model-contract[tflite]')"
@@ -51,6 +52,37 @@ def _shape(details: Mapping[str, Any]) -> tuple[int | None, ...]:
 def _dtype(details: Mapping[str, Any]) -> str:
     kind = np.dtype(details["dtype"])
     return "string" if kind.kind in "OSU" else kind.name
+
+
+def _declared(name: str, details: Mapping[str, Any]) -> TensorInterface:
+    return TensorInterface.of_sizes(name, _dtype(details), _shape(details))
+
+
+def signatures_of_interpreter(interpreter: Any, runner: Callable[[str], Any] | None = None
+                              ) -> dict[str, SignatureInterface]:
+    """A LiteRT interpreter's declared interface: each SignatureDef under its key and the
+    names its runner uses; a file without SignatureDefs as one pseudo-signature
+    (:data:`TENSORS_KEY`) of its input and output tensors under their tensor names.
+    ``runner`` gives a signature's runner (default: a new one from the interpreter)."""
+    keys = list(interpreter.get_signature_list())
+    if not keys:
+        return {TENSORS_KEY: SignatureInterface(
+            TENSORS_KEY, None,
+            {d["name"]: _declared(d["name"], d) for d in interpreter.get_input_details()},
+            {d["name"]: _declared(d["name"], d) for d in interpreter.get_output_details()})}
+    out = {}
+    for key in keys:
+        found = (runner or interpreter.get_signature_runner)(key)
+        out[key] = SignatureInterface(
+            key, None,
+            {n: _declared(n, d) for n, d in found.get_input_details().items()},
+            {n: _declared(n, d) for n, d in found.get_output_details().items()})
+    return out
+
+
+def read_tflite(path: str) -> dict[str, SignatureInterface]:
+    """The declared interface of the TFLite file ``path`` (nothing is run)."""
+    return signatures_of_interpreter(_interpreter_class()(model_path=str(path)))
 
 
 #: export steps the uninitialised-variables diagnosis suggests; each is applied to the failing
@@ -101,22 +133,8 @@ class TFLiteBackend(ConvertedBackend):
         self._keys = list(self._interpreter.get_signature_list())
         self._runners: dict[str, Any] = {}
 
-    def signatures_impl(self) -> Mapping[str, SignatureIO]:
-        if not self._keys:
-            return {TENSORS_KEY: SignatureIO(
-                TENSORS_KEY,
-                {d["name"]: TensorIO(d["name"], _dtype(d), _shape(d))
-                 for d in self._interpreter.get_input_details()},
-                {d["name"]: TensorIO(d["name"], _dtype(d), _shape(d))
-                 for d in self._interpreter.get_output_details()})}
-        out = {}
-        for key in self._keys:
-            runner = self._runner(key)
-            out[key] = SignatureIO(
-                key,
-                {n: TensorIO(n, _dtype(d), _shape(d)) for n, d in runner.get_input_details().items()},
-                {n: TensorIO(n, _dtype(d), _shape(d)) for n, d in runner.get_output_details().items()})
-        return out
+    def signatures_impl(self) -> Mapping[str, SignatureInterface]:
+        return signatures_of_interpreter(self._interpreter, self._runner)
 
     def _runner(self, key: str) -> Any:
         if key not in self._runners:
@@ -124,7 +142,7 @@ class TFLiteBackend(ConvertedBackend):
         return self._runners[key]
 
     def declared_io(self, spec: SignatureSpec, name_map: Mapping[str, Any]
-                    ) -> tuple[SignatureIO, str]:
+                    ) -> tuple[SignatureInterface, str]:
         ios = self.signatures_impl()
         if self._keys:
             key = name_map.get("signature", spec.name)
@@ -135,7 +153,7 @@ class TFLiteBackend(ConvertedBackend):
             return ios[key], self.label
         plain = ios[TENSORS_KEY]
         # tensor names carry the signature key as a prefix (serving_default_x:0)
-        return SignatureIO(spec.name, plain.inputs, plain.outputs), self.label
+        return SignatureInterface(spec.name, None, plain.inputs, plain.outputs), self.label
 
     def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]
                    ) -> Mapping[str, Any]:

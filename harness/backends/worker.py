@@ -51,11 +51,7 @@ def serve(reader: Connection, writer: Connection) -> None:
                 outputs = backend.infer(signature, inputs, check_inputs=check_inputs)
                 writer.send(("ok", outputs))
             elif op == "signatures":
-                from harness.backends.base import SignatureIO
-
-                sigs = {k: SignatureIO(v.key, dict(v.inputs), dict(v.outputs))
-                        for k, v in backend.signatures_impl().items()}
-                writer.send(("ok", sigs))
+                writer.send(("ok", dict(backend.signatures_impl())))
             else:
                 writer.send(("error", "bug", f"unknown request {op!r}"))
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent

@@ -33,6 +33,7 @@ import numpy as np
 
 from harness.backends import tfjs_findings
 from harness.backends.base import Backend, InferenceError
+from harness.backends.names import Resolution
 from harness.backends.source import open_backend
 from harness.checks.case import Case, Skipped, planner
 from harness.checks.conformance import describe_inputs, output_conformance
@@ -42,6 +43,9 @@ from harness.contract.model import Contract, SignatureSpec, Tolerance
 from harness.errors import CheckFailure, ExportError
 from harness.events import ParityMeasured
 from harness.fuzz import run_property
+from harness.interface.compare import DTYPE, RANK_CHANGED, compare_signatures
+from harness.interface.contract import signature_from_contract
+from harness.interface.model import SignatureInterface
 from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
 
@@ -215,20 +219,7 @@ def _run_conformance(context: RunContext, case: Case) -> list[str]:
     findings = fidelity_events(context, case, None, "")
     io = backend.signatures_impl()[res.key] if res.key in backend.signatures_impl() \
         else next(iter(backend.signatures_impl().values()))
-    problems = []
-    for side, specs, names, tensors in (("input", sig.inputs, res.inputs, io.inputs),
-                                        ("output", sig.outputs, res.outputs, io.outputs)):
-        for spec in specs:
-            t = tensors[names[spec.name]]
-            if t.dtype != spec.dtype:
-                problems.append(f"{side} {spec.name!r} ({t.name} in {case.backend}): dtype "
-                                f"Received: {t.dtype} / Documented: {spec.dtype} "
-                                f"({spec.pointer}/dtype) - {case.backend} turned {spec.dtype} "
-                                f"into {t.dtype}")
-            if spec.shape is not None and t.shape is not None and len(t.shape) != len(spec.shape):
-                problems.append(f"{side} {spec.name!r} ({t.name} in {case.backend}): rank "
-                                f"Received: {len(t.shape)} {list(t.shape)} / Documented: "
-                                f"{len(spec.shape)} {spec.describe_shape()}")
+    problems = declared_problems(case, sig, res, io)
     if problems:
         raise CheckFailure(case.check, f"{backend.label}: signature {sig.name!r} as the "
                            f"{case.backend} file declares it does not match the contract",
@@ -241,6 +232,32 @@ def _run_conformance(context: RunContext, case: Case) -> list[str]:
 
     run_property(context, case, sig, prop)
     return list(res.notes) + [f"ran on {backend.label}"] + findings
+
+
+def declared_problems(case: Case, sig: SignatureSpec, res: Resolution,
+                      io: SignatureInterface) -> list[str]:
+    """Where the format's declared signature (its tensors under the contract's names, as
+    resolved) differs from the contract's: a dtype, or a rank (the one comparison)."""
+    names = {"inputs": res.inputs, "outputs": res.outputs}
+    renamed = {side: {spec.name: io.side(side)[names[side][spec.name]].renamed(spec.name)
+                      for spec in getattr(sig, side)} for side in names}
+    declared = SignatureInterface(sig.name, None, renamed["inputs"], renamed["outputs"])
+    problems = []
+    for m in compare_signatures(signature_from_contract(case.contract, sig), declared):
+        if m.kind not in (DTYPE, RANK_CHANGED) or m.side is None or m.tensor is None:
+            continue
+        spec = next(t for t in getattr(sig, m.side) if t.name == m.tensor)
+        t = declared.side(m.side)[m.tensor]
+        where = f"{m.side[:-1]} {spec.name!r} ({names[m.side][spec.name]} in {case.backend})"
+        if m.kind == DTYPE:
+            problems.append(f"{where}: dtype Received: {t.dtype} / Documented: {spec.dtype} "
+                            f"({spec.pointer}/dtype) - {case.backend} turned {spec.dtype} "
+                            f"into {t.dtype}")
+        else:
+            assert t.shape is not None and spec.shape is not None
+            problems.append(f"{where}: rank Received: {len(t.shape)} {list(t.shape)} / "
+                            f"Documented: {len(spec.shape)} {spec.describe_shape()}")
+    return problems
 
 
 # --------------------------------------------------------------------------- parity

@@ -8,15 +8,32 @@ reporting that are not failures, such as extra outputs) and raises
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping, Sequence
 
 from harness.checks.case import Case, CheckSpec, declare, declared_cases, planner
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec, TensorSpec, describe_shape
 from harness.errors import CheckFailure
+from harness.interface.compare import (
+    DIM_CHANGED,
+    DIM_NARROWED,
+    DTYPE,
+    ENCODING,
+    FIXED_SIZE_CHANGED,
+    METHOD_NAME,
+    RANK_CHANGED,
+    TENSOR_EXTRA,
+    TENSOR_NAME,
+    Mismatch,
+    by_tensor,
+    compare_signatures,
+    compare_tensors,
+)
+from harness.interface.contract import signature_from_contract, tensor_from_contract
+from harness.interface.model import SignatureInterface, TensorInterface
 from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
-from harness.savedmodel.reader import DENSE, MetaGraphInfo, SavedModelInfo, SignatureInfo, TensorInfo
+from harness.savedmodel.reader import MetaGraphInfo, SavedModelInfo
 
 ModelCheck = Callable[[Contract, SavedModelInfo], list[str]]
 SignatureCheck = Callable[[Contract, SignatureSpec, SavedModelInfo], list[str]]
@@ -122,7 +139,8 @@ def assets(contract: Contract, info: SavedModelInfo) -> list[str]:
     return [f"assets not named by the contract: {extra}"] if extra else []
 
 
-def signature_of(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> SignatureInfo:
+def signature_of(contract: Contract, sig: SignatureSpec, info: SavedModelInfo
+                 ) -> SignatureInterface:
     mg = meta_graph_for(contract, info)
     found = mg.signatures.get(sig.name)
     if found is None:
@@ -137,7 +155,7 @@ def signature_of(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -
 @signature_check("signature")
 def signature_exists(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> list[str]:
     found = signature_of(contract, sig, info)
-    if sig.method_name and found.method_name != sig.method_name:
+    if any(m.kind == METHOD_NAME for m in _mismatches(contract, sig, found)):
         received = repr(found.method_name) if found.method_name else (
             "none: the SignatureDef records no method_name (an old TF1 export); "
             "tf.saved_model.is_valid_signature and TF Serving's Classify/Regress APIs require one")
@@ -148,68 +166,88 @@ def signature_exists(contract: Contract, sig: SignatureSpec, info: SavedModelInf
 
 
 def _tensor_problems(contract: Contract, sig: SignatureSpec, side: str,
-                     specs: tuple[TensorSpec, ...], found: dict[str, TensorInfo]) -> list[str]:
+                     found: Mapping[str, TensorInterface],
+                     mismatches: Sequence[Mismatch]) -> list[str]:
+    """A line per contract tensor the model does not declare as promised, in the contract's
+    order: missing, another encoding (nothing more is said of it), dtype, shape (its first
+    axis that cannot honour the contract), graph tensor name."""
     problems = []
     noun = side[:-1]
-    for spec in specs:
+    grouped = by_tensor(list(mismatches))
+    for spec in getattr(sig, side):
         where = f"signature {sig.name!r} {noun} {spec.name!r}"
+        kinds = {m.kind: m for m in grouped.get((side, spec.name), [])}
         model = found.get(spec.name)
         if model is None:
             problems.append(f"{where}: Received: missing (model {side}: "
                             f"{', '.join(sorted(found)) or 'none'}) / Documented: {spec.dtype} "
                             f"{spec.describe_shape()} ({spec.pointer})")
             continue
-        if model.encoding != DENSE:
+        if ENCODING in kinds:
             problems.append(f"{where}: encoding Received: {model.encoding} ({model.tensor_name!r}) "
                             f"/ Documented: a dense tensor ({spec.pointer}); a contract declares "
                             "dense tensors, so callers following it cannot call this one")
             continue
-        if model.dtype != spec.dtype:
+        if DTYPE in kinds:
             problems.append(f"{where}: dtype Received: {model.dtype} / Documented: {spec.dtype} "
                             f"({spec.pointer}/dtype)")
-        shape_problem = shape_mismatch(contract, spec, model)
+        shape_problem = shape_mismatch(contract, spec, model, grouped.get((side, spec.name), []))
         if shape_problem:
             problems.append(f"{where}: shape Received: {model.describe().split(' ', 1)[1]} / "
                             f"Documented: {spec.describe_shape()} ({spec.pointer}/shape): {shape_problem}")
-        if spec.graph_name and spec.graph_name != model.tensor_name:
+        if TENSOR_NAME in kinds:
             problems.append(f"{where}: graph tensor Received: {model.tensor_name!r} / "
                             f"Documented: {spec.graph_name!r} ({spec.pointer}/name)")
     return problems
 
 
-def shape_mismatch(contract: Contract, spec: TensorSpec, model: TensorInfo) -> str | None:
+#: what a model's dim may be where the contract has one: the same sizes, or more (an
+#: unknown size); a fixed size the contract's dim does not pin is a problem
+AXIS_PROBLEMS = (FIXED_SIZE_CHANGED, DIM_NARROWED, DIM_CHANGED)
+
+
+def shape_mismatch(contract: Contract, spec: TensorSpec, model: TensorInterface,
+                   mismatches: Sequence[Mismatch] | None = None) -> str | None:
     """Why the model's shape cannot honour the contract's, or None when compatible.
 
     Rank and fixed dims must match; a named or free dim in the contract needs an unknown
     dim in the model (or a fixed one equal to the only size the named dim allows). A model
     of unknown rank, or a contract shape of ``null``, is compatible with anything.
+    ``mismatches``: the comparison's for this tensor (computed when not given).
     """
-    if spec.shape is None or model.shape is None:
-        return None
-    if len(spec.shape) != len(model.shape):
-        return f"rank {len(model.shape)} in the model, {len(spec.shape)} in the contract"
-    for axis, (want, have) in enumerate(zip(spec.shape, model.shape)):
-        if have is None:
+    if mismatches is None:
+        mismatches = compare_tensors("", "", tensor_from_contract(contract, spec), model)
+    for m in mismatches:
+        if m.kind == RANK_CHANGED:
+            assert spec.shape is not None and model.shape is not None
+            return f"rank {len(model.shape)} in the model, {len(spec.shape)} in the contract"
+        if m.kind not in AXIS_PROBLEMS or m.axis is None:
             continue
+        assert spec.shape is not None and model.shape is not None
+        want, have = spec.shape[m.axis], model.shape[m.axis]
         if isinstance(want, int):
-            if want != have:
-                return f"axis {axis} is {have} in the model, {want} in the contract"
-        elif isinstance(want, str):
+            return f"axis {m.axis} is {have} in the model, {want} in the contract"
+        if isinstance(want, str):
             bound = contract.dims[want]
-            if not (bound.min == bound.max == have):
-                return (f"axis {axis} is fixed to {have} in the model, but the contract's dim "
-                        f"{want!r} ranges over {bound.min}..{bound.max}")
-        else:
-            return f"axis {axis} is fixed to {have} in the model, but any size in the contract"
+            return (f"axis {m.axis} is fixed to {have} in the model, but the contract's dim "
+                    f"{want!r} ranges over {bound.min}..{bound.max}")
+        return f"axis {m.axis} is fixed to {have} in the model, but any size in the contract"
     return None
+
+
+def _mismatches(contract: Contract, sig: SignatureSpec, found: SignatureInterface
+                ) -> list[Mismatch]:
+    """The one comparison: the contract's signature (expected) against the model's."""
+    return compare_signatures(signature_from_contract(contract, sig), found)
 
 
 @signature_check("inputs")
 def inputs(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> list[str]:
-    found = dict(signature_of(contract, sig, info).inputs)
-    problems = _tensor_problems(contract, sig, "inputs", sig.inputs, found)
-    declared = {s.name for s in sig.inputs}
-    for name in sorted(set(found) - declared):
+    model = signature_of(contract, sig, info)
+    found, mismatches = model.inputs, _mismatches(contract, sig, model)
+    problems = _tensor_problems(contract, sig, "inputs", found, mismatches)
+    extra = [m.tensor for m in mismatches if m.kind == TENSOR_EXTRA and m.side == "inputs"]
+    for name in sorted(n for n in extra if n is not None):
         problems.append(
             f"signature {sig.name!r} input {name!r}: Received: required by the model "
             f"({found[name].describe()}) / Documented: not declared ({sig.pointer}/inputs); "
@@ -222,12 +260,14 @@ def inputs(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> list
 
 @signature_check("outputs")
 def outputs(contract: Contract, sig: SignatureSpec, info: SavedModelInfo) -> list[str]:
-    found = dict(signature_of(contract, sig, info).outputs)
-    problems = _tensor_problems(contract, sig, "outputs", sig.outputs, found)
+    model = signature_of(contract, sig, info)
+    found, mismatches = model.outputs, _mismatches(contract, sig, model)
+    problems = _tensor_problems(contract, sig, "outputs", found, mismatches)
     if problems:
         raise CheckFailure("outputs", f"signature {sig.name!r}: outputs do not match the contract",
                            details=problems)
-    extra = sorted(set(found) - {s.name for s in sig.outputs})
+    extra = sorted(m.tensor or "" for m in mismatches
+                   if m.kind == TENSOR_EXTRA and m.side == "outputs")
     return [f"signature {sig.name!r}: outputs not in the contract (allowed): {extra}"] if extra else []
 
 

@@ -26,16 +26,36 @@ Nothing here imports TensorFlow; reading a model goes through :mod:`harness.save
 from __future__ import annotations
 
 import datetime
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from harness.contract.load import load_contract
-from harness.contract.model import Contract, frozen
 from harness.errors import HarnessError, ModelError
+from harness.interface.compare import (
+    DIM_CHANGED,
+    DIM_NARROWED,
+    DIM_WIDENED,
+    DTYPE,
+    FIXED_SIZE_CHANGED,
+    METHOD_NAME,
+    RANGE_CHANGED,
+    RANGE_NARROWED,
+    RANGE_WIDENED,
+    RANK_CHANGED,
+    RANK_FIXED,
+    RANK_OPENED,
+    SIGNATURE_EXTRA,
+    SIGNATURE_MISSING,
+    TENSOR_EXTRA,
+    TENSOR_MISSING,
+    Mismatch,
+    compare_interfaces,
+)
+from harness.interface.contract import interface_from_contract
+from harness.interface.model import DimRange, Interface, SignatureInterface, TensorInterface
 from harness.savedmodel.layout import resolve_model
-from harness.savedmodel.reader import MetaGraphInfo, SavedModelInfo, read_saved_model
+from harness.savedmodel.reader import interface_from_model, read_saved_model
 
 #: every kind of change -> the group a team can gate on (``diff --gate GROUP,...``)
 GROUPS = ("signature", "tensor", "shape", "values", "assets")
@@ -58,80 +78,6 @@ BREAKING = "breaking"
 COMPATIBLE = "compatible"
 UNCHANGED = "unchanged"
 SEVERITIES = (BREAKING, COMPATIBLE, UNCHANGED)
-
-
-@dataclass(frozen=True)
-class DimRange:
-    """The sizes one axis admits: ``lo..hi`` inclusive, ``hi`` = inf for any size."""
-
-    lo: int
-    hi: float
-    name: str | None = None
-
-    @staticmethod
-    def fixed(size: int) -> "DimRange":
-        return DimRange(size, size)
-
-    @staticmethod
-    def free(name: str | None = None) -> "DimRange":
-        return DimRange(0, math.inf, name)
-
-    def contains(self, other: "DimRange") -> bool:
-        return self.lo <= other.lo and other.hi <= self.hi
-
-    def describe(self) -> str:
-        if self.lo == self.hi:
-            return str(self.lo)
-        if self.name:
-            hi = "inf" if self.hi == math.inf else str(int(self.hi))
-            return f"{self.name}({self.lo}..{hi})"
-        if self.lo == 0 and self.hi == math.inf:
-            return "None"
-        hi = "inf" if self.hi == math.inf else str(int(self.hi))
-        return f"{self.lo}..{hi}"
-
-
-@dataclass(frozen=True)
-class TensorInterface:
-    """An input or output: dtype and shape (None: any rank)."""
-
-    name: str
-    dtype: str
-    shape: tuple[DimRange, ...] | None
-    range: tuple[float, float] | None = None  # a contract's value domain (models declare none)
-    sunset: str | None = None  # a contract's deprecation: removable from this date
-
-    def describe(self) -> str:
-        if self.shape is None:
-            return f"{self.dtype} <any rank>"
-        return f"{self.dtype} [" + ", ".join(d.describe() for d in self.shape) + "]"
-
-    def same_as(self, other: "TensorInterface") -> bool:
-        return self.dtype == other.dtype and self.shape == other.shape
-
-
-@dataclass(frozen=True)
-class SignatureInterface:
-    name: str
-    method_name: str | None  # None: not stated (a contract without method_name)
-    inputs: Mapping[str, TensorInterface]
-    outputs: Mapping[str, TensorInterface]
-    sunset: str | None = None
-
-    def same_io(self, other: "SignatureInterface") -> bool:
-        return _same_tensors(self.inputs, other.inputs) and _same_tensors(self.outputs, other.outputs)
-
-
-@dataclass(frozen=True)
-class Interface:
-    """One side of a diff: where it came from and what it declares."""
-
-    label: str
-    signatures: Mapping[str, SignatureInterface]
-    assets: tuple[str, ...]
-    tags: tuple[str, ...]
-    fingerprint: Mapping[str, int] = field(default_factory=lambda: frozen({}))
-    version: str | None = None  # a contract's "version"
 
 
 @dataclass(frozen=True)
@@ -181,56 +127,6 @@ class DiffResult:
 
 
 # ----------------------------------------------------------------------------- interfaces
-
-
-def interface_from_contract(contract: Contract) -> Interface:
-    """The interface a contract promises (its signatures, required assets and tag-set)."""
-
-    def dims(shape: tuple[Any, ...] | None) -> tuple[DimRange, ...] | None:
-        if shape is None:
-            return None
-        out = []
-        for entry in shape:
-            if isinstance(entry, int):
-                out.append(DimRange.fixed(entry))
-            elif isinstance(entry, str):
-                bound = contract.dims[entry]
-                out.append(DimRange(bound.min, bound.max, entry))
-            else:
-                out.append(DimRange.free())
-        return tuple(out)
-
-    sigs = {}
-    for sig in contract.signatures:
-        sigs[sig.name] = SignatureInterface(
-            sig.name, sig.method_name,
-            frozen({t.name: TensorInterface(t.name, t.dtype, dims(t.shape), t.range, t.sunset)
-                    for t in sig.inputs}),
-            frozen({t.name: TensorInterface(t.name, t.dtype, dims(t.shape), t.range, t.sunset)
-                    for t in sig.outputs}),
-            sig.sunset,
-        )
-    return Interface(str(contract.path), frozen(sigs), tuple(sorted(contract.assets)),
-                     tuple(sorted(contract.tags)), version=contract.version or None)
-
-
-def interface_from_model(info: SavedModelInfo, meta_graph: MetaGraphInfo) -> Interface:
-    """The interface a SavedModel's MetaGraph declares (its SignatureDefs and asset list)."""
-
-    def dims(shape: tuple[int | None, ...] | None) -> tuple[DimRange, ...] | None:
-        if shape is None:
-            return None
-        return tuple(DimRange.free() if d is None else DimRange.fixed(d) for d in shape)
-
-    sigs = {}
-    for key, sig in meta_graph.signatures.items():
-        sigs[key] = SignatureInterface(
-            key, sig.method_name,
-            frozen({k: TensorInterface(k, t.dtype, dims(t.shape)) for k, t in sig.inputs.items()}),
-            frozen({k: TensorInterface(k, t.dtype, dims(t.shape)) for k, t in sig.outputs.items()}),
-        )
-    return Interface(str(info.path), frozen(sigs), tuple(sorted(meta_graph.asset_files)),
-                     tuple(sorted(meta_graph.tags)), info.fingerprint)
 
 
 def interface_of(path: str | Path, tags: Iterable[str] = ("serve",)) -> Interface:
@@ -320,8 +216,9 @@ def diff_interfaces(old: Interface, new: Interface, *, use_fingerprint: bool = T
 
 def _signature_changes(old: Mapping[str, SignatureInterface],
                        new: Mapping[str, SignatureInterface], day: str) -> Iterable[Change]:
-    removed = [k for k in old if k not in new]
-    added = [k for k in new if k not in old]
+    found = compare_interfaces(old, new)
+    removed = [m.signature for m in found if m.kind == SIGNATURE_MISSING]
+    added = [m.signature for m in found if m.kind == SIGNATURE_EXTRA]
     for name in list(removed):
         twin = next((a for a in added if old[name].same_io(new[a])
                      and old[name].method_name == new[a].method_name), None)
@@ -346,7 +243,9 @@ def _signature_changes(old: Mapping[str, SignatureInterface],
     for name in old:
         if name not in new:
             continue
-        inner = list(_one_signature(old[name], new[name], day))
+        inner = list(_one_signature(old[name], new[name],
+                                    [m for m in found if m.signature == name
+                                     and m.kind not in (SIGNATURE_MISSING, SIGNATURE_EXTRA)], day))
         if inner:
             yield from inner
         else:
@@ -354,94 +253,64 @@ def _signature_changes(old: Mapping[str, SignatureInterface],
                          f"signature {name!r}: same method, inputs and outputs")
 
 
-def _one_signature(old: SignatureInterface, new: SignatureInterface,
+def _one_signature(old: SignatureInterface, new: SignatureInterface, found: list[Mismatch],
                    day: str) -> Iterable[Change]:
-    if old.method_name and new.method_name and old.method_name != new.method_name:
-        yield Change(BREAKING, "method_name changed", f"{old.name}", old.method_name,
-                     new.method_name,
-                     f"signature {old.name!r}: method_name {old.method_name!r} -> "
-                     f"{new.method_name!r} (TF Serving's Classify/Regress/Predict APIs depend on it)")
-    yield from _tensor_changes(old.name, "inputs", old.inputs, new.inputs, day)
-    yield from _tensor_changes(old.name, "outputs", old.outputs, new.outputs, day)
+    for m in found:
+        if m.kind == METHOD_NAME and m.found:  # a side that states none changed nothing
+            yield Change(BREAKING, "method_name changed", f"{old.name}", m.expected, m.found,
+                         f"signature {old.name!r}: method_name {m.expected!r} -> "
+                         f"{m.found!r} (TF Serving's Classify/Regress/Predict APIs depend on it)")
+    for side in ("inputs", "outputs"):
+        yield from _tensor_changes(old.name, side, old.side(side), new.side(side),
+                                   [m for m in found if m.side == side], day)
 
 
 def _tensor_changes(sig: str, side: str, old: Mapping[str, TensorInterface],
-                    new: Mapping[str, TensorInterface], day: str) -> Iterable[Change]:
+                    new: Mapping[str, TensorInterface], found: list[Mismatch],
+                    day: str) -> Iterable[Change]:
     noun = side[:-1]
-    removed = [k for k in old if k not in new]
-    added = [k for k in new if k not in old]
+    removed = [m.tensor for m in found if m.kind == TENSOR_MISSING and m.tensor]
+    added = [m.tensor for m in found if m.kind == TENSOR_EXTRA and m.tensor]
     for name in list(removed):
         twin = next((a for a in added if old[name].same_as(new[a])), None)
         if twin is not None:
             removed.remove(name)
             added.remove(twin)
             yield Change(BREAKING, f"{noun} renamed?", f"{sig}/{side}/{name} -> {twin}",
-                         f"{name}: {old[name].describe()}", f"{twin}: {new[twin].describe()}",
+                         f"{name}: {old[name].describe_contract()}", f"{twin}: {new[twin].describe_contract()}",
                          f"signature {sig!r}: {noun} {name!r} is gone and {twin!r} appeared "
                          f"with the same dtype and shape: renamed? callers using {name!r} fail")
     for name in removed:
         sunset = old[name].sunset
         if sunset and day >= sunset:
             yield Change(COMPATIBLE, f"{noun} retired", f"{sig}/{side}/{name}",
-                         old[name].describe(), None,
+                         old[name].describe_contract(), None,
                          f"signature {sig!r}: {noun} {name!r} was removed after its sunset "
                          f"({sunset})")
             continue
         tail = f" (deprecated, but its sunset is {sunset})" if sunset else ""
-        yield Change(BREAKING, f"{noun} removed", f"{sig}/{side}/{name}", old[name].describe(),
-                     None, f"signature {sig!r}: {noun} {name!r} ({old[name].describe()}) was "
+        yield Change(BREAKING, f"{noun} removed", f"{sig}/{side}/{name}", old[name].describe_contract(),
+                     None, f"signature {sig!r}: {noun} {name!r} ({old[name].describe_contract()}) was "
                            f"removed{tail}")
     for name in added:
         if side == "inputs":
             yield Change(BREAKING, "new required input", f"{sig}/{side}/{name}", None,
-                         new[name].describe(),
-                         f"signature {sig!r}: new input {name!r} ({new[name].describe()}); "
+                         new[name].describe_contract(),
+                         f"signature {sig!r}: new input {name!r} ({new[name].describe_contract()}); "
                          "every SignatureDef input is required, so existing callers fail")
         else:
             yield Change(COMPATIBLE, "output added", f"{sig}/{side}/{name}", None,
-                         new[name].describe(),
-                         f"signature {sig!r}: output {name!r} ({new[name].describe()}) was added")
-    for name in old:
-        if name in new:
-            yield from _tensor_change(sig, side, old[name], new[name])
+                         new[name].describe_contract(),
+                         f"signature {sig!r}: output {name!r} ({new[name].describe_contract()}) was added")
+    for m in found:
+        if m.tensor is not None and m.tensor in old and m.tensor in new:
+            yield from _tensor_change(sig, side, old[m.tensor], new[m.tensor], m)
 
 
-def _tensor_change(sig: str, side: str, old: TensorInterface,
-                   new: TensorInterface) -> Iterable[Change]:
-    where = f"{sig}/{side}/{old.name}"
-    noun = side[:-1]
-    if old.dtype != new.dtype:
-        yield Change(BREAKING, "dtype changed", where, old.dtype, new.dtype,
-                     f"signature {sig!r}: {noun} {old.name!r} dtype {old.dtype} -> {new.dtype}")
-    yield from _shape_changes(sig, side, old, new)
-    yield from _range_change(sig, side, old, new)
-
-
-def _range_change(sig: str, side: str, old: TensorInterface,
-                  new: TensorInterface) -> Iterable[Change]:
-    """Value domains (contracts only): an input may only widen, an output only narrow."""
-    if old.range is None or new.range is None or old.range == new.range:
-        return
-    where = f"{sig}/{side}/{old.name}"
-    text = f"signature {sig!r}: {side[:-1]} {old.name!r} range {list(old.range)} -> {list(new.range)}"
-    wider = new.range[0] <= old.range[0] and old.range[1] <= new.range[1]
-    narrower = old.range[0] <= new.range[0] and new.range[1] <= old.range[1]
-    if wider:
-        severity = COMPATIBLE if side == "inputs" else BREAKING
-        yield Change(severity, "range widened", where, str(list(old.range)), str(list(new.range)),
-                     text + ("" if side == "inputs" else "; callers relying on the old range break"))
-    elif narrower:
-        severity = BREAKING if side == "inputs" else COMPATIBLE
-        yield Change(severity, "range narrowed", where, str(list(old.range)),
-                     str(list(new.range)),
-                     text + ("; callers sending values outside it break" if side == "inputs" else ""))
-    else:
-        yield Change(BREAKING, "range changed", where, str(list(old.range)), str(list(new.range)),
-                     text + " (the ranges only partly overlap)")
-
-
-def _shape_changes(sig: str, side: str, old: TensorInterface,
-                   new: TensorInterface) -> Iterable[Change]:
+def _tensor_change(sig: str, side: str, old: TensorInterface, new: TensorInterface,
+                   m: Mismatch) -> Iterable[Change]:
+    """The change one mismatch of a tensor present on both sides is (encodings and graph
+    tensor names are not part of a diff)."""
     where = f"{sig}/{side}/{old.name}"
     noun = side[:-1]
     label = f"signature {sig!r}: {noun} {old.name!r}"
@@ -449,39 +318,49 @@ def _shape_changes(sig: str, side: str, old: TensorInterface,
     # declared shape is what callers are told to expect; only a changed rank or fixed size
     # breaks them (widening it just declares less, narrowing it promises more).
     widen, narrow = COMPATIBLE, (BREAKING if side == "inputs" else COMPATIBLE)
-    old_s, new_s = _shape_text(old), _shape_text(new)
-    if old.shape is None and new.shape is None:
-        return
-    if old.shape is None or new.shape is None:
-        if old.shape is None:
-            yield Change(narrow, "rank fixed", where, old_s, new_s,
-                         f"{label}: any rank -> rank {len(new.shape or ())} ({new_s})")
-        else:
-            yield Change(widen, "rank opened", where, old_s, new_s,
-                         f"{label}: rank {len(old.shape)} -> any rank")
-        return
-    if len(old.shape) != len(new.shape):
-        yield Change(BREAKING, "rank changed", where, old_s, new_s,
-                     f"{label}: rank {len(old.shape)} -> {len(new.shape)} ({old_s} -> {new_s})")
-        return
-    for axis, (a, b) in enumerate(zip(old.shape, new.shape, strict=False)):
-        if (a.lo, a.hi) == (b.lo, b.hi):
-            continue
-        at = f"{where}[{axis}]"
-        text = f"{label} axis {axis}: {a.describe()} -> {b.describe()}"
-        if a.lo == a.hi and b.lo == b.hi:
-            yield Change(BREAKING, "fixed size changed", at, a.describe(), b.describe(), text)
-        elif b.contains(a):
-            yield Change(widen, "dim widened", at, a.describe(), b.describe(), text)
-        elif a.contains(b):
-            yield Change(narrow, "dim narrowed", at, a.describe(), b.describe(), text)
-        else:
-            yield Change(BREAKING, "dim changed", at, a.describe(), b.describe(),
-                         text + " (the ranges only partly overlap)")
+    if m.kind == DTYPE:
+        yield Change(BREAKING, "dtype changed", where, m.expected, m.found,
+                     f"{label} dtype {m.expected} -> {m.found}")
+    elif m.kind == RANK_FIXED:
+        yield Change(narrow, "rank fixed", where, m.expected, m.found,
+                     f"{label}: any rank -> rank {len(new.dims or ())} ({m.found})")
+    elif m.kind == RANK_OPENED:
+        yield Change(widen, "rank opened", where, m.expected, m.found,
+                     f"{label}: rank {len(old.dims or ())} -> any rank")
+    elif m.kind == RANK_CHANGED:
+        yield Change(BREAKING, "rank changed", where, m.expected, m.found,
+                     f"{label}: rank {len(old.dims or ())} -> {len(new.dims or ())} "
+                     f"({m.expected} -> {m.found})")
+    elif m.axis is not None:
+        severity = {FIXED_SIZE_CHANGED: BREAKING, DIM_WIDENED: widen, DIM_NARROWED: narrow,
+                    DIM_CHANGED: BREAKING}[m.kind]
+        text = f"{label} axis {m.axis}: {m.expected} -> {m.found}"
+        tail = " (the ranges only partly overlap)" if m.kind == DIM_CHANGED else ""
+        yield Change(severity, m.kind, f"{where}[{m.axis}]", m.expected, m.found, text + tail)
+    elif m.kind in RANGE_SEVERITY:
+        yield _range_change(sig, side, old, new, m)
 
 
-def _shape_text(t: TensorInterface) -> str:
-    return t.describe().split(" ", 1)[1]
+#: value domains (contracts only): an input may only widen, an output only narrow
+RANGE_SEVERITY = {
+    RANGE_WIDENED: {"inputs": COMPATIBLE, "outputs": BREAKING},
+    RANGE_NARROWED: {"inputs": BREAKING, "outputs": COMPATIBLE},
+    RANGE_CHANGED: {"inputs": BREAKING, "outputs": BREAKING},
+}
+RANGE_TAILS = {
+    (RANGE_WIDENED, "outputs"): "; callers relying on the old range break",
+    (RANGE_NARROWED, "inputs"): "; callers sending values outside it break",
+    (RANGE_CHANGED, "inputs"): " (the ranges only partly overlap)",
+    (RANGE_CHANGED, "outputs"): " (the ranges only partly overlap)",
+}
+
+
+def _range_change(sig: str, side: str, old: TensorInterface, new: TensorInterface,
+                  m: Mismatch) -> Change:
+    assert old.range is not None and new.range is not None
+    text = f"signature {sig!r}: {side[:-1]} {old.name!r} range {m.expected} -> {m.found}"
+    return Change(RANGE_SEVERITY[m.kind][side], m.kind, f"{sig}/{side}/{old.name}", m.expected,
+                  m.found, text + RANGE_TAILS.get((m.kind, side), ""))
 
 
 def _asset_changes(old: tuple[str, ...], new: tuple[str, ...]) -> Iterable[Change]:
@@ -493,10 +372,6 @@ def _asset_changes(old: tuple[str, ...], new: tuple[str, ...]) -> Iterable[Chang
         if name not in old:
             yield Change(COMPATIBLE, "asset added", f"assets/{name}", None, name,
                          f"asset {name!r} was added")
-
-
-def _same_tensors(a: Mapping[str, TensorInterface], b: Mapping[str, TensorInterface]) -> bool:
-    return set(a) == set(b) and all(a[k].same_as(b[k]) for k in a)
 
 
 # ----------------------------------------------------------------------------- rendering

@@ -37,8 +37,9 @@ from typing import Any, Iterable, Mapping
 from harness.contract.load import schema, validate
 from harness.contract.model import DTYPES, FLOAT_DTYPES, INT_DTYPES
 from harness.errors import ModelError
+from harness.interface.model import DENSE, SignatureInterface, TensorInterface
 from harness.savedmodel.layout import resolve_model
-from harness.savedmodel.reader import DENSE, SignatureInfo, TensorInfo, read_saved_model
+from harness.savedmodel.reader import read_saved_model
 
 BATCH_DIM = "batch"
 BATCH_BOUND = {"min": 1, "max": 32}
@@ -153,7 +154,7 @@ def contract_from_model(model: str | Path, *, name: str | None = None,
 # ----------------------------------------------------------------------------- signatures
 
 
-def _undeclarable(sig: SignatureInfo) -> str | None:
+def _undeclarable(sig: SignatureInterface) -> str | None:
     if not sig.outputs:
         return "it has no outputs"
     for side, tensors in (("input", sig.inputs), ("output", sig.outputs)):
@@ -165,7 +166,7 @@ def _undeclarable(sig: SignatureInfo) -> str | None:
     return None
 
 
-def _signature(sig: SignatureInfo, ops: frozenset[str], example: Mapping[str, Any] | None,
+def _signature(sig: SignatureInterface, ops: frozenset[str], example: Mapping[str, Any] | None,
                notes: list[str]) -> tuple[dict[str, Any], bool]:
     """The contract entry of one signature, and whether it uses the ``batch`` dim."""
     example_inputs = {k for k, t in sig.inputs.items() if example and t.dtype == "string"}
@@ -203,21 +204,21 @@ def _signature(sig: SignatureInfo, ops: frozenset[str], example: Mapping[str, An
     randoms = sorted(ops & RANDOM_OPS)
     if assigns:
         entry["stateful"] = True
-        notes.append(f"signature {sig.key!r} marked stateful: it can reach {', '.join(assigns)}")
+        notes.append(f"signature {sig.name!r} marked stateful: it can reach {', '.join(assigns)}")
     if randoms and not assigns:
         entry["deterministic"] = False
-        notes.append(f"signature {sig.key!r} marked not deterministic: it can reach "
+        notes.append(f"signature {sig.name!r} marked not deterministic: it can reach "
                      f"{', '.join(randoms)}")
     if ops & PARSE_EXAMPLE_OPS and not example and any(
             t.dtype == "string" for t in sig.inputs.values()):
-        notes.append(f"signature {sig.key!r}: a string input may feed a tf.Example parser whose "
+        notes.append(f"signature {sig.name!r}: a string input may feed a tf.Example parser whose "
                      "features could not be read; declare its \"example\" features")
     if not sig.inputs:
         entry["reject"] = []
     return entry, batched
 
 
-def _domain(t: TensorInfo) -> dict[str, Any]:
+def _domain(t: TensorInterface) -> dict[str, Any]:
     if t.dtype in FLOAT_DTYPES:
         return {"range": list(FLOAT_RANGE)}
     if t.dtype in INT_DTYPES:

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from harness.contract.model import frozen
 from harness.errors import ModelError
+from harness.interface.model import Interface, SignatureInterface, TensorInterface
 from harness.savedmodel.pb_file import read_pb
 
 #: TF DataType enum names -> the contract's dtype spelling.
@@ -26,46 +27,14 @@ DTYPE_NAMES = {
 
 
 
-#: :attr:`TensorInfo.encoding` of a plain tensor.
-DENSE = "dense"
-
 #: Signature keys TensorFlow adds for its own use, never part of a model's interface.
 INTERNAL_SIGNATURES = frozenset({"__saved_model_init_op", "__saved_model_train_op"})
 
 
 @dataclass(frozen=True)
-class TensorInfo:
-    """One input or output of a SignatureDef as the model declares it."""
-
-    key: str
-    tensor_name: str
-    dtype: str  # contract spelling, or the DT_ name for dtypes a contract cannot declare
-    shape: tuple[int | None, ...] | None  # None: unknown rank; None entries: unknown size
-    #: how the tensor is passed: ``dense``, ``sparse`` (a COO SparseTensor) or the composite's
-    #: TypeSpec class without ``Spec`` (``RaggedTensor``, ...); a contract declares dense ones.
-    encoding: str = DENSE
-
-    def describe(self) -> str:
-        if self.shape is None:
-            shape = "<unknown rank>"
-        else:
-            shape = "[" + ", ".join("-1" if d is None else str(d) for d in self.shape) + "]"
-        kind = "" if self.encoding == DENSE else f" ({self.encoding})"
-        return f"{self.dtype} {shape}{kind}"
-
-
-@dataclass(frozen=True)
-class SignatureInfo:
-    key: str
-    method_name: str
-    inputs: Mapping[str, TensorInfo]
-    outputs: Mapping[str, TensorInfo]
-
-
-@dataclass(frozen=True)
 class MetaGraphInfo:
     tags: frozenset[str]
-    signatures: Mapping[str, SignatureInfo]
+    signatures: Mapping[str, SignatureInterface]
     asset_files: tuple[str, ...]  # file names the graph references (asset_file_def)
     tensorflow_version: str
     has_variables: bool
@@ -193,7 +162,7 @@ def _dtype(enum: int) -> str:
     return DTYPE_NAMES.get(dt_name, dt_name)
 
 
-def tensor_info(key: str, info: Any) -> TensorInfo:
+def tensor_info(key: str, info: Any) -> TensorInterface:
     """A ``TensorInfo`` proto read as TensorFlow reads it.
 
     An absent ``tensor_shape`` (old TF1 exports, ``build_tensor_info_from_op``) means the
@@ -206,12 +175,13 @@ def tensor_info(key: str, info: Any) -> TensorInfo:
         return _composite(key, info.composite_tensor)
     shape = _shape(info.tensor_shape) if info.HasField("tensor_shape") else None
     if kind == "coo_sparse":
-        return TensorInfo(key, info.coo_sparse.values_tensor_name, _dtype(info.dtype), shape,
-                          "sparse")
-    return TensorInfo(key, info.name, _dtype(info.dtype), shape)
+        return TensorInterface.of_sizes(key, _dtype(info.dtype), shape,
+                                        tensor_name=info.coo_sparse.values_tensor_name,
+                                        encoding="sparse")
+    return TensorInterface.of_sizes(key, _dtype(info.dtype), shape, tensor_name=info.name)
 
 
-def _composite(key: str, composite: Any) -> TensorInfo:
+def _composite(key: str, composite: Any) -> TensorInterface:
     """Dtype and shape from a composite's TypeSpec state: its first shape and first dtype.
 
     Every TypeSpec TensorFlow ships that has a dtype (RaggedTensorSpec, SparseTensorSpec,
@@ -229,20 +199,21 @@ def _composite(key: str, composite: Any) -> TensorInfo:
             dtype = _dtype(value.tensor_dtype_value)
     name = spec.type_spec_class_name or "CompositeTensor"
     first = composite.components[0].name if composite.components else ""
-    return TensorInfo(key, first, dtype, shape, name.removesuffix("Spec"))
+    return TensorInterface.of_sizes(key, dtype, shape, tensor_name=first,
+                                    encoding=name.removesuffix("Spec"))
+
+
+def signature_info(key: str, sig: Any) -> SignatureInterface:
+    """A ``SignatureDef`` proto as a declared signature (tensors sorted by key)."""
+    return SignatureInterface(
+        key, sig.method_name,
+        {k: tensor_info(k, v) for k, v in sorted(sig.inputs.items())},
+        {k: tensor_info(k, v) for k, v in sorted(sig.outputs.items())})
 
 
 def _meta_graph(mg: Any) -> MetaGraphInfo:
-    sigs = {}
-    for key, sig in mg.signature_def.items():
-        if key in INTERNAL_SIGNATURES:
-            continue
-        sigs[key] = SignatureInfo(
-            key,
-            sig.method_name,
-            frozen({k: tensor_info(k, v) for k, v in sorted(sig.inputs.items())}),
-            frozen({k: tensor_info(k, v) for k, v in sorted(sig.outputs.items())}),
-        )
+    sigs = {key: signature_info(key, sig) for key, sig in mg.signature_def.items()
+            if key not in INTERNAL_SIGNATURES}
     has_variables = bool(mg.saver_def.filename_tensor_name) or any(
         node.op in ("VariableV2", "VarHandleOp", "Variable") for node in mg.graph_def.node
     ) or any(
@@ -289,6 +260,12 @@ def _fingerprint(path: Path) -> Mapping[str, int]:
         "saved_object_graph_hash": fp.saved_object_graph_hash,
         "checkpoint_hash": fp.checkpoint_hash,
     })
+
+
+def interface_from_model(info: SavedModelInfo, meta_graph: MetaGraphInfo) -> Interface:
+    """The interface a SavedModel's MetaGraph declares (its SignatureDefs and asset list)."""
+    return Interface(str(info.path), meta_graph.signatures, tuple(sorted(meta_graph.asset_files)),
+                     tuple(sorted(meta_graph.tags)), info.fingerprint)
 
 
 def model_files(path: Path) -> list[Path]:

@@ -29,7 +29,7 @@ def served_method(context: RunContext, contract: Contract, model: ModelRef, sig:
     from harness.checks.static import signature_of
 
     try:
-        return signature_of(contract, sig, context.model_info(model)).method_name
+        return signature_of(contract, sig, context.model_info(model)).method_name or ""
     except (CheckFailure, HarnessError):
         return ""  # the static checks report an unreadable model or a missing signature
 
