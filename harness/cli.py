@@ -346,11 +346,14 @@ def _init(ns: argparse.Namespace) -> int:
         for note in notes:
             print(printable(f"note: {note}"), file=sys.stderr, flush=True)
 
-    from harness.progress import Progress
+    from harness.events import EventStream
+    from harness.progress import Progress, progress_lines
 
-    progress = Progress()
-    progress.listeners.append(
-        lambda text: print(f"model-contract init: {text}", file=sys.stderr, flush=True))
+    def line(text: str) -> None:
+        print(f"model-contract init: {text}", file=sys.stderr, flush=True)
+
+    progress = Progress(EventStream())
+    progress.events.subscribe(progress_lines(line))
 
     result = contract_from_model(ns.model, name=ns.name, tags=_tags(ns.tags), output=output,
                                  schema=ns.schema)
@@ -367,7 +370,7 @@ def _init(ns: argparse.Namespace) -> int:
 
         with progress.step("calibrating tolerances: exporting to each format and comparing"):
             data, calibrated = calibrate(result.data, resolve_model(ns.model)[-1],
-                                         margin=ns.margin, progress=progress.say)
+                                         margin=ns.margin, progress=line)
         say(calibrated)
         result = replace(result, data=data, notes=result.notes + tuple(calibrated))
     text = result.render()

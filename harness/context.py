@@ -106,8 +106,11 @@ class RunContext:
     events: EventStream = field(default_factory=EventStream, compare=False)
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)
     closers: Closers = field(default_factory=Closers, compare=False, repr=False)
-    #: long steps (loading, converting, starting a server) said while they happen
-    progress: Progress = field(default_factory=Progress, compare=False, repr=False)
+
+    @property
+    def progress(self) -> Progress:
+        """Long steps (loading, converting, starting a server), told on :attr:`events`."""
+        return Progress(self.events)
 
     @property
     def results_dir(self) -> Path:

@@ -157,8 +157,32 @@ class RestGrpcCompared:
     max_abs: float
 
 
+@dataclass(frozen=True)
+class StepStarted:
+    """A long step (a load, a conversion, a server's start) began."""
+
+    text: str
+
+    def describe(self) -> str:
+        return f"{self.text} ..."
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    """A long step ended after ``seconds``, done or ``failed``."""
+
+    text: str
+    seconds: float
+    failed: bool = False
+
+    def describe(self) -> str:
+        if self.failed:
+            return f"{self.text}: failed after {self.seconds:.1f} s"
+        return f"{self.text}: done in {self.seconds:.1f} s"
+
+
 Event = Union[CaseFinished, ParityMeasured, ServingFinding, TfjsFinding, ModelFinding,
-              ServerStarted, RequestTimed, RestGrpcCompared]
+              ServerStarted, RequestTimed, RestGrpcCompared, StepStarted, StepFinished]
 Subscriber = Callable[[Any], None]
 
 

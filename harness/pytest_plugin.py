@@ -22,6 +22,7 @@ from harness.engine import Case, Engine, Skipped
 from harness.errors import BackendUnavailable, CheckFailure, HarnessError
 from harness.options import RunOptions, add_to_pytest
 from harness.printable import printable
+from harness.progress import progress_lines
 from harness.report.record import RunRecord
 
 #: Check families; each is also a marker, so ``-m static`` selects the static checks.
@@ -94,7 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORDS] = []
     if not on_worker(config):
         config.pluginmanager.register(_Gatherer(config), "model-contract-gatherer")
-        engine.context.progress.listeners.append(lambda text: _write_progress(config, text))
+        engine.context.events.subscribe(progress_lines(lambda text: _write_progress(config, text)))
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistResults(config.stash[RECORD]), "model-contract-xdist")
     # Collect the contracts themselves instead of testpaths (the project's own tests),

@@ -26,17 +26,32 @@ class Skipped(Exception):
 
 @dataclass(frozen=True)
 class Case:
-    """One check of one contract on one model (and signature, and backend)."""
+    """One check of one contract on one model (and signature, and backend).
+
+    A check run once per converted format names it (``format``), and once per quantized
+    variant of a format names that too (``variant``); both are data, and the printed
+    :attr:`check` is derived from them: ``parity[tflite]``, ``parity[tflite-int8]``.
+    """
 
     contract: Contract
     model: ModelRef
     signature: str | None
-    check: str
+    #: the declared check's name (``parity``); :attr:`check` is what is printed
+    name: str
     family: str
     runner: Callable[[RunContext, "Case"], list[str]] = field(compare=False, repr=False)
     backend: str = "savedmodel"
-    #: the format variant the check runs on (e.g. ``tflite-int8``); its id shows it too
+    #: the converted format the check runs on (``tflite``, ``onnx``, ``tfjs``)
+    format: str | None = None
+    #: the format's quantized variant the check runs on (e.g. ``tflite-int8``)
     variant: str | None = None
+
+    @property
+    def check(self) -> str:
+        """The check as users see it in ids and reports: its name, with its format or
+        variant in brackets when it has one."""
+        on = self.variant or self.format
+        return f"{self.name}[{on}]" if on else self.name
 
     @property
     def id(self) -> str:
@@ -68,6 +83,12 @@ class CheckSpec:
     @property
     def key(self) -> str:
         return f"{self.family}/{self.name}"
+
+    def case(self, contract: Contract, model: ModelRef, signature: str | None, *,
+             format: str | None = None, variant: str | None = None) -> Case:
+        """This check's case; one run on a format names the format (its backend too)."""
+        return Case(contract, model, signature, self.name, self.family, self.runner,
+                    backend=format or self.backend, format=format, variant=variant)
 
 
 #: Every declared check, by "family/name", in declaration order.
@@ -110,10 +131,9 @@ def declared_cases(context: RunContext, contract: Contract, model: ModelRef, fam
                    if s.runner.__module__ in order else len(order))
     for spec in specs:
         if spec.scope == "model":
-            yield Case(contract, model, None, spec.name, family, spec.runner, backend=spec.backend)
+            yield spec.case(contract, model, None)
     for sig in contract.signatures:
         for spec in specs:
             if spec.scope == "signature" and (spec.applies is None
                                               or spec.applies(context, contract, model, sig)):
-                yield Case(contract, model, sig.name, spec.name, family, spec.runner,
-                           backend=spec.backend)
+                yield spec.case(contract, model, sig.name)

@@ -35,7 +35,7 @@ from harness.backends import tfjs_findings
 from harness.backends.base import Backend, InferenceError
 from harness.backends.names import Resolution
 from harness.backends.source import open_backend
-from harness.checks.case import Case, Skipped, planner
+from harness.checks.case import Case, CheckSpec, Skipped, declare, planner
 from harness.checks.conformance import describe_inputs, output_conformance
 from harness.checks.parity import ParityResult, compare, parity_failure, top1_agreement
 from harness.context import RunContext
@@ -115,19 +115,19 @@ def _exports(context: RunContext, contract: Contract, fmt: str) -> bool:
 
 @planner
 def format_cases(context: RunContext, contract: Contract, model: ModelRef) -> Iterable[Case]:
+    """Per selected format: each signature's conformance and parity; then per quantized
+    variant of a format the harness exports, each signature's parity (format and variant
+    are the cases' data; their printed names follow from them)."""
     for fmt in CONVERTED_FORMATS:
         if not context.backend_selected(contract, fmt):
             continue
         for sig in contract.signatures:
-            yield Case(contract, model, sig.name, f"conformance[{fmt}]", "parity",
-                       _run_conformance, backend=fmt)
-            yield Case(contract, model, sig.name, f"parity[{fmt}]", "parity", _run_parity,
-                       backend=fmt)
+            yield CONFORMANCE.case(contract, model, sig.name, format=fmt)
+            yield PARITY.case(contract, model, sig.name, format=fmt)
         if fmt in VARIANT_FORMATS and _exports(context, contract, fmt):
             for name, _ in variants(contract, fmt):
                 for sig in contract.signatures:
-                    yield Case(contract, model, sig.name, f"parity[{name}]", "parity",
-                               _run_variant, backend=fmt, variant=name)
+                    yield PARITY.case(contract, model, sig.name, format=fmt, variant=name)
 
 
 # --------------------------------------------------------------------------- backends
@@ -317,6 +317,8 @@ def _compare_outputs(context: RunContext, case: Case, fmt: str, backend: Backend
 
 
 def _run_parity(context: RunContext, case: Case) -> list[str]:
+    if case.variant is not None:
+        return _run_variant(context, case)
     sig = case.contract.signature(case.signature or "")
     reference = open_backend(context, "savedmodel", case.contract, case.model)
     backend = format_backend(context, case)
@@ -409,3 +411,8 @@ def _run_variant(context: RunContext, case: Case) -> list[str]:
     if failures:
         raise failures[0]
     return notes
+
+
+#: the parity family's checks, each run per format (and parity per quantized variant)
+CONFORMANCE = declare(CheckSpec("conformance", "parity", _run_conformance))
+PARITY = declare(CheckSpec("parity", "parity", _run_parity))

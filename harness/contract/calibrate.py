@@ -45,6 +45,7 @@ def calibrate(data: Mapping[str, Any], ref: ModelRef, *, margin: float = DEFAULT
     as it starts and ends."""
     from harness.engine import Engine
     from harness.options import RunOptions
+    from harness.progress import progress_lines
     from harness.report.record import RunRecord
 
     result = copy.deepcopy(dict(data))
@@ -59,14 +60,14 @@ def calibrate(data: Mapping[str, Any], ref: ModelRef, *, margin: float = DEFAULT
         engine = Engine(RunOptions(examples=examples, results_dir=Path(tmp) / "results"))
         record = RunRecord.attach(engine.context.events)
         if progress is not None:
-            engine.context.progress.listeners.append(progress)
+            engine.context.events.subscribe(progress_lines(progress))
         failed: dict[str, str] = {}
         try:
             contract = engine.load(path)
             for case in engine.plan(contract, ref):
-                fmt = case.backend
-                if case.family != "parity" or case.variant is not None \
-                        or not case.check.startswith("parity[") or fmt not in formats:
+                fmt = case.format or ""
+                if case.family != "parity" or case.name != "parity" or case.variant is not None \
+                        or fmt not in formats:
                     continue
                 try:
                     with engine.context.progress.step(f"{case.check} of signature {case.signature!r}: "

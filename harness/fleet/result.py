@@ -63,8 +63,8 @@ class CaseRows:
 
 
 def column_of(case: "Case") -> str:
-    """The fleet table column of a case: its family, or its format for parity."""
-    return case.backend if case.family == "parity" else case.family
+    """The fleet table column of a case: its format (parity, conformance), or its family."""
+    return case.format if case.format is not None else case.family
 
 
 def crashed_row(case_id: str, message: str) -> dict[str, Any]:
