@@ -1,9 +1,11 @@
 """Interface diff: what changed between two contracts or SavedModels, and does it break callers.
 
-Each side is reduced to an :class:`Interface` (signatures -> inputs/outputs with dtype and
-shape, the asset list, the tag-set), from a contract (:func:`interface_from_contract`) or
-from a model's ``saved_model.pb`` (:func:`interface_from_model`); :func:`diff_interfaces`
-lists every :class:`Change` with a severity:
+Each side is read into the declared-interface model (:class:`~harness.interface.Interface`:
+signatures -> inputs/outputs with dtype and dims, the asset list, the tag-set), from a
+contract (:func:`~harness.interface.contract.interface_from_contract`) or from a model's
+``saved_model.pb`` (:func:`~harness.savedmodel.reader.interface_from_model`); the one
+comparison (:mod:`harness.interface.compare`) lists the mismatches, and
+:func:`diff_interfaces` turns each into a :class:`Change` with a severity:
 
 * ``breaking``: a signature, input or output removed or renamed, a ``method_name`` or
   dtype changed, a new (required) input, a fixed size or the rank changed, an *input* dim

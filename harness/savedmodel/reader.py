@@ -1,5 +1,10 @@
 """Read a SavedModel's interface from ``saved_model.pb`` without executing anything.
 
+Its SignatureDefs are read into the declared-interface model (:mod:`harness.interface`):
+:func:`signature_info` (also used for a server's metadata), :func:`interface_from_model`.
+:class:`MetaGraphInfo` and :class:`SavedModelInfo` keep the reader's other facts (tag-sets,
+assets, variables, fingerprint).
+
 The protobuf classes come from TensorFlow's package (imported lazily: importing them
 imports TensorFlow). Nothing here loads variables or runs a graph.
 """
