@@ -27,6 +27,8 @@ META_RULES = {
     "IGNORE_EXPIRED": ("warning", "An ignore is past its `expires` date and no longer applies."),
     "IGNORE_FORBIDDEN": ("error", "An ignore of a rule whose level a standard locks, where the "
                                   "standard sets `forbid_ignoring_locked`; it does not apply."),
+    "BASELINE_STALE": ("warning", "A `--baseline` entry for a linted file matches no finding: "
+                                  "remove it (or rewrite the baseline with `--write-baseline`)."),
 }
 
 
@@ -62,15 +64,17 @@ def lint_paths(paths: Iterable[str | Path], *, tier: str | None = None,
                today: datetime.date | None = None) -> LintResult:
     """Lint every contract file or SavedModel in ``paths``."""
     today = today or datetime.date.today()
-    known = _read_baseline(baseline) if baseline else set()
+    known = _read_baseline(baseline) if baseline else []
     findings: list[Finding] = []
     names = []
     for path in paths:
         subject = load_subject(Path(path), tags)
         names.append(str(subject.file))
         findings += lint_subject(subject, tier=tier, today=today)
-    kept = [f for f in findings if (f.rule, f.file, f.pointer) not in known]
-    return LintResult(tuple(kept), len(findings) - len(kept), tuple(names))
+    kept = [f for f in findings if (f.rule, f.file, f.pointer) not in set(known)]
+    stale = [] if baseline is None else _stale_entries(
+        baseline, known, {(f.rule, f.file, f.pointer) for f in findings}, set(names))
+    return LintResult(tuple(kept + stale), len(findings) - len(kept), tuple(names))
 
 
 def load_subject(path: Path, tags: tuple[str, ...] = ("serve",)) -> Subject:
@@ -192,7 +196,24 @@ def write_baseline(result: LintResult, path: Path) -> None:
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
-def _read_baseline(path: Path) -> set[tuple[str, str, str]]:
+def _stale_entries(baseline: Path, known: list[tuple[str, str, str]],
+                   found: set[tuple[str, str, str]], linted: set[str]) -> list[Finding]:
+    """A finding per baseline entry of a linted file that matches no finding of this run
+    (an entry for a file not linted this time is not judged)."""
+    lines = pointer_lines(baseline.read_text(encoding="utf-8"))
+    stale = []
+    for i, (rule_id, file, ptr) in enumerate(known):
+        if file in linted and (rule_id, file, ptr) not in found:
+            place = f"/findings/{i}"
+            stale.append(Finding("BASELINE_STALE", META_RULES["BASELINE_STALE"][0],
+                                 str(baseline), place,
+                                 f"the baseline entry {rule_id} at {file} {ptr} matches no "
+                                 "finding; remove it (or rewrite the baseline with "
+                                 "--write-baseline)", lines.get(place)))
+    return stale
+
+
+def _read_baseline(path: Path) -> list[tuple[str, str, str]]:
     from harness.contract.document import parse
 
     data = parse(path)
@@ -201,6 +222,6 @@ def _read_baseline(path: Path) -> set[tuple[str, str, str]]:
             isinstance(e, dict) and {"rule", "file", "pointer"} <= set(e) for e in entries):
         raise HarnessError("not a lint baseline: expected {\"version\": 1, \"findings\": "
                            "[{\"rule\", \"file\", \"pointer\"}, ...]}", file=path)
-    return {(e["rule"], e["file"], e["pointer"]) for e in entries}
+    return [(e["rule"], e["file"], e["pointer"]) for e in entries]
 
 

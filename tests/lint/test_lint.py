@@ -214,6 +214,26 @@ def test_a_baseline_keeps_legacy_findings_quiet_and_new_ones_loud(tmp_path: Path
     assert loud.failed
 
 
+def test_a_stale_baseline_entry_is_reported(tmp_path: Path) -> None:
+    legacy = write(tmp_path / "c.json", BAD)
+    other = write(tmp_path / "other.json", renamed(GOOD, "outputs", "class_id", "dense_3"))
+    baseline = tmp_path / "baseline.json"
+    write_baseline(lint_paths([legacy, other]), baseline)
+    write(tmp_path / "c.json", GOOD)  # the legacy finding is fixed: its entry is stale
+    result = lint_paths([legacy], baseline=baseline)
+    assert OUTPUTS["text"](result).splitlines() == [
+        f"{baseline}:4: /findings/0: warning BASELINE_STALE: the baseline entry "
+        f"GENERIC_TENSOR_NAME at {legacy} /signatures/classify/inputs/input_1 matches no finding; "
+        "remove it (or rewrite the baseline with --write-baseline)",
+        "0 error(s), 1 warning(s), 0 info in 1 file(s)"]
+    assert not result.failed  # a warning: the run still passes
+    # the entry of a file this run did not lint is not judged; both files: one stale entry
+    assert [f.rule for f in lint_paths([other], baseline=baseline).findings] == []
+    both = lint_paths([legacy, other], baseline=baseline)
+    assert [(f.rule, f.pointer) for f in both.findings] == [("BASELINE_STALE", "/findings/0")]
+    assert both.baselined == 1
+
+
 # ----------------------------------------------------------------------------- models
 
 
