@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.errors import BackendUnavailable, HarnessError
-from harness.options import FLEET_OPTIONS, OPTIONS, add_to_argparse
+from harness.options import CONTRACT_RUN_OPTIONS, FLEET_OPTIONS, OPTIONS, add_to_argparse
 from harness.printable import printable
 
 OK = 0
@@ -174,8 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
                 "'--' given to pytest as they are (e.g. -- -k inputs -x). The exit code is "
                 "pytest's: 0 all passed, 1 a check failed; 2 for an unusable contract or model "
                 "path, or when no check was collected (e.g. -k matched nothing); 3 for "
-                "pytest's internal errors.", _check)
+                "pytest's internal errors. --format json|junit|sarif writes the results for CI "
+                "(to stdout, pytest's own lines then going to stderr, or to -o FILE) and "
+                "changes no exit code; an unusable contract or model path (exit 2) writes no "
+                "report.", _check)
     p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")
+    p.add_argument("--format", dest="output_format", default="text",
+                   choices=["text", "json", "junit", "sarif"],
+                   help="output format (default text: pytest's lines); json is the run report "
+                        "(schema check-report-v1), junit a test case per check, sarif SARIF "
+                        "2.1.0 with a result per failed check at the contract file and the line "
+                        "of the signature or tensor it is about")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="with --format json|junit|sarif: write it here, not stdout")
     add_to_argparse(p, [o.dest for o in OPTIONS
                         if o.dest != "contract" and o.dest not in FLEET_OPTIONS])
 
@@ -289,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--workers", default=None, metavar="N",
                    help="run on N processes (pytest-xdist; 'auto' = one per CPU); a model's "
                         "cases stay on one worker")
-    add_to_argparse(p, [o.dest for o in OPTIONS if o.dest not in ("contract", "model", "fleet")])
+    add_to_argparse(p, [o.dest for o in OPTIONS if o.dest not in ("contract", "model", "fleet")
+                        and o.dest not in CONTRACT_RUN_OPTIONS])
 
     p = command("merge", "combine shard results",
                 "Combine the fleet-result.json files of the shards of one fleet run into one "
@@ -392,9 +404,27 @@ def _check(ns: argparse.Namespace) -> int:
     for model in ns.model or contract.models:
         resolve_model(model, hint=hint)  # a path that does not exist: exit 2
     args = ["--contract", str(ns.contract_file)]
-    return _run_pytest(args + _option_args(ns, exclude=("contract",)) + list(ns.passthrough),
-                       f"model-contract check: no check was collected for {ns.contract_file} "
-                       "(did a -k or -m expression after '--' match nothing?)")
+    args += _option_args(ns, exclude=("contract",)) + list(ns.passthrough)
+    nothing = (f"model-contract check: no check was collected for {ns.contract_file} (did a -k "
+               "or -m expression after '--' match nothing?)")
+    if ns.output_format == "text":
+        if ns.output:
+            raise UsageError("-o FILE goes with --format json|junit|sarif (pytest's own lines "
+                             "go to stdout)")
+        return _run_pytest(args, nothing)
+    if ns.output:
+        return _run_pytest(args + ["--report", f"{ns.output_format}:{ns.output}"], nothing)
+    import contextlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="model-contract-check-") as tmp:
+        out = Path(tmp) / f"report.{ns.output_format}"
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the report alone
+            code = _run_pytest(args + ["--report", f"{ns.output_format}:{out}"], nothing)
+        if out.is_file():
+            sys.stdout.write(out.read_text(encoding="utf-8"))
+            sys.stdout.flush()
+    return code
 
 
 def _option_args(ns: argparse.Namespace, exclude: Sequence[str]) -> list[str]:
