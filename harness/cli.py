@@ -593,7 +593,7 @@ def _lint(ns: argparse.Namespace) -> int:
 
 
 def _rules(ns: argparse.Namespace) -> int:
-    from harness.lint.rules import RULES, load_plugins, reference_markdown
+    from harness.lint.rules import META_RULES, RULES, load_plugins, reference_markdown
 
     load_plugins()
     if ns.markdown:
@@ -601,6 +601,10 @@ def _rules(ns: argparse.Namespace) -> int:
         return OK
     for r in RULES.values():
         print(f"{r.id:<26} {r.tier:<8} {r.level:<8} {r.doc}")
+        for o in r.options:
+            print(f"{'':<26} option {o.name} (default {json.dumps(o.default)}): {o.doc}")
+    for rule_id, (level, doc) in META_RULES.items():
+        print(f"{rule_id:<26} {'-':<8} {level:<8} {doc}")
     return OK
 
 

@@ -18,18 +18,9 @@ from typing import Any, Iterable, Mapping
 import harness.lint.house  # noqa: F401 - registers the built-in rules
 from harness.contract.lines import pointer_lines
 from harness.errors import ContractError, HarnessError
-from harness.lint.rules import RULES, TIERS, Finding, in_tier
+from harness.lint.rules import META_RULES, RULES, TIERS, Finding, in_tier
 
 DEFAULT_TIER = "basic"
-#: rules about the ignores themselves: id -> (level, one-line doc)
-META_RULES = {
-    "IGNORE_STALE": ("warning", "An ignore matches no finding: remove it."),
-    "IGNORE_EXPIRED": ("warning", "An ignore is past its `expires` date and no longer applies."),
-    "IGNORE_FORBIDDEN": ("error", "An ignore of a rule whose level a standard locks, where the "
-                                  "standard sets `forbid_ignoring_locked`; it does not apply."),
-    "BASELINE_STALE": ("warning", "A `--baseline` entry for a linted file matches no finding: "
-                                  "remove it (or rewrite the baseline with `--write-baseline`)."),
-}
 
 
 @dataclass(frozen=True)
@@ -101,21 +92,60 @@ def lint_subject(subject: Subject, *, tier: str | None = None,
     tier = tier or config.get("tier", DEFAULT_TIER)
     if tier not in TIERS:
         raise HarnessError(f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
-    levels: Mapping[str, str] = config.get("rules", {})
-    for rule_id in levels:
+    settings: Mapping[str, Any] = config.get("rules", {})
+    levels: dict[str, str] = {}
+    options: dict[str, Mapping[str, Any]] = {}
+    for rule_id, setting in settings.items():
         if rule_id not in RULES and rule_id not in META_RULES:
             raise ContractError(f"no lint rule named {rule_id!r} (model-contract rules lists "
                                 "them)", file=subject.file, place=f"/lint/rules/{rule_id}")
+        if isinstance(setting, str):
+            levels[rule_id] = setting
+            continue
+        if "level" in setting:
+            levels[rule_id] = setting["level"]
+        options[rule_id] = _checked_options(subject, rule_id, setting.get("options") or {})
     findings: list[Finding] = []
     for r in RULES.values():
         level = levels.get(r.id, r.level)
         if level == "off" or subject.kind not in r.subjects:
             continue
-        if not in_tier(r, tier) and r.id not in levels:
+        if not in_tier(r, tier) and r.id not in settings:
             continue
-        for ptr, message in r.check(subject.data):
+        for ptr, message in r.run(subject.data, options.get(r.id)):
             findings.append(_finding(subject, r.id, level, ptr, message))
     return _apply_ignores(subject, config, levels, findings, today)
+
+
+def _checked_options(subject: Subject, rule_id: str, given: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``given`` (a rule's options in the lint block), checked against the rule's declared
+    options and their schemas: the published schemas check the built-in rules' options, this
+    also checks those of plugin rules (and of a model, which is never schema-validated)."""
+    from harness.contract.document import schema_problems
+    from harness.contract.load import schema as contract_schema
+
+    declared = {o.name: o for o in RULES[rule_id].options} if rule_id in RULES else {}
+    place = f"/lint/rules/{rule_id}/options"
+    for name, value in given.items():
+        if name not in declared:
+            known = ", ".join(declared) or "none"
+            raise ContractError(f"{rule_id} has no option {name!r} (its options: {known})",
+                                file=subject.file, place=f"{place}/{name}")
+        option_schema = {"$defs": contract_schema()["$defs"], **declared[name].schema}
+        problems = schema_problems(value, option_schema)
+        if problems:
+            where, message = problems[0]
+            raise ContractError(message, file=subject.file,
+                                place=f"{place}/{name}{'' if where == '/' else where}")
+        if declared[name].schema.get("format") == "regex":
+            import re
+
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ContractError(f"{value!r} is not a regular expression ({exc})",
+                                    file=subject.file, place=f"{place}/{name}") from None
+    return given
 
 
 def _finding(subject: Subject, rule_id: str, level: str, ptr: str, message: str) -> Finding:
@@ -182,7 +212,8 @@ def _meta(subject: Subject, rule_id: str, levels: Mapping[str, str], place: str,
 
 
 def _level_locked(subject: Subject, rule_id: str) -> bool:
-    return any(f"/lint/rules/{rule_id}" == p or f"/lint/rules/{rule_id}".startswith(p + "/")
+    setting = f"/lint/rules/{rule_id}"
+    return any(p in (setting, setting + "/level") or setting.startswith(p + "/")
                for p in subject.locked)
 
 
