@@ -577,6 +577,8 @@ def _lint(ns: argparse.Namespace) -> int:
     from harness.lint.run import lint_paths, write_baseline
 
     load_plugins()
+    if any(Path(p).is_dir() for p in ns.paths):  # a SavedModel: its reader imports TensorFlow
+        _import_tensorflow()
     baseline = Path(ns.baseline) if ns.baseline else None
     result = lint_paths(ns.paths, tier=ns.tier, baseline=baseline, tags=_tags(ns.tags))
     if ns.write_baseline:
