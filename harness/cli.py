@@ -271,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record every current finding in FILE (then exit 0)")
     p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
                    help="MetaGraph tag-set of models (default: serve)")
+    p.add_argument("--standard", metavar="FILE|PACKAGE:NAME",
+                   help="lint SavedModels with this standard's lint settings (tier, levels, "
+                        "options), as a contract that extends it would be; contracts take "
+                        "theirs from their own extends")
 
     p = command("rules", "list the lint rules",
                 "List every lint rule (built in and from installed plugins): id, tier, default "
@@ -580,7 +584,8 @@ def _lint(ns: argparse.Namespace) -> int:
     if any(Path(p).is_dir() for p in ns.paths):  # a SavedModel: its reader imports TensorFlow
         _import_tensorflow()
     baseline = Path(ns.baseline) if ns.baseline else None
-    result = lint_paths(ns.paths, tier=ns.tier, baseline=baseline, tags=_tags(ns.tags))
+    result = lint_paths(ns.paths, tier=ns.tier, baseline=baseline, tags=_tags(ns.tags),
+                        standard=ns.standard)
     if ns.write_baseline:
         write_baseline(result, Path(ns.write_baseline))
         print(f"wrote {ns.write_baseline}: {len(result.findings)} finding(s) recorded")

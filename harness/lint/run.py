@@ -52,14 +52,16 @@ class LintResult:
 
 def lint_paths(paths: Iterable[str | Path], *, tier: str | None = None,
                baseline: Path | None = None, tags: tuple[str, ...] = ("serve",),
-               today: datetime.date | None = None) -> LintResult:
-    """Lint every contract file or SavedModel in ``paths``."""
+               today: datetime.date | None = None, standard: str | None = None) -> LintResult:
+    """Lint every contract file or SavedModel in ``paths`` (SavedModels with the lint
+    settings of ``standard``, a path or PACKAGE:NAME, when given)."""
     today = today or datetime.date.today()
     known = _read_baseline(baseline) if baseline else []
+    house = _standard_lint(standard) if standard else None
     findings: list[Finding] = []
     names = []
     for path in paths:
-        subject = load_subject(Path(path), tags)
+        subject = load_subject(Path(path), tags, house)
         names.append(str(subject.file))
         findings += lint_subject(subject, tier=tier, today=today)
     kept = [f for f in findings if (f.rule, f.file, f.pointer) not in set(known)]
@@ -68,13 +70,30 @@ def lint_paths(paths: Iterable[str | Path], *, tier: str | None = None,
     return LintResult(tuple(kept + stale), len(findings) - len(kept), tuple(names))
 
 
-def load_subject(path: Path, tags: tuple[str, ...] = ("serve",)) -> Subject:
+def _standard_lint(ref: str) -> tuple[Mapping[str, Any], Mapping[str, Path]]:
+    """The ``lint`` block of the standard ``ref`` (a path, or PACKAGE:NAME) as resolved, with
+    the file each of its values came from."""
+    from harness.contract.standard import load_standard, locate
+
+    if ref.endswith(".json") and not Path(ref).is_file():
+        raise HarnessError(f"--standard {ref}: no such standard file")
+    resolved = load_standard(locate(ref, Path.cwd() / "--standard", "/"))
+    return (resolved.data.get("lint") or {},
+            {ptr: file for ptr, file in resolved.origins.items() if ptr.startswith("/lint/")})
+
+
+def load_subject(path: Path, tags: tuple[str, ...] = ("serve",),
+                 house: tuple[Mapping[str, Any], Mapping[str, Path]] | None = None) -> Subject:
+    """A contract as it resolves, or a SavedModel as ``init`` reads it (with the lint
+    settings ``house`` of a standard, when given)."""
     if path.is_dir():
         from harness.contract.init import contract_from_model
 
         result = contract_from_model(path, tags=tags)
         pb = result.model_dir / "saved_model.pb"
-        return Subject("model", pb, result.data, {}, {}, frozenset())
+        if house is None:
+            return Subject("model", pb, result.data, {}, {}, frozenset())
+        return Subject("model", pb, dict(result.data, lint=house[0]), {}, house[1], frozenset())
     from harness.contract.load import load_contract
     from harness.contract.standard import resolve
 
