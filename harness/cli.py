@@ -483,18 +483,10 @@ def _diff(ns: argparse.Namespace) -> int:
     verdicts = [judge(r, groups) for r in results]
     failed = any(v.failed for v in verdicts)
     fmt = ns.output_format or ("json" if ns.json else "text")
-    if fmt in ("junit", "sarif"):
+    if fmt != "text":
         from harness.contract import release_output
 
-        print(release_output.junit(results, verdicts) if fmt == "junit"
-              else release_output.sarif(results, verdicts, groups))
-    elif fmt == "json":
-        print(json.dumps({"breaking": any(r.breaking for r in results), "failed": failed,
-                          "gate": list(groups),
-                          "diffs": [dict(r.as_dict(), verdict={"failed": v.failed,
-                                                               "reasons": list(v.reasons),
-                                                               "warnings": list(v.warnings)})
-                                    for r, v in zip(results, verdicts)]}, indent=2))
+        print(release_output.OUTPUTS[fmt](results, verdicts, groups))
     else:
         blocks = []
         for result, verdict in zip(results, verdicts):

@@ -208,6 +208,18 @@ def test_diff_against_a_git_revision_gates_on_the_version(pytester: pytest.Pytes
     sarif = json.loads(result.stdout.str())
     assert sarif_problems(sarif) == []
     assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["BREAKING_SHAPE", "VERSION"]
+    result = cli(pytester, "diff", "contracts/x.json", "--against", "main:contracts/x.json",
+                 "--format", "json")
+    import jsonschema
+
+    report = json.loads(result.stdout.str())
+    schema = json.loads((ROOT / "contracts" / "schema" / "diff-report-v1.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(report)
+    assert report["failed"] is True and report["diffs"][0]["verdict"]["reasons"] == [
+        "1 breaking change(s) without a major version bump (1.2.0 -> 1.3.0); release it as 2.0.0"]
+    suite = ET.fromstring(cli(pytester, "diff", "contracts/x.json", "--against",
+                              "main:contracts/x.json", "--format", "junit").stdout.str())
+    assert suite.get("failures") == "1"
     assert cli(pytester, "diff", "contracts/x.json", "--against", "main:contracts/x.json",
                "--gate", "tensor").ret == 0
 
