@@ -4,9 +4,11 @@ Contracts: 1,000 generated in a temporary folder, half of them extending a gener
 two-level standard (org -> domain), half written flat; each is validated (``load_contract``,
 what ``model-contract validate`` does) and linted (``lint_paths``, tier strict) in the same
 run. Models: 100 copies of the bundled fixture SavedModels (each a fresh folder, so nothing
-is remembered between them) linted from ``saved_model.pb``. Reported: seconds per contract
-and per model, and each as a ratio to validating one contract (figures vary by machine; the
-ratios are what to compare).
+is remembered between them) linted from ``saved_model.pb``. The three are measured in
+interleaved rounds (each round validates and lints its share of the contracts, then lints its
+share of the models), so a shared machine's changing load weighs on all alike. Reported: the
+median per round of the seconds per contract and per model, and of each as a ratio to
+validating one contract (figures vary by machine; the ratios are what to compare).
 
     .tox/tests/bin/python benchmarks/bench_lint.py [--json]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -79,35 +82,50 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help=f"also write {DEFAULT_JSON.name}")
     parser.add_argument("--contracts", type=int, default=1000)
     parser.add_argument("--models", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds (validate, lint contracts, lint models), so a "
+                             "shared machine's changing load weighs on all three alike; the "
+                             "ratios reported are the medians of the rounds' ratios")
     ns = parser.parse_args()
+    rounds = max(1, ns.rounds)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = write_project(folder, ns.contracts)
-        start = time.perf_counter()
-        for path in paths:
-            load_contract(path)
-        validate_s = (time.perf_counter() - start) / len(paths)
-        start = time.perf_counter()
-        contract_result = lint_paths(paths, tier="strict")
-        lint_s = (time.perf_counter() - start) / len(paths)
         models = []
         for i in range(ns.models):
             target = folder / "models" / f"m{i:03d}"
             shutil.copytree(FIXTURES / MODELS[i % len(MODELS)], target)
             models.append(target)
         lint_paths(models[:1])  # the first read imports TensorFlow's protobuf classes
-        start = time.perf_counter()
-        model_result = lint_paths(models[1:], tier="strict")
-        model_s = (time.perf_counter() - start) / (len(models) - 1)
+        models = models[1:]
+        rows = []
+        contract_findings = model_findings = 0
+        for r in range(rounds):
+            mine = paths[r::rounds]
+            my_models = models[r::rounds]
+            start = time.perf_counter()
+            for path in mine:
+                load_contract(path)
+            validate_s = (time.perf_counter() - start) / len(mine)
+            start = time.perf_counter()
+            contract_findings += len(lint_paths(mine, tier="strict").findings)
+            lint_s = (time.perf_counter() - start) / len(mine)
+            start = time.perf_counter()
+            model_findings += len(lint_paths(my_models, tier="strict").findings)
+            model_s = (time.perf_counter() - start) / len(my_models)
+            rows.append((validate_s, lint_s, model_s))
+    validate_ms = statistics.median(v for v, _, _ in rows) * 1000
     figures = {
-        "contracts": len(paths), "models": len(models),
-        "validate_ms_per_contract": round(validate_s * 1000, 3),
-        "lint_ms_per_contract": round(lint_s * 1000, 3),
-        "lint_ms_per_model": round(model_s * 1000, 3),
-        "lint_contract_over_validate": round(lint_s / validate_s, 2),
-        "lint_model_over_validate": round(model_s / validate_s, 2),
-        "contract_findings": len(contract_result.findings),
-        "model_findings": len(model_result.findings),
+        "contracts": len(paths), "models": len(models) + 1, "rounds": rounds,
+        "validate_ms_per_contract": round(validate_ms, 3),
+        "lint_ms_per_contract": round(statistics.median(c for _, c, _ in rows) * 1000, 3),
+        "lint_ms_per_model": round(statistics.median(m for _, _, m in rows) * 1000, 3),
+        "lint_contract_over_validate": round(statistics.median(c / v for v, c, _ in rows), 2),
+        "lint_model_over_validate": round(statistics.median(m / v for v, _, m in rows), 2),
+        "contract_over_validate_per_round": [round(c / v, 2) for v, c, _ in rows],
+        "model_over_validate_per_round": [round(m / v, 2) for v, _, m in rows],
+        "contract_findings": contract_findings,
+        "model_findings": model_findings,
     }
     print(json.dumps(figures, indent=2))
     if ns.json:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.errors import BackendUnavailable, HarnessError
-from harness.options import FLEET_OPTIONS, OPTIONS, add_to_argparse
+from harness.options import CONTRACT_RUN_OPTIONS, FLEET_OPTIONS, OPTIONS, add_to_argparse
 from harness.printable import printable
 
 OK = 0
@@ -174,8 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
                 "'--' given to pytest as they are (e.g. -- -k inputs -x). The exit code is "
                 "pytest's: 0 all passed, 1 a check failed; 2 for an unusable contract or model "
                 "path, or when no check was collected (e.g. -k matched nothing); 3 for "
-                "pytest's internal errors.", _check)
+                "pytest's internal errors. --format json|junit|sarif writes the results for CI "
+                "(to stdout, pytest's own lines then going to stderr, or to -o FILE) and "
+                "changes no exit code; an unusable contract or model path (exit 2) writes no "
+                "report.", _check)
     p.add_argument("contract_file", metavar="CONTRACT", help="contract JSON file")
+    p.add_argument("--format", dest="output_format", default="text",
+                   choices=["text", "json", "junit", "sarif"],
+                   help="output format (default text: pytest's lines); json is the run report "
+                        "(schema check-report-v1), junit a test case per check, sarif SARIF "
+                        "2.1.0 with a result per failed check at the contract file and the line "
+                        "of the signature or tensor it is about")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="with --format json|junit|sarif: write it here, not stdout")
     add_to_argparse(p, [o.dest for o in OPTIONS
                         if o.dest != "contract" and o.dest not in FLEET_OPTIONS])
 
@@ -260,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record every current finding in FILE (then exit 0)")
     p.add_argument("--tags", default="serve", metavar="TAG[,TAG]",
                    help="MetaGraph tag-set of models (default: serve)")
+    p.add_argument("--standard", metavar="FILE|PACKAGE:NAME",
+                   help="lint SavedModels with this standard's lint settings (tier, levels, "
+                        "options), as a contract that extends it would be; contracts take "
+                        "theirs from their own extends")
 
     p = command("rules", "list the lint rules",
                 "List every lint rule (built in and from installed plugins): id, tier, default "
@@ -289,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--workers", default=None, metavar="N",
                    help="run on N processes (pytest-xdist; 'auto' = one per CPU); a model's "
                         "cases stay on one worker")
-    add_to_argparse(p, [o.dest for o in OPTIONS if o.dest not in ("contract", "model", "fleet")])
+    add_to_argparse(p, [o.dest for o in OPTIONS if o.dest not in ("contract", "model", "fleet")
+                        and o.dest not in CONTRACT_RUN_OPTIONS])
 
     p = command("merge", "combine shard results",
                 "Combine the fleet-result.json files of the shards of one fleet run into one "
@@ -395,9 +411,27 @@ def _check(ns: argparse.Namespace) -> int:
     for model in ns.model or contract.models:
         resolve_model(model, hint=hint)  # a path that does not exist: exit 2
     args = ["--contract", str(ns.contract_file)]
-    return _run_pytest(args + _option_args(ns, exclude=("contract",)) + list(ns.passthrough),
-                       f"model-contract check: no check was collected for {ns.contract_file} "
-                       "(did a -k or -m expression after '--' match nothing?)")
+    args += _option_args(ns, exclude=("contract",)) + list(ns.passthrough)
+    nothing = (f"model-contract check: no check was collected for {ns.contract_file} (did a -k "
+               "or -m expression after '--' match nothing?)")
+    if ns.output_format == "text":
+        if ns.output:
+            raise UsageError("-o FILE goes with --format json|junit|sarif (pytest's own lines "
+                             "go to stdout)")
+        return _run_pytest(args, nothing)
+    if ns.output:
+        return _run_pytest(args + ["--report", f"{ns.output_format}:{ns.output}"], nothing)
+    import contextlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="model-contract-check-") as tmp:
+        out = Path(tmp) / f"report.{ns.output_format}"
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the report alone
+            code = _run_pytest(args + ["--report", f"{ns.output_format}:{out}"], nothing)
+        if out.is_file():
+            sys.stdout.write(out.read_text(encoding="utf-8"))
+            sys.stdout.flush()
+    return code
 
 
 def _option_args(ns: argparse.Namespace, exclude: Sequence[str]) -> list[str]:
@@ -452,18 +486,10 @@ def _diff(ns: argparse.Namespace) -> int:
     verdicts = [judge(r, groups) for r in results]
     failed = any(v.failed for v in verdicts)
     fmt = ns.output_format or ("json" if ns.json else "text")
-    if fmt in ("junit", "sarif"):
+    if fmt != "text":
         from harness.contract import release_output
 
-        print(release_output.junit(results, verdicts) if fmt == "junit"
-              else release_output.sarif(results, verdicts, groups))
-    elif fmt == "json":
-        print(json.dumps({"breaking": any(r.breaking for r in results), "failed": failed,
-                          "gate": list(groups),
-                          "diffs": [dict(r.as_dict(), verdict={"failed": v.failed,
-                                                               "reasons": list(v.reasons),
-                                                               "warnings": list(v.warnings)})
-                                    for r, v in zip(results, verdicts)]}, indent=2))
+        print(release_output.OUTPUTS[fmt](results, verdicts, groups))
     else:
         blocks = []
         for result, verdict in zip(results, verdicts):
@@ -550,8 +576,11 @@ def _lint(ns: argparse.Namespace) -> int:
     from harness.lint.run import lint_paths, write_baseline
 
     load_plugins()
+    if any(Path(p).is_dir() for p in ns.paths):  # a SavedModel: its reader imports TensorFlow
+        _import_tensorflow()
     baseline = Path(ns.baseline) if ns.baseline else None
-    result = lint_paths(ns.paths, tier=ns.tier, baseline=baseline, tags=_tags(ns.tags))
+    result = lint_paths(ns.paths, tier=ns.tier, baseline=baseline, tags=_tags(ns.tags),
+                        standard=ns.standard)
     if ns.write_baseline:
         write_baseline(result, Path(ns.write_baseline))
         print(f"wrote {ns.write_baseline}: {len(result.findings)} finding(s) recorded")
@@ -566,7 +595,7 @@ def _lint(ns: argparse.Namespace) -> int:
 
 
 def _rules(ns: argparse.Namespace) -> int:
-    from harness.lint.rules import RULES, load_plugins, reference_markdown
+    from harness.lint.rules import META_RULES, RULES, load_plugins, reference_markdown
 
     load_plugins()
     if ns.markdown:
@@ -574,6 +603,10 @@ def _rules(ns: argparse.Namespace) -> int:
         return OK
     for r in RULES.values():
         print(f"{r.id:<26} {r.tier:<8} {r.level:<8} {r.doc}")
+        for o in r.options:
+            print(f"{'':<26} option {o.name} (default {json.dumps(o.default)}): {o.doc}")
+    for rule_id, (level, doc) in META_RULES.items():
+        print(f"{rule_id:<26} {'-':<8} {level:<8} {doc}")
     return OK
 
 

@@ -41,6 +41,12 @@ OPTIONS: tuple[OptionDef, ...] = (
               "'Reproduce with:' line names, with its .json beside it) instead of fuzzing: "
               "only the test that saved it runs, and its reports go to RESULTS-DIR/replay.",
               {"default": None, "metavar": "NPZ"}),
+    OptionDef("--report", "report", "Also write the results in a format CI systems read "
+              "(repeatable): FORMAT:FILE, FORMAT one of json (the run report; schema "
+              "check-report-v1), junit (a test case per check, with the contract's file and "
+              "line) or sarif (SARIF 2.1.0: a result per failed check at the contract file and "
+              "the line of the signature or tensor it is about).",
+              {"action": "append", "default": [], "metavar": "FORMAT:FILE"}),
     OptionDef("--tflite", "tflite", "A .tflite file your pipeline produced, checked as is "
               "instead of exporting one; giving it adds the tflite checks even when the "
               "contract's \"formats\" and --backend do not name tflite.",
@@ -96,6 +102,8 @@ OPTIONS: tuple[OptionDef, ...] = (
 
 #: The options of a fleet run (not of ``check``, which takes one contract).
 FLEET_OPTIONS = ("fleet", "fleet_contracts", "shard", "shard_durations")
+#: The options of a --contract run only (not of ``fleet``, which writes its own results).
+CONTRACT_RUN_OPTIONS = ("report",)
 
 
 def markdown_rows() -> list[str]:
@@ -131,6 +139,8 @@ class RunOptions:
     examples: int | None = None
     results_dir: Path = Path(".model-contract/results")
     replay: Path | None = None
+    #: (format, file) of each --report
+    reports: tuple[tuple[str, Path], ...] = ()
     tflite: Path | None = None
     onnx: Path | None = None
     tfjs: Path | None = None
@@ -172,6 +182,8 @@ class RunOptions:
             examples=get("examples"),
             results_dir=path("results_dir") or Path(".model-contract/results"),
             replay=path("replay"),
+            reports=tuple((fmt, Path(file)) for fmt, _, file in
+                          (str(r).partition(":") for r in get("report") or ())),
             tflite=path("tflite"),
             onnx=path("onnx"),
             tfjs=path("tfjs"),

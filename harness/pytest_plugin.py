@@ -64,10 +64,21 @@ def pytest_configure(config: pytest.Config) -> None:
     for family, text in FAMILIES.items():
         config.addinivalue_line("markers", f"{family}: {text}")
     if options.fleet is not None:
+        if options.reports:
+            raise pytest.UsageError("--report writes the results of a --contract run; a fleet "
+                                    "run writes RESULTS-DIR/fleet/fleet-result.json (and "
+                                    "pytest's --junitxml works for both)")
         _configure_fleet(config, options)
         return
     if not options.contracts:
         return
+    from harness.report.ci import parse_report_option
+
+    for text in config.getoption("mc_report") or ():
+        try:
+            parse_report_option(text)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
     for fmt in ("tflite", "onnx"):
         given = options.artifact(fmt)
         if given is not None and not given.is_file():
@@ -462,11 +473,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section(title)
         for line in lines:
             terminalreporter.write_line(printable(line))
-    if not records:
-        return
     from harness.report import parity_table, report_from, write_reports
 
     report = report_from(records, record)
+    _write_ci_reports(terminalreporter, engine.options.reports, report)
+    if not records:
+        return
     if report["parity"]:
         terminalreporter.section("parity matrix (each format against the SavedModel)")
         for line in parity_table(report["parity"]):
@@ -477,6 +489,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     paths = write_reports(report, folder)
     terminalreporter.write_line(f"model-contract report: {paths['html']} (JSON: {paths['json']})")
 
+
+
+def _write_ci_reports(terminalreporter: Any, reports: Any, report: dict[str, Any]) -> None:
+    """Each --report FORMAT:FILE (written even when no check ran: a CI step reads it)."""
+    from harness.report.ci import CI_FORMATS
+
+    for fmt, file in reports:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(CI_FORMATS[fmt](report) + "\n", encoding="utf-8")
+        terminalreporter.write_line(f"model-contract {fmt} report: {file}")
 
 
 def _fleet_summary(terminalreporter: Any, config: pytest.Config, fleet: FleetRun,

@@ -1,4 +1,5 @@
-"""The release gate's results for CI: JUnit XML and SARIF 2.1.0 (text and JSON are the CLI's).
+"""The release gate's results for CI: JSON (schema diff-report-v1), JUnit XML and SARIF 2.1.0
+(text is the CLI's).
 
 Each diff is a JUnit test case failing with one failure per reason; in SARIF every breaking
 change of a gated group is a result (an error when the gate fails, a note when a major
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from harness.contract.diff import BREAKING, GROUPS, Change, DiffResult
@@ -19,11 +20,15 @@ from harness.contract.lines import pointer_lines
 from harness.contract.release import Verdict
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+REPORT_SCHEMA_ID = "https://model-contract.dev/schema/diff-report-v1.schema.json"
 
 
 def pointer_of(change: Change) -> str:
-    """The JSON pointer (contract coordinates) of the element ``change`` is about."""
-    where = change.where.split(" -> ")[0]
+    """The JSON pointer (contract coordinates) of the element ``change`` is about, on the
+    NEW side (a rename points at the new name)."""
+    where, _, twin = change.where.partition(" -> ")
+    if twin:
+        where = "/".join(where.split("/")[:-1] + [twin])
     if where == "tags":
         return "/tags"
     if where.startswith("assets/"):
@@ -33,7 +38,25 @@ def pointer_of(change: Change) -> str:
     return "/" + "/".join(["signatures", *parts, *tail])
 
 
-def junit(results: Sequence[DiffResult], verdicts: Sequence[Verdict]) -> str:
+def as_json(results: Sequence[DiffResult], verdicts: Sequence[Verdict],
+            groups: Sequence[str]) -> str:
+    """Every diff with its changes (each with the JSON pointer it is about) and the gate's
+    verdict."""
+    diffs = []
+    for result, verdict in zip(results, verdicts):
+        data = result.as_dict()
+        data["changes"] = [dict(c.as_dict(), pointer=pointer_of(c)) for c in result.changes]
+        data["verdict"] = {"failed": verdict.failed, "reasons": list(verdict.reasons),
+                           "warnings": list(verdict.warnings)}
+        diffs.append(data)
+    return json.dumps({"$schema": REPORT_SCHEMA_ID, "version": 1,
+                       "breaking": any(r.breaking for r in results),
+                       "failed": any(v.failed for v in verdicts), "gate": list(groups),
+                       "diffs": diffs}, indent=2)
+
+
+def junit(results: Sequence[DiffResult], verdicts: Sequence[Verdict],
+          groups: Sequence[str] = GROUPS) -> str:
     cases = []
     for result, verdict in zip(results, verdicts):
         body = "".join(f"<failure type=\"release gate\" message={quoteattr(r)}>"
@@ -98,3 +121,8 @@ def _result(ids: list[str], rule: str, level: str, text: str, file: str, line: i
             "message": {"text": text},
             "locations": [{"physicalLocation": physical,
                            "logicalLocations": [{"fullyQualifiedName": ptr, "kind": "member"}]}]}
+
+
+Render = Callable[[Sequence[DiffResult], Sequence[Verdict], Sequence[str]], str]
+#: ``diff --format``: format -> renderer of (results, verdicts, gated groups)
+OUTPUTS: dict[str, Render] = {"json": as_json, "junit": junit, "sarif": sarif}

@@ -52,6 +52,10 @@ def loosenings(inherited: Any, value: Any, path: Path_,
                context: Context) -> Iterator[tuple[str, str]]:
     """(pointer, message) for every way ``value`` loosens ``inherited`` at ``path``."""
     key = str(path[-1]) if path else ""
+    if len(path) == 3 and path[:2] == ["lint", "rules"]:  # a lint rule's level and options
+        for message in _lint_rule_setting(inherited, value, path, context):
+            yield pointer(path), message
+        return
     rule = FIELD_RULES.get(key) if not _is_name_position(path) else None
     if rule is not None and not isinstance(inherited, dict):
         for message in rule(inherited, value, path, context):
@@ -174,3 +178,43 @@ def _shape(inherited: Any, value: Any, path: Path_, context: Context) -> Iterato
                 if bound and mine and not (mine["min"] >= bound["min"] and mine["max"] <= bound["max"]):
                     yield (f"{where} uses dim {now!r} [{mine['min']}, {mine['max']}], wider than "
                            f"dim {was!r} [{bound['min']}, {bound['max']}]")
+
+
+#: lint levels, quietest first: a file may raise a locked rule's level, never lower it
+LINT_LEVELS = ("off", "info", "warning", "error")
+#: lint rule options whose list a file may narrow to a subset (it asks for more then)
+NARROWING_OPTIONS = ("allowed", "verbs")
+
+
+@field_rule("level")
+def _lint_level(inherited: Any, value: Any, path: Path_, context: Context) -> Iterator[str]:
+    if inherited in LINT_LEVELS and (value not in LINT_LEVELS or
+                                     LINT_LEVELS.index(value) < LINT_LEVELS.index(inherited)):
+        yield (f"lowers the level {show(inherited)} to {show(value)}; a locked rule's level may "
+               "only be raised")
+
+
+def _lint_rule_setting(inherited: Any, value: Any, path: Path_,
+                       context: Context) -> Iterator[str]:
+    """A locked ``lint.rules.ID``: a level (or ``{"level", "options"}``) that may be raised,
+    options that are kept (or, for :data:`NARROWING_OPTIONS`, narrowed to a subset)."""
+    was: dict[str, Any] = {"level": inherited} if isinstance(inherited, str) else dict(inherited)
+    now: dict[str, Any] = ({"level": value} if isinstance(value, str)
+                           else dict(value) if isinstance(value, dict) else {})
+    if "level" in was:
+        if "level" not in now:
+            yield f"drops the level {show(was['level'])} the standard locks (write it again)"
+        else:
+            yield from _lint_level(was["level"], now["level"], path + ["level"], context)
+    options = now.get("options") or {}
+    for name, locked in (was.get("options") or {}).items():
+        if name not in options:
+            yield f"removes option {name!r} the standard locks"
+        elif name in NARROWING_OPTIONS and isinstance(locked, list) and isinstance(
+                options[name], list):
+            extra = [v for v in options[name] if v not in locked]
+            if extra:
+                yield (f"adds {show(extra)} to option {name!r} {show(locked)}; it may only be "
+                       "narrowed")
+        elif options[name] != locked:
+            yield f"changes option {name!r} {show(locked)} to {show(options[name])}"

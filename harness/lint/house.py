@@ -6,16 +6,19 @@ import re
 from typing import Any, Iterator, Mapping
 
 from harness.contract.json_limits import pointer
-from harness.lint.rules import rule
+from harness.lint.rules import RuleOption, rule
 
-SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+SNAKE_PATTERN = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
 GENERIC = re.compile(
     r"^(input|output|inputs|outputs|dense|conv2d|conv1d|flatten|dropout|activation|lambda|"
     r"concatenate|add|tf_op_layer|keras_tensor|args)(_\d+)?$|.*:\d+$|^StatefulPartitionedCall",
     re.IGNORECASE)
-SEMANTIC_DEFAULT = "serving_default"
 PROBABILITY_NAMES = re.compile(r"(prob|probs|probabilities|scores|softmax|likelihoods?)$")
-DISCOURAGED_DTYPES = ("float64", "complex64", "complex128", "bfloat16")
+#: the dtypes DTYPE_ALLOWED allows by default: every contract dtype but float64, bfloat16 and
+#: the complex ones
+ALLOWED_DTYPES = ("float16", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16",
+                  "uint32", "uint64", "bool", "string")
+NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
 
 
 def tensors(doc: Mapping[str, Any]) -> Iterator[tuple[str, str, str, Mapping[str, Any], str]]:
@@ -36,43 +39,73 @@ def generic_tensor_name(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 @rule("TENSOR_NAME_SNAKE_CASE", tier="basic", level="warning",
-      doc="Input and output names are lower_snake_case.")
-def tensor_name_snake_case(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+      doc="Input and output names are lower_snake_case (or match the house pattern).",
+      options=(RuleOption("pattern", {"type": "string", "format": "regex", "minLength": 1},
+                          SNAKE_PATTERN, "The regular expression every input and output name "
+                          "matches (Python `re`, matched from the start; anchor the end with "
+                          "`$`)."),))
+def tensor_name_snake_case(doc: Mapping[str, Any],
+                           options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    pattern = re.compile(options["pattern"])
+    what = ("is not lower_snake_case" if options["pattern"] == SNAKE_PATTERN
+            else f"does not match the pattern {options['pattern']!r}")
     for _, side, name, _, ptr in tensors(doc):
-        if not SNAKE.match(name):
-            yield ptr, f"{side[:-1]} {name!r} is not lower_snake_case"
+        if not pattern.match(name):
+            yield ptr, f"{side[:-1]} {name!r} {what}"
 
 
 @rule("SIGNATURE_NAME_SEMANTIC", tier="basic", level="warning",
       doc="At least one signature is named for what it does (`classify`, `embed`, `detect`), "
-          "not only `serving_default`.")
-def signature_name_semantic(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+          "not only `serving_default`; with `verbs`, every such name starts with one of them.",
+      options=(RuleOption("generic", NAMES, ["serving_default"], "Signature names that say "
+                          "nothing of what a signature does."),
+               RuleOption("verbs", {"anyOf": [{"type": "null"}, dict(NAMES, minItems=1)]}, None,
+                          "When set, every signature not in `generic` is named VERB or "
+                          "VERB_SOMETHING with one of these verbs (e.g. [\"classify\", "
+                          "\"embed\", \"detect\"]).")))
+def signature_name_semantic(doc: Mapping[str, Any],
+                            options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     names = list(doc.get("signatures") or {})
-    if names and all(n == SEMANTIC_DEFAULT for n in names):
-        yield "/signatures", ("the only signature is 'serving_default'; add one named for what "
-                              "it does (e.g. 'classify', 'embed')")
+    generic = list(options["generic"])
+    if names and all(n in generic for n in names):
+        only = " or ".join(repr(n) for n in dict.fromkeys(names))
+        yield "/signatures", (f"the only signature is {only}; add one named for what it does "
+                              "(e.g. 'classify', 'embed')")
+        return
+    verbs = options["verbs"]
+    if not verbs:
+        return
+    for name in names:
+        if name not in generic and not any(name == v or name.startswith(v + "_") for v in verbs):
+            yield (pointer(["signatures", name]),
+                   f"signature {name!r} does not start with an accepted verb "
+                   f"({', '.join(verbs)})")
 
 
 @rule("BATCH_DIM_FIRST", tier="basic", level="warning",
       doc="Batch is the first dim of every tensor: a dim named `batch` appears only first, and "
-          "when one tensor of a signature starts with `batch` all do.")
-def batch_dim_first(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+          "when one tensor of a signature starts with `batch` all do.",
+      options=(RuleOption("dim", {"type": "string", "minLength": 1}, "batch",
+                          "The name of the batch dim."),))
+def batch_dim_first(doc: Mapping[str, Any],
+                    options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    dim = options["dim"]
     batched: dict[str, bool] = {}
     for sig_name, _, _, tensor, _ in tensors(doc):
         shape = tensor.get("shape")
-        if isinstance(shape, list) and shape and shape[0] == "batch":
+        if isinstance(shape, list) and shape and shape[0] == dim:
             batched[sig_name] = True
     for sig_name, side, name, tensor, ptr in tensors(doc):
         shape = tensor.get("shape")
         if not isinstance(shape, list):
             continue
-        if "batch" in shape[1:]:
-            yield (pointer([*_split(ptr), "shape", shape.index("batch", 1)]),
-                   f"{side[:-1]} {name!r} has dim 'batch' at position {shape.index('batch', 1)}; "
-                   "batch is the first dim")
-        elif batched.get(sig_name) and (not shape or shape[0] != "batch"):
+        if dim in shape[1:]:
+            yield (pointer([*_split(ptr), "shape", shape.index(dim, 1)]),
+                   f"{side[:-1]} {name!r} has dim {dim!r} at position {shape.index(dim, 1)}; "
+                   f"{dim} is the first dim")
+        elif batched.get(sig_name) and (not shape or shape[0] != dim):
             yield (pointer([*_split(ptr), "shape"]),
-                   f"{side[:-1]} {name!r} does not start with 'batch' while other tensors of "
+                   f"{side[:-1]} {name!r} does not start with {dim!r} while other tensors of "
                    f"signature {sig_name!r} do")
 
 
@@ -115,13 +148,19 @@ def asset_declared(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 @rule("DTYPE_ALLOWED", tier="strict", level="error",
-      doc="Tensors use dtypes every format and client handles: no float64, bfloat16 or complex.")
-def dtype_allowed(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+      doc="Tensors use dtypes every format and client handles: by default no float64, bfloat16 "
+          "or complex.",
+      options=(RuleOption("allowed", {"type": "array", "items": {"$ref": "#/$defs/dtype"},
+                                      "uniqueItems": True, "minItems": 1},
+                          list(ALLOWED_DTYPES), "The dtypes inputs and outputs may have."),))
+def dtype_allowed(doc: Mapping[str, Any], options: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    allowed = list(options["allowed"])
+    advice = ("use one of float32, float16, integer, bool or string dtypes"
+              if sorted(allowed) == sorted(ALLOWED_DTYPES) else f"use one of {', '.join(allowed)}")
     for _, side, name, tensor, ptr in tensors(doc):
-        if tensor.get("dtype") in DISCOURAGED_DTYPES:
-            yield (pointer([*_split(ptr), "dtype"]),
-                   f"{side[:-1]} {name!r} is {tensor['dtype']}; use one of float32, float16, "
-                   "integer, bool or string dtypes")
+        dtype = tensor.get("dtype")
+        if isinstance(dtype, str) and dtype not in allowed:
+            yield (pointer([*_split(ptr), "dtype"]), f"{side[:-1]} {name!r} is {dtype}; {advice}")
 
 
 def _split(ptr: str) -> list[str]:

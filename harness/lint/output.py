@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 from xml.sax.saxutils import escape, quoteattr
 
-from harness.lint.rules import RULES
-from harness.lint.run import META_RULES, LintResult
+from harness.lint.rules import META_RULES, RULES
+from harness.lint.run import LintResult
 from harness.registry import Registry
 
 Render = Callable[[LintResult], str]

@@ -18,16 +18,9 @@ from typing import Any, Iterable, Mapping
 import harness.lint.house  # noqa: F401 - registers the built-in rules
 from harness.contract.lines import pointer_lines
 from harness.errors import ContractError, HarnessError
-from harness.lint.rules import RULES, TIERS, Finding, in_tier
+from harness.lint.rules import META_RULES, RULES, TIERS, Finding, in_tier
 
 DEFAULT_TIER = "basic"
-#: rules about the ignores themselves: id -> (level, one-line doc)
-META_RULES = {
-    "IGNORE_STALE": ("warning", "An ignore matches no finding: remove it."),
-    "IGNORE_EXPIRED": ("warning", "An ignore is past its `expires` date and no longer applies."),
-    "IGNORE_FORBIDDEN": ("error", "An ignore of a rule whose level a standard locks, where the "
-                                  "standard sets `forbid_ignoring_locked`; it does not apply."),
-}
 
 
 @dataclass(frozen=True)
@@ -59,27 +52,48 @@ class LintResult:
 
 def lint_paths(paths: Iterable[str | Path], *, tier: str | None = None,
                baseline: Path | None = None, tags: tuple[str, ...] = ("serve",),
-               today: datetime.date | None = None) -> LintResult:
-    """Lint every contract file or SavedModel in ``paths``."""
+               today: datetime.date | None = None, standard: str | None = None) -> LintResult:
+    """Lint every contract file or SavedModel in ``paths`` (SavedModels with the lint
+    settings of ``standard``, a path or PACKAGE:NAME, when given)."""
     today = today or datetime.date.today()
-    known = _read_baseline(baseline) if baseline else set()
+    known = _read_baseline(baseline) if baseline else []
+    house = _standard_lint(standard) if standard else None
     findings: list[Finding] = []
     names = []
     for path in paths:
-        subject = load_subject(Path(path), tags)
+        subject = load_subject(Path(path), tags, house)
         names.append(str(subject.file))
         findings += lint_subject(subject, tier=tier, today=today)
-    kept = [f for f in findings if (f.rule, f.file, f.pointer) not in known]
-    return LintResult(tuple(kept), len(findings) - len(kept), tuple(names))
+    kept = [f for f in findings if (f.rule, f.file, f.pointer) not in set(known)]
+    stale = [] if baseline is None else _stale_entries(
+        baseline, known, {(f.rule, f.file, f.pointer) for f in findings}, set(names))
+    return LintResult(tuple(kept + stale), len(findings) - len(kept), tuple(names))
 
 
-def load_subject(path: Path, tags: tuple[str, ...] = ("serve",)) -> Subject:
+def _standard_lint(ref: str) -> tuple[Mapping[str, Any], Mapping[str, Path]]:
+    """The ``lint`` block of the standard ``ref`` (a path, or PACKAGE:NAME) as resolved, with
+    the file each of its values came from."""
+    from harness.contract.standard import load_standard, locate
+
+    if ref.endswith(".json") and not Path(ref).is_file():
+        raise HarnessError(f"--standard {ref}: no such standard file")
+    resolved = load_standard(locate(ref, Path.cwd() / "--standard", "/"))
+    return (resolved.data.get("lint") or {},
+            {ptr: file for ptr, file in resolved.origins.items() if ptr.startswith("/lint/")})
+
+
+def load_subject(path: Path, tags: tuple[str, ...] = ("serve",),
+                 house: tuple[Mapping[str, Any], Mapping[str, Path]] | None = None) -> Subject:
+    """A contract as it resolves, or a SavedModel as ``init`` reads it (with the lint
+    settings ``house`` of a standard, when given)."""
     if path.is_dir():
         from harness.contract.init import contract_from_model
 
         result = contract_from_model(path, tags=tags)
         pb = result.model_dir / "saved_model.pb"
-        return Subject("model", pb, result.data, {}, {}, frozenset())
+        if house is None:
+            return Subject("model", pb, result.data, {}, {}, frozenset())
+        return Subject("model", pb, dict(result.data, lint=house[0]), {}, house[1], frozenset())
     from harness.contract.load import load_contract
     from harness.contract.standard import resolve
 
@@ -97,21 +111,60 @@ def lint_subject(subject: Subject, *, tier: str | None = None,
     tier = tier or config.get("tier", DEFAULT_TIER)
     if tier not in TIERS:
         raise HarnessError(f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
-    levels: Mapping[str, str] = config.get("rules", {})
-    for rule_id in levels:
+    settings: Mapping[str, Any] = config.get("rules", {})
+    levels: dict[str, str] = {}
+    options: dict[str, Mapping[str, Any]] = {}
+    for rule_id, setting in settings.items():
         if rule_id not in RULES and rule_id not in META_RULES:
             raise ContractError(f"no lint rule named {rule_id!r} (model-contract rules lists "
                                 "them)", file=subject.file, place=f"/lint/rules/{rule_id}")
+        if isinstance(setting, str):
+            levels[rule_id] = setting
+            continue
+        if "level" in setting:
+            levels[rule_id] = setting["level"]
+        options[rule_id] = _checked_options(subject, rule_id, setting.get("options") or {})
     findings: list[Finding] = []
     for r in RULES.values():
         level = levels.get(r.id, r.level)
         if level == "off" or subject.kind not in r.subjects:
             continue
-        if not in_tier(r, tier) and r.id not in levels:
+        if not in_tier(r, tier) and r.id not in settings:
             continue
-        for ptr, message in r.check(subject.data):
+        for ptr, message in r.run(subject.data, options.get(r.id)):
             findings.append(_finding(subject, r.id, level, ptr, message))
     return _apply_ignores(subject, config, levels, findings, today)
+
+
+def _checked_options(subject: Subject, rule_id: str, given: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``given`` (a rule's options in the lint block), checked against the rule's declared
+    options and their schemas: the published schemas check the built-in rules' options, this
+    also checks those of plugin rules (and of a model, which is never schema-validated)."""
+    from harness.contract.document import schema_problems
+    from harness.contract.load import schema as contract_schema
+
+    declared = {o.name: o for o in RULES[rule_id].options} if rule_id in RULES else {}
+    place = f"/lint/rules/{rule_id}/options"
+    for name, value in given.items():
+        if name not in declared:
+            known = ", ".join(declared) or "none"
+            raise ContractError(f"{rule_id} has no option {name!r} (its options: {known})",
+                                file=subject.file, place=f"{place}/{name}")
+        option_schema = {"$defs": contract_schema()["$defs"], **declared[name].schema}
+        problems = schema_problems(value, option_schema)
+        if problems:
+            where, message = problems[0]
+            raise ContractError(message, file=subject.file,
+                                place=f"{place}/{name}{'' if where == '/' else where}")
+        if declared[name].schema.get("format") == "regex":
+            import re
+
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ContractError(f"{value!r} is not a regular expression ({exc})",
+                                    file=subject.file, place=f"{place}/{name}") from None
+    return given
 
 
 def _finding(subject: Subject, rule_id: str, level: str, ptr: str, message: str) -> Finding:
@@ -178,7 +231,8 @@ def _meta(subject: Subject, rule_id: str, levels: Mapping[str, str], place: str,
 
 
 def _level_locked(subject: Subject, rule_id: str) -> bool:
-    return any(f"/lint/rules/{rule_id}" == p or f"/lint/rules/{rule_id}".startswith(p + "/")
+    setting = f"/lint/rules/{rule_id}"
+    return any(p in (setting, setting + "/level") or setting.startswith(p + "/")
                for p in subject.locked)
 
 
@@ -192,7 +246,24 @@ def write_baseline(result: LintResult, path: Path) -> None:
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
-def _read_baseline(path: Path) -> set[tuple[str, str, str]]:
+def _stale_entries(baseline: Path, known: list[tuple[str, str, str]],
+                   found: set[tuple[str, str, str]], linted: set[str]) -> list[Finding]:
+    """A finding per baseline entry of a linted file that matches no finding of this run
+    (an entry for a file not linted this time is not judged)."""
+    lines = pointer_lines(baseline.read_text(encoding="utf-8"))
+    stale = []
+    for i, (rule_id, file, ptr) in enumerate(known):
+        if file in linted and (rule_id, file, ptr) not in found:
+            place = f"/findings/{i}"
+            stale.append(Finding("BASELINE_STALE", META_RULES["BASELINE_STALE"][0],
+                                 str(baseline), place,
+                                 f"the baseline entry {rule_id} at {file} {ptr} matches no "
+                                 "finding; remove it (or rewrite the baseline with "
+                                 "--write-baseline)", lines.get(place)))
+    return stale
+
+
+def _read_baseline(path: Path) -> list[tuple[str, str, str]]:
     from harness.contract.document import parse
 
     data = parse(path)
@@ -201,6 +272,6 @@ def _read_baseline(path: Path) -> set[tuple[str, str, str]]:
             isinstance(e, dict) and {"rule", "file", "pointer"} <= set(e) for e in entries):
         raise HarnessError("not a lint baseline: expected {\"version\": 1, \"findings\": "
                            "[{\"rule\", \"file\", \"pointer\"}, ...]}", file=path)
-    return {(e["rule"], e["file"], e["pointer"]) for e in entries}
+    return [(e["rule"], e["file"], e["pointer"]) for e in entries]
 
 

@@ -15,6 +15,7 @@ import sys
 from typing import Any, Iterable, Mapping
 
 from harness.events import CaseResult
+from harness.report.place import place_of
 from harness.report.record import RunRecord
 
 
@@ -52,6 +53,7 @@ def result_row(result: CaseResult) -> dict[str, Any]:
         "signature": case.signature,
         "check": case.check,
         "family": case.family,
+        "pointer": place_of(result),
         "outcome": result.outcome,
         "message": result.message,
         "notes": list(result.notes),

@@ -35,7 +35,7 @@ def test_every_subcommand_has_help_with_exit_codes(command: str,
 
 
 def test_check_shares_the_plugin_options(capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.options import FLEET_OPTIONS, OPTIONS
+    from harness.options import CONTRACT_RUN_OPTIONS, FLEET_OPTIONS, OPTIONS
 
     assert main(["check", "--help"]) == 0
     out = capsys.readouterr().out
@@ -45,7 +45,7 @@ def test_check_shares_the_plugin_options(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["fleet", "--help"]) == 0
     out = capsys.readouterr().out
     for opt in OPTIONS:
-        if opt.dest not in ("contract", "model", "fleet"):
+        if opt.dest not in ("contract", "model", "fleet") + CONTRACT_RUN_OPTIONS:
             assert opt.flag in out
 
 

@@ -19,7 +19,7 @@ from harness.contract.diff import (
     TensorInterface,
     diff_interfaces,
 )
-from tests.conftest import FIXTURES, MODELS, write_contract
+from tests.conftest import FIXTURES, MODELS, ROOT, write_contract
 
 VERSIONS = MODELS / "versions"
 
@@ -61,6 +61,12 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     (change,) = diff["changes"]
     assert change["kind"] == "output renamed?"
     assert change["old"] == "y: float32 [None, 2]" and change["new"] == "probs: float32 [None, 2]"
+    assert change["pointer"] == "/signatures/serving_default/outputs/probs"
+    import jsonschema
+
+    schema = json.loads((ROOT / "contracts" / "schema" / "diff-report-v1.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(data)
+    assert data["$schema"] == schema["$id"]
 
 
 def test_model_with_itself_is_unchanged_by_fingerprint(capsys: pytest.CaptureFixture[str]) -> None:

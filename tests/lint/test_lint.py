@@ -14,7 +14,7 @@ import pytest
 
 from harness.cli import main
 from harness.contract.lines import pointer_lines
-from harness.errors import ContractError
+from harness.errors import ContractError, HarnessError
 from harness.lint.output import OUTPUTS
 from harness.lint.rules import RULES, reference_markdown
 from harness.lint.run import lint_paths, write_baseline
@@ -214,6 +214,26 @@ def test_a_baseline_keeps_legacy_findings_quiet_and_new_ones_loud(tmp_path: Path
     assert loud.failed
 
 
+def test_a_stale_baseline_entry_is_reported(tmp_path: Path) -> None:
+    legacy = write(tmp_path / "c.json", BAD)
+    other = write(tmp_path / "other.json", renamed(GOOD, "outputs", "class_id", "dense_3"))
+    baseline = tmp_path / "baseline.json"
+    write_baseline(lint_paths([legacy, other]), baseline)
+    write(tmp_path / "c.json", GOOD)  # the legacy finding is fixed: its entry is stale
+    result = lint_paths([legacy], baseline=baseline)
+    assert OUTPUTS["text"](result).splitlines() == [
+        f"{baseline}:4: /findings/0: warning BASELINE_STALE: the baseline entry "
+        f"GENERIC_TENSOR_NAME at {legacy} /signatures/classify/inputs/input_1 matches no finding; "
+        "remove it (or rewrite the baseline with --write-baseline)",
+        "0 error(s), 1 warning(s), 0 info in 1 file(s)"]
+    assert not result.failed  # a warning: the run still passes
+    # the entry of a file this run did not lint is not judged; both files: one stale entry
+    assert [f.rule for f in lint_paths([other], baseline=baseline).findings] == []
+    both = lint_paths([legacy, other], baseline=baseline)
+    assert [(f.rule, f.pointer) for f in both.findings] == [("BASELINE_STALE", "/findings/0")]
+    assert both.baselined == 1
+
+
 # ----------------------------------------------------------------------------- models
 
 
@@ -224,6 +244,26 @@ def test_a_savedmodel_is_linted_from_saved_model_pb() -> None:
         (pb, None, "/signatures/serving_default/inputs/inputs", "GENERIC_TENSOR_NAME"),
         (pb, None, "/signatures/serving_default/outputs/output_0", "GENERIC_TENSOR_NAME"),
         (pb, None, "/signatures", "SIGNATURE_NAME_SEMANTIC")]
+
+
+def test_a_savedmodel_is_linted_with_a_standard_s_settings(tmp_path: Path) -> None:
+    write(tmp_path / "org.json", {"standard": "org", "schema_version": 1, "extends": ["base.json"],
+                                  "lint": {"tier": "minimal", "rules": {
+                                      "SIGNATURE_NAME_SEMANTIC": "error",
+                                      "TENSOR_NAME_SNAKE_CASE": {"options": {"pattern": "^x"}}}}})
+    write(tmp_path / "base.json", {"standard": "base", "schema_version": 1,
+                                   "lint": {"rules": {"GENERIC_TENSOR_NAME": "off"}}})
+    result = lint_paths([FIXTURES / "keras3_saved"], standard=str(tmp_path / "org.json"))
+    assert [f"{f.pointer}: {f.level} {f.rule}: {f.message}" for f in result.findings] == [
+        "/signatures/serving_default/inputs/inputs: warning TENSOR_NAME_SNAKE_CASE: input "
+        "'inputs' does not match the pattern '^x'",
+        "/signatures/serving_default/outputs/output_0: warning TENSOR_NAME_SNAKE_CASE: output "
+        "'output_0' does not match the pattern '^x'",
+        "/signatures: error SIGNATURE_NAME_SEMANTIC: the only signature is 'serving_default'; add "
+        "one named for what it does (e.g. 'classify', 'embed')"]
+    with pytest.raises(HarnessError) as info:
+        lint_paths([FIXTURES / "keras3_saved"], standard=str(tmp_path / "nope.json"))
+    assert str(info.value) == f"--standard {tmp_path}/nope.json: no such standard file"
 
 
 # ----------------------------------------------------------------------------- outputs
