@@ -41,6 +41,8 @@ ENGINE = pytest.StashKey[Engine]()
 FLEET = pytest.StashKey["FleetRun"]()
 #: the user property a case item's fleet row travels on (across xdist workers too)
 FLEET_ROW = "model_contract_case"
+#: the user property (a JUnit <property>) that says a fleet case's outcome as the fleet counts it
+FLEET_OUTCOME = "fleet_outcome"
 RECORD = pytest.StashKey[RunRecord]()
 CONTRACTS = pytest.StashKey[set[Path]]()
 #: every case's result (report.case_record), gathered from the reports of its test: in one
@@ -365,6 +367,8 @@ class CaseItem(pytest.Item):
             row = fleet.recorder.rows.get(self.case.id) if fleet is not None else None
             if row is not None:
                 self.user_properties.append((FLEET_ROW, row))
+                # JUnit: the fleet's outcome (a dead backend process is "crashed", not "failed")
+                self.user_properties.append((FLEET_OUTCOME, row["outcome"]))
         for note in notes:
             self.user_properties.append(("note", note))
 

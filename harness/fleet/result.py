@@ -27,7 +27,8 @@ OUTCOMES = ("passed", "failed", "skipped", "crashed")
 #: The fleet table's columns; a case's column is its family, or its format for parity.
 COLUMNS = ("static", "safety", "fuzz", "tflite", "onnx", "serving")
 #: the engine's outcomes as the fleet counts them: an error (a model that cannot be read or
-#: loaded, a bug) and a dead backend process are both "crashed"
+#: loaded, a bug) is "crashed", and so is a failure because the backend's process died
+#: (``CaseFinished.crashed``, a ``CrashFailure``): the model gave no wrong answer, it gave none
 _OUTCOME = {"passed": "passed", "failed": "failed", "skipped": "skipped", "error": "crashed"}
 MESSAGE_CHARS = 600
 RESULT_SCHEMA = Path(__file__).resolve().parent / "schema" / "fleet-result-v1.schema.json"
@@ -55,7 +56,7 @@ class CaseRows:
             value = math.inf if math.isnan(event.max_abs) else float(event.max_abs)
             self._worst = value if self._worst is None else max(self._worst, value)
         elif isinstance(event, CaseFinished):
-            outcome = _OUTCOME.get(event.outcome, "crashed")
+            outcome = "crashed" if event.crashed else _OUTCOME.get(event.outcome, "crashed")
             self.rows[event.case.id] = {
                 "id": event.case.id, "outcome": outcome, "seconds": round(event.seconds, 4),
                 "message": _short(event.message), "worst_parity": self._worst}

@@ -171,3 +171,29 @@ def test_a_failing_fuzzed_case_of_a_fleet_says_how_to_replay_it(
         "scale-003.json::scale-003@2::serving_default::values --replay results/failures/*.npz",
         "planned 12 = passed 0 + failed 1 + skipped 11 + crashed 0",
     ])
+
+
+def test_a_dead_backend_process_is_counted_as_crashed_not_failed(
+        pytester: pytest.Pytester) -> None:
+    """The fixture aborts (SIGABRT) on any rank but 2: the rejection check kills its backend child."""
+    fixtures = Path(__file__).resolve().parents[2] / "models_under_test" / "fixtures"
+    (pytester.path / "fleet.json").write_text(json.dumps({"models": [
+        {"name": "aborts", "base_path": str(fixtures / "aborts_on_wrong_rank"),
+         "contract": str(fixtures / "contracts" / "aborts_on_wrong_rank.json")}]}))
+    result = pytester.runpytest("-p", "no:cacheprovider", "--fleet", "fleet.json",
+                                "--examples", "3", "-k", "rejection or conformance",
+                                "--results-dir", "results", "--junitxml", "junit.xml")
+    result.stdout.fnmatch_lines([
+        "aborts * 1/0/*/1 *",
+        "planned * = passed 1 + failed 0 + skipped * + crashed 1",
+    ])
+    assert result.ret == 1
+    data = json.loads((pytester.path / "results" / "fleet" / "fleet-result.json").read_text())
+    [crashed] = [c for c in data["models"][0]["cases"] if c["outcome"] == "crashed"]
+    assert crashed["id"].endswith("::rejection")
+    assert "the process was killed by SIGABRT" in crashed["message"]
+    assert data["totals"]["failed"] == 0 and data["totals"]["crashed"] == 1
+    junit = (pytester.path / "junit.xml").read_text()
+    assert '<property name="fleet_outcome" value="crashed" />' in junit
+    html = (pytester.path / "results" / "fleet" / "models" / "aborts.html").read_text()
+    assert "<tr class='crashed'>" in html
