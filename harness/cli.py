@@ -615,7 +615,8 @@ def _fleet(ns: argparse.Namespace) -> int:
     print(printable(plan.summary()))
     if ns.plan:
         for model in plan.models:
-            where = f"{len(model.cases)} cases, versions {list(model.versions)}"
+            n = len(model.cases)
+            where = f"{n} case{'' if n == 1 else 's'}, versions {list(model.versions)}"
             if model.labels:
                 where += " (labels " + ", ".join(f"{k}={v}" for k, v in model.labels) + ")"
             if model.formats is not None:

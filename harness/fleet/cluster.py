@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -41,7 +42,7 @@ from harness.options import RunOptions
 
 #: how often Ray runs a task whose worker died: the first attempt and one retry
 ATTEMPTS = 2
-LAST_WORDS_LINES = 12
+LAST_WORDS_LINES = 8
 RAY_HINT = "pip install 'model-contract[ray]' (or pip install ray)"
 
 
@@ -88,7 +89,15 @@ def run_model(task: ModelTask) -> dict[str, Any]:
         finally:
             engine.close()
         say("finished")
-    return {"rows": done, "tensorflow": _tensorflow_version(), "pid": os.getpid()}
+    return {"rows": done, "tensorflow": _tensorflow_version(), "pid": os.getpid(),
+            "runtime_env": _runtime_env()}
+
+
+def _runtime_env() -> dict[str, Any]:
+    """The runtime environment Ray says this task runs in (empty: the cluster's own)."""
+    import ray
+
+    return dict(json.loads(ray.get_runtime_context().get_runtime_env_string() or "{}"))
 
 
 def _tensorflow_version() -> str | None:
@@ -139,13 +148,30 @@ def _stderr_to(log: Path) -> Iterator[Any]:
         os.close(fd)
 
 
+#: lines of a dying process's stderr that say nothing of why: stack frames, module lists,
+#: TensorFlow's start-up chatter
+_NOISE = re.compile(r"^\s*$|@\s+0x|^\s+File \"|^Extension modules:|^Thread 0x|^Current thread|"
+                    r"^Stack \(most recent|logging\.cc:\d+\]?|^WARNING: All log messages before|"
+                    r"^I\d{4} .*port\.cc")
+#: the prefix of a TensorFlow (absl) log line: ``F0000 00:00:1796.37   25160 file.cc:737] ``
+_ABSL = re.compile(r"^([FEWI])\d{4} [\d:.]+\s+\d+ \S+\] ")
+
+
 def last_words(log: Path, lines: int = LAST_WORDS_LINES) -> str:
+    """What the task's last attempt wrote last, without stack frames and start-up chatter."""
     try:
         text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return f"(no log at {log}: on a cluster, --results-dir must be a folder every node can write)"
-    tail = [line for line in text.splitlines() if line.strip()][-lines:]
-    return "\n".join(tail) or "(the worker wrote nothing)"
+    last = text.rsplit("model-contract: attempt ", 1)[-1].splitlines()[1:]
+    kept: list[str] = []
+    for line in last:
+        if _NOISE.search(line):
+            continue
+        line = _ABSL.sub(r"\1: ", line.rstrip())[:300]
+        if not kept or kept[-1] != line:
+            kept.append(line)
+    return "\n".join(kept[-lines:]) or "(the worker wrote nothing)"
 
 
 def _running(log: Path) -> str | None:
@@ -218,7 +244,8 @@ class RayExecutor:
         try:
             answer = self.ray.get(ref)
             rows = dict(answer["rows"])
-            self.runtime[model] = {"tensorflow": answer["tensorflow"], "pid": answer["pid"]}
+            self.runtime[model] = {"tensorflow": answer["tensorflow"], "pid": answer["pid"],
+                                   "runtime_env": answer["runtime_env"]}
         except self.ray.exceptions.RayError as exc:
             rows = _journal(task.journal)
             rows.update(self._crashed(task, rows, exc))

@@ -30,7 +30,7 @@ COLUMNS = ("static", "safety", "fuzz", "tflite", "onnx", "tfjs", "serving", "lin
 #: loaded, a bug) is "crashed", and so is a failure because the backend's process died
 #: (``CaseFinished.crashed``, a ``CrashFailure``): the model gave no wrong answer, it gave none
 _OUTCOME = {"passed": "passed", "failed": "failed", "skipped": "skipped", "error": "crashed"}
-MESSAGE_CHARS = 600
+MESSAGE_CHARS = 1200
 RESULT_SCHEMA = Path(__file__).resolve().parent / "schema" / "fleet-result-v1.schema.json"
 
 
@@ -63,7 +63,9 @@ class CaseRows:
             outcome = "crashed" if event.crashed else _OUTCOME.get(event.outcome, "crashed")
             self.rows[event.case.id] = {
                 "id": event.case.id, "outcome": outcome, "seconds": round(event.seconds, 4),
-                "message": _short(event.message), "worst_parity": self._worst}
+                # a passed case's notes (e.g. the lint findings of a model without contract)
+                "message": _short(event.message or "\n".join(event.notes)),
+                "worst_parity": self._worst}
             self._worst = None
 
 

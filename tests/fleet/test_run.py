@@ -29,20 +29,25 @@ def test_fleet_run_prints_the_plan_the_table_and_the_accounting(
         pytester: pytest.Pytester, small_fleet: Path) -> None:
     result = run(pytester, small_fleet)
     result.stdout.fnmatch_lines([
-        "fleet models: 5 models, 5 model versions, 60 cases, 0 conversions; plan *; "
-        "1 without a contract: orphan",
+        "fleet models: 5 models, 6 model versions, 65 cases, 0 conversions; plan *; "
+        "1 without a contract (linted only): orphan",
         "*= fleet =*",
-        "model * static * safety * fuzz * seconds * note",
-        "scale-000 * 6/0/0/0 * 1/0/0/0 * 5/0/0/0 *",
-        "scale-003 * 12/0/0/0 * 2/0/0/0 * 10/0/0/0 *",
-        "orphan * - * - * - * 0.0 * no contract named 'orphan'",
-        "planned 60 = passed 60 + failed 0 + skipped 0 + crashed 0",
+        "model * static * safety * fuzz * lint * seconds * note",
+        "scale-000 * 6/0/0/0 * 1/0/0/0 * 5/0/0/0 * 1/0/0/0 *",
+        "scale-003 * 12/0/0/0 * 2/0/0/0 * 10/0/0/0 * 1/0/0/0 * labels stable=1",
+        "orphan * - * - * - * 1/0/0/0 * no contract named 'orphan'",
+        "label stable: 13/0/0/0",
+        "planned 65 = passed 65 + failed 0 + skipped 0 + crashed 0",
         "fleet report: *index.html (JSON: *fleet-result.json)",
     ])
     assert result.ret == 0
     data = json.loads((pytester.path / "results" / "fleet" / "fleet-result.json").read_text())
     validate(data)
-    assert data["totals"]["planned"] == 60 == data["totals"]["passed"]
+    assert data["totals"]["planned"] == 65 == data["totals"]["passed"]
+    orphan = next(m for m in data["models"] if m["name"] == "orphan")
+    assert [c["id"] for c in orphan["cases"]] == ["orphan::orphan@2::-::lint"]
+    assert orphan["cases"][0]["message"].startswith("no contract: the SavedModel was linted")
+    assert data["labels"] == {"stable": {"passed": 13, "failed": 0, "skipped": 0, "crashed": 0}}
     index = (pytester.path / "results" / "fleet" / "index.html").read_text()
     assert "<a href='models/scale-003.html'>scale-003</a>" in index
     assert (pytester.path / "results" / "fleet" / "models" / "scale-003.html").is_file()
@@ -61,13 +66,13 @@ def pytest_collection_finish(session):
 ''')
     result = run(pytester, fleet)
     result.stdout.fnmatch_lines([
-        "total-001 * 0/0/0/6 * 0/0/0/1 * 0/0/0/5 *",
-        "planned 60 = passed 48 + failed 0 + skipped 0 + crashed 12",
+        "total-001 * 0/0/0/6 * 0/0/0/1 * 0/0/0/5 * 1/0/0/0 *",
+        "planned 65 = passed 53 + failed 0 + skipped 0 + crashed 12",
     ])
     assert result.ret == 1
     data = json.loads((pytester.path / "results" / "fleet" / "fleet-result.json").read_text())
     total = next(m for m in data["models"] if m["name"] == "total-001")
-    assert all(c["outcome"] == "crashed" for c in total["cases"])
+    assert all(c["outcome"] == "crashed" for c in total["cases"] if c["column"] != "lint")
     assert "total-001/2" in total["cases"][0]["message"]
 
 
@@ -85,10 +90,10 @@ def test_shards_merge_into_the_whole_fleet_and_a_truncated_shard_is_accounted(
         shard_files.append(out / "fleet" / "fleet-result.json")
     assert main(["merge", *map(str, shard_files), "-o", str(tmp_path / "merged")]) == 0
     out = capsys.readouterr().out
-    assert "planned 60 = passed 60 + failed 0 + skipped 0 + crashed 0" in out
+    assert "planned 65 = passed 65 + failed 0 + skipped 0 + crashed 0" in out
     merged = json.loads((tmp_path / "merged" / "fleet-result.json").read_text())
     validate(merged)
-    assert merged["totals"]["planned"] == 60
+    assert merged["totals"]["planned"] == 65
 
     second = json.loads(shard_files[1].read_text())
     lost = sum(len(m["cases"]) for m in second["models"])
@@ -97,7 +102,7 @@ def test_shards_merge_into_the_whole_fleet_and_a_truncated_shard_is_accounted(
     assert main(["merge", str(shard_files[0]), str(truncated), "-o", str(tmp_path / "m2")]) == 1
     captured = capsys.readouterr()
     assert f"note: {truncated}: unreadable shard result: not valid JSON (truncated?): " in captured.err
-    assert (f"planned 60 = passed {60 - lost} + failed 0 + skipped 0 + crashed {lost}"
+    assert (f"planned 65 = passed {65 - lost} + failed 0 + skipped 0 + crashed {lost}"
             in captured.out)
 
 
@@ -135,7 +140,7 @@ def pytest_runtest_call(item):
         str(pytester.path / "results"), "-n", "2", "-v")
     result.stdout.fnmatch_lines([
         "pick-002 * 6/0/0/0 * 1/0/0/0 * 4/0/0/1 *",
-        "planned 60 = passed 59 + failed 0 + skipped 0 + crashed 1",
+        "planned 65 = passed 64 + failed 0 + skipped 0 + crashed 1",
     ])
     assert result.ret == 1
     workers: dict[str, set[str]] = {}
@@ -169,7 +174,7 @@ def test_a_failing_fuzzed_case_of_a_fleet_says_how_to_replay_it(
     result.stdout.fnmatch_lines([
         f"Reproduce with: pytest --contract scale-003.json --model {base} "
         "scale-003.json::scale-003@2::serving_default::values --replay results/failures/*.npz",
-        "planned 12 = passed 0 + failed 1 + skipped 11 + crashed 0",
+        "planned 13 = passed 0 + failed 1 + skipped 12 + crashed 0",
     ])
 
 
