@@ -157,6 +157,10 @@ def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
     elif options.ray_address:
         raise pytest.UsageError("--address is the address of a Ray cluster: give it with "
                                 "--executor ray")
+    if on_worker(config):  # N workers on the machine's cores: TensorFlow's pools sized to a share
+        from harness.fleet.cores import share_cores
+
+        share_cores(int(config.workerinput.get("workercount", 1)))  # type: ignore[attr-defined]
     if run.executor is None and (on_worker(config) or not config.getoption("numprocesses", None)):
         # now, without its start-up lines, rather than inside the first case that reads a
         # model (an xdist controller runs no case: it does not pay for TensorFlow)

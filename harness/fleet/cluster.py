@@ -35,6 +35,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from harness.engine import Engine, Skipped
 from harness.errors import BackendUnavailable, CheckFailure, FleetError, HarnessError
+from harness.fleet.cores import share_cores
 from harness.fleet.describe import Fleet, FleetEntry
 from harness.fleet.plan import plan_fleet
 from harness.fleet.result import CaseRows, crashed_row
@@ -62,6 +63,7 @@ class ModelTask:
 def run_model(task: ModelTask) -> dict[str, Any]:
     """The body of a Ray task (runs in the Ray worker): the model's cases through the engine."""
     task.log.parent.mkdir(parents=True, exist_ok=True)
+    share_cores(1, cores=1)  # a task holds one of Ray's CPUs: TensorFlow's pools sized to it
     done = _journal(task.journal)
     with _stderr_to(task.log) as say:
         say(f"attempt {_attempt(task.log)} of {ATTEMPTS} in process {os.getpid()} "

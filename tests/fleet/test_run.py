@@ -130,6 +130,9 @@ def test_two_workers_keep_a_model_on_one_and_a_killed_worker_is_accounted(
     pytester.makepyfile(killer='''
 import os
 def pytest_runtest_call(item):
+    if os.environ.get("PYTEST_XDIST_WORKER") and "TF_NUM_INTRAOP_THREADS" in os.environ:
+        with open("threads.txt", "a") as fh:
+            fh.write("TF_NUM_INTRAOP_THREADS=" + os.environ["TF_NUM_INTRAOP_THREADS"] + "\n")
     if os.environ.get("PYTEST_XDIST_WORKER") and item.nodeid.endswith(
             "pick-002@2::serving_default::values"):
         os._exit(9)  # the worker process dies mid-run
@@ -148,9 +151,11 @@ def pytest_runtest_call(item):
         if line.startswith("[gw") and "models.config::" in line:
             worker, model = line.split()[0], line.split("models.config::")[1].split("@")[0]
             workers.setdefault(model, set()).add(worker)
-    assert set(workers) == {"scale-000", "total-001", "pick-002", "scale-003"}
+    assert set(workers) == {"scale-000", "total-001", "pick-002", "scale-003", "orphan"}
     # a model's cases on one worker (the killed worker's model continues on its replacement)
     assert all(len(w) == 1 for m, w in workers.items() if m != "pick-002"), workers
+    # each worker's TensorFlow pools sized to its share of the cores
+    assert "TF_NUM_INTRAOP_THREADS" in (pytester.path / "threads.txt").read_text()
     data = json.loads((pytester.path / "results" / "fleet" / "fleet-result.json").read_text())
     pick = next(m for m in data["models"] if m["name"] == "pick-002")
     crashed = [c for c in pick["cases"] if c["outcome"] == "crashed"]
@@ -185,9 +190,10 @@ def test_a_dead_backend_process_is_counted_as_crashed_not_failed(
     (pytester.path / "fleet.json").write_text(json.dumps({"models": [
         {"name": "aborts", "base_path": str(fixtures / "aborts_on_wrong_rank"),
          "contract": str(fixtures / "contracts" / "aborts_on_wrong_rank.json")}]}))
-    result = pytester.runpytest("-p", "no:cacheprovider", "--fleet", "fleet.json",
-                                "--examples", "3", "-k", "rejection or conformance",
-                                "--results-dir", "results", "--junitxml", "junit.xml")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--fleet", "fleet.json", "--examples", "3",
+        "--hypothesis-seed", "0", "-k", "rejection or conformance", "--results-dir", "results",
+        "--junitxml", "junit.xml")
     result.stdout.fnmatch_lines([
         "aborts * 1/0/*/1 *",
         "planned * = passed 1 + failed 0 + skipped * + crashed 1",
