@@ -3,9 +3,9 @@
 TensorFlow sizes its thread pools (intra-op, inter-op, and oneDNN's OpenMP) to every core of
 the machine in every process. With ``-n N`` pytest-xdist workers (or N Ray tasks at once),
 each with its backend children, that is N times too many threads on the same cores: measured
-on 2 cores, the checks of a 13-model fleet took 16.7 s of case time with 2 workers against 7.4 s
-serially, and 10.6 s once each worker's pools were sized to its share
-(``benchmarks/bench_fleet.py``). The sizes are environment variables TensorFlow reads when it
+on 2 cores (13 generated models, in-process, 20 examples), the checks took 16.7 s of case time
+with 2 workers against 7.4 s serially, and 10.6 s once each worker's pools were sized to its
+share (see README "Checking a fleet"). The sizes are environment variables TensorFlow reads when it
 is imported, so they are set before that, in the worker, and its backend children inherit
 them; a value the user set is kept.
 """
