@@ -132,7 +132,7 @@ import os
 def pytest_runtest_call(item):
     if os.environ.get("PYTEST_XDIST_WORKER") and "TF_NUM_INTRAOP_THREADS" in os.environ:
         with open("threads.txt", "a") as fh:
-            fh.write("TF_NUM_INTRAOP_THREADS=" + os.environ["TF_NUM_INTRAOP_THREADS"] + "\n")
+            fh.write("TF_NUM_INTRAOP_THREADS=" + os.environ["TF_NUM_INTRAOP_THREADS"] + "\\n")
     if os.environ.get("PYTEST_XDIST_WORKER") and item.nodeid.endswith(
             "pick-002@2::serving_default::values"):
         os._exit(9)  # the worker process dies mid-run
