@@ -1,17 +1,21 @@
 """The fleet layer, as ratios measured in one run on this machine.
 
 1. Planning 1,000 models (a manifest over the generated fleet's three contracts, every
-   version): wall time, and that no model was read or loaded (the run context's memo is empty).
+   version): wall time (best of 3), and that no model was read or loaded (the memo is empty).
 2. A fleet of N generated models run serially vs with ``-n 2`` (pytest-xdist, cases scheduled
-   by model): wall times of the two ``pytest --fleet`` processes and their ratio.
-3. The fleet layer's own cost per model: one model checked as ``pytest --contract`` vs the
+   by model), at ``--examples`` (default 20) and at ``--heavy-examples`` (default 200) fuzzed
+   examples per check: wall times, and the summed seconds of the cases (the checks' own
+   time, from fleet-result.json). The difference is start-up: each process that runs cases
+   imports TensorFlow once, and with ``-n 2`` two workers do so at once.
+3. The same fleet on Ray started locally (``--executor ray``) vs the ``-n 2`` run.
+4. The fleet layer's own cost per model: one model checked as ``pytest --contract`` vs the
    same model as a one-model fleet (``pytest --fleet``), best of R runs each.
+5. What one process pays before its first case: ``import tensorflow`` in a fresh interpreter.
 
-Backends run in-process (``--in-process``), with ``--examples`` fuzzed examples per check
-(default 20); each pytest process (and each xdist worker) imports TensorFlow once, a fixed
-cost that a small fleet does not amortise.
+Backends run in-process (``--in-process``) so the figures measure the fleet layer, not backend
+children (whose start-up is another engineer's subject).
 
-    .tox/tests/bin/python benchmarks/bench_fleet.py [--models 12] [--examples 20] [--repeat 3] [--json]
+    .tox/tests/bin/python benchmarks/bench_fleet.py [--models 12] [--repeat 2] [--json]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,33 +43,65 @@ RUN = ["-p", "no:cacheprovider", "-q", "--in-process"]
 
 
 @dataclass(frozen=True)
+class Run:
+    wall: float
+    cases: float  # summed seconds of the cases (fleet-result.json)
+    cpu: float  # user + system seconds of the run's processes (pytest, its workers, Ray's)
+
+
+@dataclass(frozen=True)
 class Result:
     plan_models: int
     plan_cases: int
     plan_seconds: float
     plan_models_loaded: int
     fleet_models: int
+    examples: int
     serial_seconds: float
+    serial_case_seconds: float
+    serial_cpu_seconds: float
     two_workers_seconds: float
+    two_workers_case_seconds: float
+    two_workers_cpu_seconds: float
     speedup: float
+    heavy_examples: int
+    heavy_serial_seconds: float
+    heavy_serial_case_seconds: float
+    heavy_serial_cpu_seconds: float
+    heavy_two_workers_seconds: float
+    heavy_two_workers_case_seconds: float
+    heavy_two_workers_cpu_seconds: float
+    heavy_speedup: float
+    ray_seconds: float
+    ray_case_seconds: float
+    ray_vs_xdist: float
     contract_alone_seconds: float
     one_model_fleet_seconds: float
     fleet_overhead: float
+    import_tensorflow_seconds: float
+    load_average: str
+    #: the kernel shares CPU between sessions (autogroups), not processes: on a machine
+    #: shared with other sessions, more processes in this one get no more CPU
+    sched_autogroup: bool
 
 
-EXAMPLES = ["--examples", "20"]
-
-
-def pytest(args: list[str], cwd: Path) -> float:
+def pytest(args: list[str], cwd: Path, results: Path | None = None) -> Run:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", *RUN, *EXAMPLES, *args], cwd=cwd, env=env,
+    done = subprocess.run([sys.executable, "-m", "pytest", *RUN, *args], cwd=cwd, env=env,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise AssertionError(f"pytest {' '.join(args)} exited {done.returncode}:\n"
                              f"{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
-    return seconds
+    cases = 0.0
+    if results is not None:
+        data = json.loads((results / "fleet" / "fleet-result.json").read_text())
+        cases = sum(c["seconds"] for m in data["models"] for c in m["cases"])
+    return Run(seconds, cases, cpu)
 
 
 def plan_thousand(root: Path) -> tuple[int, int, float, int]:
@@ -74,22 +111,40 @@ def plan_thousand(root: Path) -> tuple[int, int, float, int]:
                for i in range(1000)]
     manifest = root / "thousand.json"
     manifest.write_text(json.dumps({"models": entries}))
-    engine = Engine()
+    best, cases, loaded = float("inf"), 0, 0
+    for _ in range(3):
+        engine = Engine()
+        start = time.perf_counter()
+        plan = plan_fleet(load_fleet(manifest), engine)
+        best = min(best, time.perf_counter() - start)
+        cases, loaded = plan.cases, len(engine.context.memo.values())
+    return 1000, cases, best, loaded
+
+
+def import_seconds() -> float:
     start = time.perf_counter()
-    plan = plan_fleet(load_fleet(manifest), engine)
-    seconds = time.perf_counter() - start
-    return len(plan.models), plan.cases, seconds, len(engine.context.memo.values())
+    subprocess.run([sys.executable, "-c", "import tensorflow"], check=True, capture_output=True,
+                   env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    return time.perf_counter() - start
 
 
-def measure(models: int, repeat: int) -> Result:
+def measure(models: int, repeat: int, examples: int, heavy: int) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "fleet"
+        work = Path(tmp)
+        root = work / "fleet"
         build_fleet(root, models=models)
         planned = plan_thousand(root)
         fleet = ["--fleet", str(root / "models.config"), "--contracts", str(root / "contracts")]
-        work = Path(tmp)
-        serial = pytest([*fleet, "--results-dir", str(work / "serial")], work)
-        parallel = pytest([*fleet, "-n", "2", "--results-dir", str(work / "parallel")], work)
+
+        def fleet_run(name: str, n: int, *extra: str) -> Run:
+            out = work / name
+            return pytest([*fleet, "--examples", str(n), *extra, "--results-dir", str(out)], work, out)
+
+        serial = fleet_run("serial", examples)
+        parallel = fleet_run("parallel", examples, "-n", "2")
+        on_ray = fleet_run("ray", examples, "--executor", "ray")
+        heavy_serial = fleet_run("heavy-serial", heavy)
+        heavy_parallel = fleet_run("heavy-parallel", heavy, "-n", "2")
         # one model (scale-003: two versions) alone, and as a one-model fleet
         one = root / "one"
         one.mkdir()
@@ -99,33 +154,66 @@ def measure(models: int, repeat: int) -> Result:
         (one / "fleet.json").write_text(json.dumps({"models": [
             {"name": "scale-003", "base_path": str(root / "models" / "scale-003"),
              "contract": "scale-003.json", "versions": "all"}]}))
-        alone = min(pytest(["--contract", str(one / "scale-003.json"), "--results-dir",
-                            str(work / "alone")], work) for _ in range(repeat))
-        as_fleet = min(pytest(["--fleet", str(one / "fleet.json"), "--results-dir",
-                               str(work / "as-fleet")], work) for _ in range(repeat))
+        alone, as_fleet = float("inf"), float("inf")
+        for _ in range(repeat):  # interleaved, so both see the same load
+            alone = min(alone, pytest(["--contract", str(one / "scale-003.json"), "--examples",
+                                       str(examples), "--results-dir", str(work / "alone")], work).wall)
+            # the same checks: the fleet's extra lint case left out (counted as skipped)
+            as_fleet = min(as_fleet, pytest(["--fleet", str(one / "fleet.json"), "--examples",
+                                             str(examples), "-m", "not lint", "--results-dir",
+                                             str(work / "as-fleet")], work).wall)
+        tf_import = min(import_seconds() for _ in range(2))
     return Result(planned[0], planned[1], round(planned[2], 3), planned[3], models + 1,
-                  round(serial, 1), round(parallel, 1), round(serial / parallel, 2),
-                  round(alone, 2), round(as_fleet, 2), round(as_fleet / alone, 3))
+                  examples, round(serial.wall, 1), round(serial.cases, 1), round(serial.cpu, 1),
+                  round(parallel.wall, 1), round(parallel.cases, 1), round(parallel.cpu, 1),
+                  round(serial.wall / parallel.wall, 2),
+                  heavy, round(heavy_serial.wall, 1), round(heavy_serial.cases, 1),
+                  round(heavy_serial.cpu, 1),
+                  round(heavy_parallel.wall, 1), round(heavy_parallel.cases, 1),
+                  round(heavy_parallel.cpu, 1),
+                  round(heavy_serial.wall / heavy_parallel.wall, 2),
+                  round(on_ray.wall, 1), round(on_ray.cases, 1),
+                  round(on_ray.wall / parallel.wall, 2),
+                  round(alone, 2), round(as_fleet, 2), round(as_fleet / alone, 3),
+                  round(tf_import, 1), " ".join(f"{x:.1f}" for x in os.getloadavg()),
+                  _autogroup())
+
+
+def _autogroup() -> bool:
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=12)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--examples", type=int, default=20, help="fuzzed examples per check")
+    parser.add_argument("--heavy-examples", type=int, default=200,
+                        help="fuzzed examples per check of the run where the checks dominate")
     parser.add_argument("--json", nargs="?", const=DEFAULT_JSON, type=Path,
                         help=f"also write the result as JSON (default {DEFAULT_JSON.name})")
-    parser.add_argument("--examples", type=int, default=20, help="fuzzed examples per check")
     args = parser.parse_args()
-    EXAMPLES[1] = str(args.examples)
-    result = measure(args.models, args.repeat)
-    print(f"planning {result.plan_models} models ({result.plan_cases} cases): "
-          f"{result.plan_seconds:.3f} s, {result.plan_models_loaded} models read or loaded")
-    print(f"fleet of {result.fleet_models} models: serial {result.serial_seconds} s, "
-          f"-n 2 {result.two_workers_seconds} s: {result.speedup}x")
-    print(f"one model: contract alone {result.contract_alone_seconds} s, as a fleet "
-          f"{result.one_model_fleet_seconds} s: {result.fleet_overhead}x")
+    r = measure(args.models, args.repeat, args.examples, args.heavy_examples)
+    print(f"planning {r.plan_models} models ({r.plan_cases} cases): {r.plan_seconds:.3f} s, "
+          f"{r.plan_models_loaded} models read or loaded")
+    print(f"fleet of {r.fleet_models} models, {r.examples} examples: serial {r.serial_seconds} s "
+          f"(cases {r.serial_case_seconds} s, CPU {r.serial_cpu_seconds} s), -n 2 "
+          f"{r.two_workers_seconds} s (cases {r.two_workers_case_seconds} s, CPU "
+          f"{r.two_workers_cpu_seconds} s): {r.speedup}x")
+    print(f"same, {r.heavy_examples} examples: serial {r.heavy_serial_seconds} s (cases "
+          f"{r.heavy_serial_case_seconds} s, CPU {r.heavy_serial_cpu_seconds} s), -n 2 "
+          f"{r.heavy_two_workers_seconds} s (cases {r.heavy_two_workers_case_seconds} s, CPU "
+          f"{r.heavy_two_workers_cpu_seconds} s): {r.heavy_speedup}x")
+    print(f"Ray local {r.ray_seconds} s (cases {r.ray_case_seconds} s) vs -n 2: {r.ray_vs_xdist}x")
+    print(f"one model: contract alone {r.contract_alone_seconds} s, as a fleet "
+          f"{r.one_model_fleet_seconds} s: {r.fleet_overhead}x")
+    print(f"import tensorflow in a fresh process: {r.import_tensorflow_seconds} s; "
+          f"load average {r.load_average}; sched_autogroup {r.sched_autogroup}")
     if args.json:
-        args.json.write_text(json.dumps(asdict(result), indent=2) + "\n")
+        args.json.write_text(json.dumps(asdict(r), indent=2) + "\n")
     return 0
 
 

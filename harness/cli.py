@@ -651,8 +651,13 @@ def _fleet(ns: argparse.Namespace) -> int:
     print(printable(plan.summary()))
     if ns.plan:
         for model in plan.models:
-            where = f"{len(model.cases)} cases, versions {list(model.versions)}"
-            print(printable(f"  {model.name}: {model.problem or where}"))
+            n = len(model.cases)
+            where = f"{n} case{'' if n == 1 else 's'}, versions {list(model.versions)}"
+            if model.labels:
+                where += " (labels " + ", ".join(f"{k}={v}" for k, v in model.labels) + ")"
+            if model.formats is not None:
+                where += f", formats {list(model.formats)}"
+            print(printable(f"  {model.name}: {model.problem + '; ' + where if model.problem else where}"))
         return OK
     args = ["--fleet", str(ns.fleet), "-p", "no:cacheprovider"]
     if ns.workers is not None:

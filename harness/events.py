@@ -29,6 +29,8 @@ class CaseFinished:
     seconds: float
     #: the command that replays the saved failing example, when the check saved one
     replay: str | None = None
+    #: a failure because the backend's process died (a ``CrashFailure``), not a wrong answer
+    crashed: bool = False
 
 
 #: The name the front ends and reports have always used for a finished case.

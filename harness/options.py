@@ -8,6 +8,8 @@ from typing import Any, Sequence
 
 #: Backends a user can select with --backend. "savedmodel" is always the reference.
 BACKEND_CHOICES = ("savedmodel", "tflite", "onnx", "tfjs", "serving")
+#: Where a fleet's models run (--executor).
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,22 @@ OPTIONS: tuple[OptionDef, ...] = (
     OptionDef("--shard-durations", "shard_durations", "With --shard: a previous fleet result "
               "(fleet-result.json) whose per-model durations balance the shards.",
               {"default": None, "metavar": "FILE"}),
+    OptionDef("--executor", "executor", "With --fleet: where the models run. 'local' (the "
+              "default): in this process, or on pytest-xdist workers with -n. 'ray': one Ray task "
+              "per model (its versions and backends together), each running the engine in a Ray "
+              "worker process; needs the ray package (pip install 'model-contract[ray]').",
+              {"default": None, "choices": EXECUTORS, "metavar": "NAME"}),
+    OptionDef("--address", "ray_address", "With --executor ray: the address of a running Ray "
+              "cluster (as ray.init takes it, e.g. ray://HOST:10001 or auto). Without it Ray "
+              "starts locally for the run and stops after it.",
+              {"default": None, "metavar": "ADDR"}),
     OptionDef("--allow-op", "allow_op", "Permit an op type the default op policy denies "
               "(repeatable).", {"action": "append", "default": [], "metavar": "OP"}),
 )
 
 
 #: The options of a fleet run (not of ``check``, which takes one contract).
-FLEET_OPTIONS = ("fleet", "fleet_contracts", "shard", "shard_durations")
+FLEET_OPTIONS = ("fleet", "fleet_contracts", "shard", "shard_durations", "executor", "ray_address")
 #: The options of a --contract run only (not of ``fleet``, which writes its own results).
 CONTRACT_RUN_OPTIONS = ("report",)
 
@@ -160,6 +171,8 @@ class RunOptions:
     fleet_contracts: Path | None = None
     shard: str | None = None
     shard_durations: Path | None = None
+    executor: str = "local"
+    ray_address: str | None = None
 
     def artifact(self, backend: str) -> Path | None:
         """The file given for a format's backend (--tflite, --onnx, --tfjs): that format is
@@ -200,4 +213,6 @@ class RunOptions:
             fleet_contracts=path("fleet_contracts"),
             shard=get("shard"),
             shard_durations=path("shard_durations"),
+            executor=get("executor") or "local",
+            ray_address=get("ray_address"),
         )

@@ -32,6 +32,8 @@ FAMILIES = {
     "parity": "a format's outputs against the SavedModel's",
     "serving": "checks through a TF Serving server",
     "safety": "op policy and asset hermeticity",
+    "lint": "a fleet model's lint: its contract's (with its standards), or the model's own "
+            "when it has no contract",
 }
 
 #: Markers a family's checks carry besides their own: the op-policy scan (``safety``)
@@ -42,6 +44,8 @@ ENGINE = pytest.StashKey[Engine]()
 FLEET = pytest.StashKey["FleetRun"]()
 #: the user property a case item's fleet row travels on (across xdist workers too)
 FLEET_ROW = "model_contract_case"
+#: the user property (a JUnit <property>) that says a fleet case's outcome as the fleet counts it
+FLEET_OUTCOME = "fleet_outcome"
 RECORD = pytest.StashKey[RunRecord]()
 CONTRACTS = pytest.StashKey[set[Path]]()
 #: every case's result (report.case_record), gathered from the reports of its test: in one
@@ -129,6 +133,8 @@ class FleetRun:
         self.rows: dict[str, dict[str, Any]] = {}
         self.by_key = {node_key(c): c.id for m in plan.models for c in m.cases}
         self.model_of = {c.id: m.name for m in plan.models for c in m.cases}
+        #: --executor ray: the Ray executor that runs the models (None: this process runs them)
+        self.executor: Any = None
 
     def case_id(self, nodeid: str) -> str | None:
         return self.by_key.get(nodeid.split("::", 1)[-1])
@@ -149,7 +155,25 @@ def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
         plan = plan_fleet(fleet, engine, shard=shard, durations=durations)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if on_worker(config) or not config.getoption("numprocesses", None):
+    run = FleetRun(plan, None)
+    if options.executor == "ray" and not on_worker(config):
+        if config.getoption("numprocesses", None):
+            raise pytest.UsageError("--executor ray and -n: choose one (Ray runs the models on "
+                                    "its own workers; -n runs them on pytest-xdist workers)")
+        from harness.fleet.cluster import RayExecutor
+
+        try:
+            run.executor = RayExecutor(options, fleet)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    elif options.ray_address:
+        raise pytest.UsageError("--address is the address of a Ray cluster: give it with "
+                                "--executor ray")
+    if on_worker(config):  # N workers on the machine's cores: TensorFlow's pools sized to a share
+        from harness.fleet.cores import share_cores
+
+        share_cores(int(config.workerinput.get("workercount", 1)))  # type: ignore[attr-defined]
+    if run.executor is None and (on_worker(config) or not config.getoption("numprocesses", None)):
         # now, without its start-up lines, rather than inside the first case that reads a
         # model (an xdist controller runs no case: it does not pay for TensorFlow)
         from harness.backends.tf_import import import_tensorflow
@@ -160,8 +184,26 @@ def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
             pass  # the checks that need it say so
     config.stash[ENGINE] = engine
     config.stash[RECORD] = RunRecord.attach(engine.context.events)
-    config.stash[FLEET] = FleetRun(plan, CaseRows.attach(engine.context.events))
+    run.recorder = CaseRows.attach(engine.context.events)
+    config.stash[FLEET] = run
     config.args[:] = [str(options.fleet)]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """--executor ray: every selected model goes to Ray now, one task each; the items wait
+    for their model's task in turn, so results come back while the other models run."""
+    fleet = session.config.stash.get(FLEET, None)
+    if fleet is None or fleet.executor is None:
+        return
+    cases: dict[str, list[str]] = {}
+    for item in session.items:
+        if isinstance(item, CaseItem):
+            cases.setdefault(fleet.model_of[item.case.id], []).append(item.case.id)
+    if cases:
+        try:
+            fleet.executor.submit(cases)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -251,6 +293,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     fleet = config.stash.get(FLEET, None)
     if fleet is not None and fleet in _FLEET_RUNS:
         _FLEET_RUNS.remove(fleet)
+    if fleet is not None and fleet.executor is not None:
+        fleet.executor.close()
     engine = config.stash.get(ENGINE, None)
     if engine is not None:
         engine.close()
@@ -359,6 +403,10 @@ class CaseItem(pytest.Item):
             self.add_marker(marker)
 
     def runtest(self) -> None:
+        fleet = self.config.stash.get(FLEET, None)
+        if fleet is not None and fleet.executor is not None:
+            self._run_elsewhere(fleet)
+            return
         engine = engine_of(self)
         done = len(engine.results)
         try:
@@ -377,17 +425,32 @@ class CaseItem(pytest.Item):
             row = fleet.recorder.rows.get(self.case.id) if fleet is not None else None
             if row is not None:
                 self.user_properties.append((FLEET_ROW, row))
+                # JUnit: the fleet's outcome (a dead backend process is "crashed", not "failed")
+                self.user_properties.append((FLEET_OUTCOME, row["outcome"]))
         for note in notes:
             self.user_properties.append(("note", note))
 
+    def _run_elsewhere(self, fleet: FleetRun) -> None:
+        """The case ran in its model's executor task: its row, reported as if it ran here."""
+        row = fleet.executor.rows(fleet.model_of[self.case.id])[self.case.id]
+        self.user_properties += [(FLEET_ROW, row), (FLEET_OUTCOME, row["outcome"])]
+        if row["outcome"] == "skipped":
+            pytest.skip(row["message"])
+        if row["outcome"] != "passed":
+            raise RemoteOutcome(f"{row['outcome']} (on a Ray worker): {row['message']}")
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:
-        if isinstance(excinfo.value, (CheckFailure, HarnessError)):
+        if isinstance(excinfo.value, (CheckFailure, HarnessError, RemoteOutcome)):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{self.case.contract.name}: {self.case.id}"
+
+
+class RemoteOutcome(AssertionError):
+    """A case that failed or crashed in an executor's task: its message, as the task gave it."""
 
 
 class UserErrorItem(pytest.Item):
@@ -507,7 +570,8 @@ def _fleet_summary(terminalreporter: Any, config: pytest.Config, fleet: FleetRun
     from harness.fleet.result import fleet_result
 
     reports = {m.name: f"models/{model_page_name(m.name)}" for m in fleet.plan.models}
-    result = fleet_result(fleet.plan, fleet.rows, reports)
+    runtime = fleet.executor.runtime if fleet.executor is not None else None
+    result = fleet_result(fleet.plan, fleet.rows, reports, runtime)
     terminalreporter.section("fleet")
     for line in table_lines(result):
         terminalreporter.write_line(printable(line))

@@ -9,10 +9,10 @@ explicitly. A model with no contract is kept (and reported as such), never dropp
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from harness.contract.load import load_contract
 from harness.errors import FleetError
@@ -30,6 +30,18 @@ class FleetEntry:
     labels: tuple[tuple[str, int], ...] = ()
     #: where the entry was declared (file and place), for messages
     source: str = ""
+    #: the formats checked besides the SavedModel (manifest ``formats``), instead of the
+    #: contract's ``formats`` list; None: the contract's
+    formats: tuple[str, ...] | None = None
+    #: standards the model's contract must meet (manifest ``standards``): its lint case
+    #: resolves the contract with them as parents
+    standards: tuple[Path, ...] = ()
+    #: the Ray runtime environment of the model's task (manifest ``runtime_env``)
+    runtime_env: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    def label_of(self, version: int | None) -> tuple[str, ...]:
+        """The version labels (model_config_list ``version_labels``) that name ``version``."""
+        return tuple(name for name, v in self.labels if v == version)
 
 
 @dataclass(frozen=True)
@@ -95,17 +107,43 @@ def _from_manifest(path: Path, folder: Path | None) -> Fleet:
     by_name = contracts_by_name(folder) if folder is not None else {}
     entries = []
     for i, item in enumerate(data["models"]):
-        versions = item.get("versions", "latest")
-        policy = (VersionPolicy("specific", versions=tuple(versions)) if isinstance(versions, list)
-                  else VersionPolicy(versions))
+        labels = tuple(sorted((str(k), int(v)) for k, v in item.get("labels", {}).items()))
+        policy = _policy(item.get("versions", "latest"), dict(labels), path, f"/models/{i}/versions")
         contract = base / item["contract"] if "contract" in item else by_name.get(item["name"])
         if contract is not None and not contract.is_file():
             raise FleetError("contract file does not exist", file=path,
                              place=f"/models/{i}/contract", hint=f"{contract}")
-        entries.append(FleetEntry(item["name"], base / item["base_path"], policy, contract, (),
-                                  f"{path}: /models/{i}"))
+        standards = tuple(base / s for s in item.get("standards", data.get("standards", [])))
+        for j, standard in enumerate(standards):
+            if not standard.is_file():
+                where = f"/models/{i}/standards/{j}" if "standards" in item else f"/standards/{j}"
+                raise FleetError("standard file does not exist", file=path, place=where,
+                                 hint=f"{standard}")
+        formats = item.get("formats", data.get("formats"))
+        runtime_env = item.get("runtime_env", data.get("runtime_env"))
+        entries.append(FleetEntry(item["name"], base / item["base_path"], policy, contract, labels,
+                                  f"{path}: /models/{i}",
+                                  tuple(formats) if formats is not None else None, standards,
+                                  runtime_env))
     _no_duplicates(path, entries)
     return Fleet(path, str(data.get("fleet") or path.stem), tuple(entries))
+
+
+def _policy(versions: Any, labels: Mapping[str, int], path: Path, place: str) -> VersionPolicy:
+    """A manifest's ``versions``: latest, all, or a list of version numbers and label names."""
+    if not isinstance(versions, list):
+        return VersionPolicy(versions)
+    numbers = []
+    for item in versions:
+        if isinstance(item, str):
+            if item not in labels:
+                raise FleetError(f"version label {item!r} is not one of the model's labels "
+                                 f"({', '.join(sorted(labels)) or 'it has none'})", file=path,
+                                 place=place, hint='declare it in "labels": {"NAME": VERSION}')
+            numbers.append(labels[item])
+        else:
+            numbers.append(int(item))
+    return VersionPolicy("specific", versions=tuple(dict.fromkeys(numbers)))
 
 
 def _no_duplicates(path: Path, entries: tuple[FleetEntry, ...] | list[FleetEntry]) -> None:

@@ -9,7 +9,7 @@ has an id (a hash of its case ids) that shards and merges check.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -19,6 +19,7 @@ from harness.contract.model import Contract
 from harness.engine import Engine
 from harness.errors import HarnessError
 from harness.fleet.describe import Fleet, FleetEntry
+from harness.fleet.lint import lint_cases
 from harness.fleet.shard import Shard, deal
 from harness.savedmodel.layout import ModelRef, is_saved_model_dir
 
@@ -36,8 +37,16 @@ class ModelPlan:
     contract: Path | None
     versions: tuple[int | None, ...]
     cases: tuple[Case, ...] = field(repr=False)
-    #: why the model has no cases (no contract, no version, unusable contract), else None
+    #: why the model has no contract cases (no contract: linted only; no version; unusable
+    #: contract), else None
     problem: str | None = None
+    #: version labels (label -> version) of the model
+    labels: tuple[tuple[str, int], ...] = ()
+    #: the formats the manifest chose for the model (None: the contract's)
+    formats: tuple[str, ...] | None = None
+
+    def labels_of(self, version: int | None) -> list[str]:
+        return [name for name, v in self.labels if v == version]
 
     @property
     def conversions(self) -> int:
@@ -76,14 +85,17 @@ class FleetPlan:
                 f"{sum(len(m.versions) for m in self.models)} model versions, {self.cases} cases, "
                 f"{self.conversions} conversions; plan {self.id}")
         if uncovered:
-            text += f"; {len(uncovered)} without a contract: {', '.join(uncovered)}"
+            text += (f"; {len(uncovered)} without a contract (linted only): "
+                     f"{', '.join(uncovered)}")
         return text
 
 
 def plan_fleet(fleet: Fleet, engine: Engine, *, shard: Shard | None = None,
                durations: Mapping[str, float] | None = None) -> FleetPlan:
     contracts: dict[Path, Contract | HarnessError] = {}
-    plans = [_plan_model(entry, engine, contracts) for entry in fleet.entries]
+    engines: dict[tuple[str, ...], Engine] = {}
+    plans = [_plan_model(entry, _engine_for(entry, engine, engines), contracts)
+             for entry in fleet.entries]
     weights = {p.name: (durations or {}).get(p.name, float(len(p.cases))) for p in plans}
     dealt = deal(weights, shard.count) if shard else {p.name: 1 for p in plans}
     shards = {p.name: (dealt[p.name], len(p.cases)) for p in plans}
@@ -92,10 +104,30 @@ def plan_fleet(fleet: Fleet, engine: Engine, *, shard: Shard | None = None,
     return FleetPlan(fleet, tuple(plans), shards, shard)
 
 
+def _engine_for(entry: FleetEntry, engine: Engine, engines: dict[tuple[str, ...], Engine]) -> Engine:
+    """The engine that plans the entry: the run's, or (manifest ``formats``, no --backend)
+    one whose backends are the SavedModel and the model's formats. Planning only: every case
+    runs with the run's context."""
+    if entry.formats is None or engine.options.backends:
+        return engine
+    backends = ("savedmodel", *entry.formats)
+    if backends not in engines:
+        engines[backends] = Engine(replace(engine.options, backends=backends))
+    return engines[backends]
+
+
 def _plan_model(entry: FleetEntry, engine: Engine,
                 contracts: dict[Path, Contract | HarnessError]) -> ModelPlan:
-    if entry.contract is None:
-        return ModelPlan(entry.name, None, (), (), f"no contract named {entry.name!r}")
+    def model(contract: Path | None, refs: list[ModelRef], cases: list[Case],
+              problem: str | None) -> ModelPlan:
+        return ModelPlan(entry.name, contract, tuple(r.version for r in refs), tuple(cases),
+                         problem, entry.labels, entry.formats)
+
+    refs = versions_of(entry)
+    if entry.contract is None:  # listed, and linted: never silently skipped
+        return model(None, refs, lint_cases(entry.name, None, refs, source=_source(entry)),
+                     f"no contract named {entry.name!r}" + ("" if refs else
+                     f"; no version to lint under {entry.base_path}"))
     if entry.contract not in contracts:
         try:
             contracts[entry.contract] = load_contract(entry.contract)
@@ -103,16 +135,20 @@ def _plan_model(entry: FleetEntry, engine: Engine,
             contracts[entry.contract] = exc
     contract = contracts[entry.contract]
     if isinstance(contract, HarnessError):
-        return ModelPlan(entry.name, entry.contract, (), (), f"unusable contract: {contract}")
-    refs = versions_of(entry)
+        return model(entry.contract, [], [], f"unusable contract: {contract}")
     if not refs:
-        return ModelPlan(entry.name, entry.contract, (), (),
-                         f"no version to check under {entry.base_path} "
-                         f"(policy: {entry.policy.describe()})")
+        return model(entry.contract, [], [], f"no version to check under {entry.base_path} "
+                     f"(policy: {entry.policy.describe()})")
     cases: list[Case] = []
     for ref in refs:
         cases.extend(engine.plan(contract, ref))
-    return ModelPlan(entry.name, entry.contract, tuple(r.version for r in refs), tuple(cases))
+    cases.extend(lint_cases(entry.name, contract, refs, entry.standards))
+    return model(entry.contract, refs, cases, None)
+
+
+def _source(entry: FleetEntry) -> Path:
+    """The file that declared the entry (its source reads ``FILE: place``)."""
+    return Path(entry.source.rsplit(": ", 1)[0]) if entry.source else entry.base_path
 
 
 def versions_of(entry: FleetEntry) -> list[ModelRef]:

@@ -34,14 +34,26 @@ def table_lines(result: Mapping[str, Any]) -> list[str]:
         table = model.get("table", {})
         seconds = sum(c["seconds"] for c in table.values())
         rows.append([model["name"], *(_cell(table.get(c)) for c in columns), f"{seconds:.1f}",
-                     model.get("problem") or ""])
+                     "; ".join(filter(None, [model.get("problem"), _labels(model)]))])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)) + "  note",
              "cells: passed/failed/skipped/crashed [worst parity abs error]"]
     for row in rows:
         lines.append(("  ".join(v.ljust(w) for v, w in zip(row, widths)) + "  " + row[-1]).rstrip())
+    lines += label_lines(result)
     lines.append(accounting(result))
     return lines
+
+
+def _labels(model: Mapping[str, Any]) -> str:
+    labels = model.get("labels") or {}
+    return "labels " + ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) if labels else ""
+
+
+def label_lines(result: Mapping[str, Any]) -> list[str]:
+    """One line per version label: the outcomes of the cases of the versions it names."""
+    return [f"label {label}: " + "/".join(str(counts[o]) for o in OUTCOMES)
+            for label, counts in (result.get("labels") or {}).items()]
 
 
 def model_page_name(name: str) -> str:
@@ -76,12 +88,14 @@ def write_pages(result: Mapping[str, Any], folder: Path) -> dict[str, Path]:
         cells = "".join(f"<td>{html.escape(_cell(table.get(c)))}</td>" for c in columns)
         rows.append(f"<tr class='{state}'><td><a href='{html.escape(page)}'>"
                     f"{html.escape(model['name'])}</a></td>{cells}"
-                    f"<td>{html.escape(model.get('problem') or '')}</td></tr>")
+                    f"<td>{html.escape('; '.join(filter(None, [model.get('problem'), _labels(model)])))}"
+                    "</td></tr>")
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["model", *columns, "note"])
     plan = result["plan"]
     body = (f"<p>plan {html.escape(str(plan['id']))}: {plan['models']} models, {plan['cases']} "
             f"cases, {plan.get('conversions', 0)} conversions. {html.escape(accounting(result))}"
             f"</p><p>cells: passed/failed/skipped/crashed [worst parity abs error]</p>"
+            + "".join(f"<p>{html.escape(line)}</p>" for line in label_lines(result)) +
             f"<table><tr>{head}</tr>{''.join(rows)}</table>")
     index = folder / "index.html"
     index.write_text(_page(f"fleet {plan['fleet']}", body), encoding="utf-8")
@@ -99,7 +113,10 @@ def _model_page(model: Mapping[str, Any]) -> str:
         f"<td>{row['seconds']:.3f}</td><td><pre>{html.escape(row['message'])}</pre></td></tr>"
         for row in model["cases"])
     intro = (f"<p>contract: {html.escape(str(model.get('contract')))}; versions: "
-             f"{html.escape(str(model.get('versions')))}</p>")
+             f"{html.escape(str(model.get('versions')))}"
+             f"{'; ' + html.escape(_labels(model)) if model.get('labels') else ''}"
+             f"{'; ran on TensorFlow ' + html.escape(str(model['runtime'].get('tensorflow'))) if model.get('runtime') else ''}"
+             "</p>")
     if model.get("problem"):
         intro += f"<p class='failed'>{html.escape(model['problem'])}</p>"
     return _page(f"model {model['name']}", intro + "<p><a href='../index.html'>fleet</a></p>"

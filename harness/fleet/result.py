@@ -25,16 +25,21 @@ FORMAT = "model-contract-fleet-result"
 VERSION = 1
 OUTCOMES = ("passed", "failed", "skipped", "crashed")
 #: The fleet table's columns; a case's column is its family, or its format for parity.
-COLUMNS = ("static", "safety", "fuzz", "tflite", "onnx", "serving")
+COLUMNS = ("static", "safety", "fuzz", "tflite", "onnx", "tfjs", "serving", "lint")
 #: the engine's outcomes as the fleet counts them: an error (a model that cannot be read or
-#: loaded, a bug) and a dead backend process are both "crashed"
+#: loaded, a bug) is "crashed", and so is a failure because the backend's process died
+#: (``CaseFinished.crashed``, a ``CrashFailure``): the model gave no wrong answer, it gave none
 _OUTCOME = {"passed": "passed", "failed": "failed", "skipped": "skipped", "error": "crashed"}
-MESSAGE_CHARS = 600
+MESSAGE_CHARS = 1200
 RESULT_SCHEMA = Path(__file__).resolve().parent / "schema" / "fleet-result-v1.schema.json"
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + " ..."
+    """At most MESSAGE_CHARS: its head and its tail (where a dead worker's last words are)."""
+    if len(text) <= MESSAGE_CHARS:
+        return text
+    half = MESSAGE_CHARS // 2
+    return text[:half] + " ... " + text[-half:]
 
 
 class CaseRows:
@@ -55,10 +60,12 @@ class CaseRows:
             value = math.inf if math.isnan(event.max_abs) else float(event.max_abs)
             self._worst = value if self._worst is None else max(self._worst, value)
         elif isinstance(event, CaseFinished):
-            outcome = _OUTCOME.get(event.outcome, "crashed")
+            outcome = "crashed" if event.crashed else _OUTCOME.get(event.outcome, "crashed")
             self.rows[event.case.id] = {
                 "id": event.case.id, "outcome": outcome, "seconds": round(event.seconds, 4),
-                "message": _short(event.message), "worst_parity": self._worst}
+                # a passed case's notes (e.g. the lint findings of a model without contract)
+                "message": _short(event.message or "\n".join(event.notes)),
+                "worst_parity": self._worst}
             self._worst = None
 
 
@@ -78,19 +85,26 @@ def deselected_row(case_id: str) -> dict[str, Any]:
 
 
 def fleet_result(plan: Any, rows: Mapping[str, dict[str, Any]],
-                 reports: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The fleet result of a plan (:class:`harness.fleet.plan.FleetPlan`) and its rows."""
+                 reports: Mapping[str, str] | None = None,
+                 runtime: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The fleet result of a plan (:class:`harness.fleet.plan.FleetPlan`) and its rows
+    (``runtime``: per model, where an executor ran it, e.g. the TensorFlow of its Ray task)."""
     models = []
     for model in plan.models:
         cases = []
         for case in model.cases:
             row = dict(rows.get(case.id) or crashed_row(
                 case.id, "no result: the process running it died or it never ran"))
-            row.update(column=column_of(case), version=case.model.version)
+            row.update(column=column_of(case), version=case.model.version,
+                       labels=model.labels_of(case.model.version))
             cases.append(row)
         models.append({"name": model.name,
                        "contract": str(model.contract) if model.contract else None,
                        "versions": list(model.versions), "problem": model.problem,
+                       "labels": dict(model.labels),
+                       "formats": list(model.formats) if model.formats is not None else None,
+                       "runtime": dict((runtime or {})[model.name]) if model.name in (runtime or {})
+                       else None,
                        "report": (reports or {}).get(model.name), "cases": cases})
     return finish({
         "format": FORMAT, "version": VERSION,
@@ -118,11 +132,23 @@ def finish(result: dict[str, Any]) -> dict[str, Any]:
         model["table"] = table
     planned = sum(len(m["cases"]) for m in result["models"])
     assert planned == sum(totals.values())
+    result["labels"] = by_label(result["models"])
     result["totals"] = {"planned": planned, **totals,
                         "models_without_contract": sum(
                             1 for m in result["models"] if m["contract"] is None),
                         "models_with_problem": sum(1 for m in result["models"] if m["problem"])}
     return result
+
+
+def by_label(models: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per version label (e.g. ``stable``): the outcomes of the cases of the versions it names."""
+    labels: dict[str, dict[str, int]] = {}
+    for model in models:
+        for row in model["cases"]:
+            for label in row.get("labels") or ():
+                counts = labels.setdefault(label, dict.fromkeys(OUTCOMES, 0))
+                counts[row["outcome"]] += 1
+    return {k: labels[k] for k in sorted(labels)}
 
 
 def accounting(result: Mapping[str, Any]) -> str:

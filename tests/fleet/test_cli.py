@@ -15,9 +15,10 @@ def test_fleet_plan_lists_every_model_and_the_one_without_contract(
                  str(fleet_root / "contracts"), "--plan"])
     out = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert out[0].startswith("fleet models: 34 models, 45 model versions, ")
-    assert "  scale-003: 24 cases, versions [1, 2]" in out
-    assert "  orphan: no contract named 'orphan'" in out
+    assert out[0].startswith("fleet models: 34 models, 46 model versions, ")
+    assert out[0].endswith("; 1 without a contract (linted only): orphan")
+    assert "  scale-003: 25 cases, versions [1, 2] (labels stable=1)" in out
+    assert "  orphan: no contract named 'orphan'; 1 case, versions [2]" in out
     assert len(out) == 35
 
 

@@ -70,16 +70,19 @@ def test_generated_fleet_plans_every_model_and_lists_the_one_without_contract(
     plan = plan_fleet(load_fleet(fleet_root / "models.config", fleet_root / "contracts"), Engine())
     assert len(plan.models) == 34
     orphan = [m for m in plan.models if m.contract is None]
-    assert [(m.name, m.problem, len(m.cases)) for m in orphan] == [
-        ("orphan", "no contract named 'orphan'", 0)]
+    # listed, and linted (one lint case per version), never silently skipped
+    assert [(m.name, m.problem, [c.id for c in m.cases]) for m in orphan] == [
+        ("orphan", "no contract named 'orphan'", ["orphan::orphan@2::-::lint"])]
     by_name = {m.name: m for m in plan.models}
     assert by_name["scale-000"].versions == (2,)  # latest
     assert by_name["scale-003"].versions == (1, 2)  # all
     assert by_name["scale-006"].versions == (1,)  # specific 1
     assert plan.cases == sum(len(m.cases) for m in plan.models) > 300
-    assert plan.summary().startswith(f"fleet models: 34 models, 45 model versions, {plan.cases} "
+    assert plan.summary().startswith(f"fleet models: 34 models, 46 model versions, {plan.cases} "
                                      f"cases, 0 conversions; plan {plan.id}")
-    assert plan.summary().endswith("; 1 without a contract: orphan")
+    assert plan.summary().endswith("; 1 without a contract (linted only): orphan")
+    assert by_name["scale-003"].labels == (("stable", 1),)  # model_config_list version_labels
+    assert sum(c.family == "lint" for c in by_name["scale-003"].cases) == 1  # its contract's
     # the manifest describes the same fleet: the same plan
     same = plan_fleet(load_fleet(fleet_root / "fleet.json"), Engine())
     assert same.id == plan.id
@@ -101,7 +104,8 @@ def test_planning_a_thousand_models(fleet_root: Path, tmp_path: Path) -> None:
     manifest.write_text(json.dumps({"models": entries}))
     engine = Engine()
     plan = plan_fleet(load_fleet(manifest), engine)
-    assert len(plan.models) == 1000 and plan.cases == 24000  # 1000 x 2 versions x 12 checks
+    # 1000 x (2 versions x 12 checks + the contract's lint)
+    assert len(plan.models) == 1000 and plan.cases == 25000
     assert engine.context.memo.values() == []  # the time is measured in benchmarks/bench_fleet.py
 
 
@@ -116,3 +120,72 @@ def test_shards_are_deterministic_balanced_and_cover_the_fleet(fleet_root: Path)
     assert deal({"a": 5.0, "b": 1.0, "c": 1.0, "d": 3.0}, 2) == {"a": 1, "d": 2, "b": 2, "c": 2}
     with pytest.raises(FleetError, match=r"--shard '4/3': expected K/N with 1 <= K <= N"):
         parse_shard("4/3")
+
+
+def _manifest(tmp_path: Path, fleet_root: Path, **model: object) -> Path:
+    entry = {"name": "scale-003", "base_path": str(fleet_root / "models" / "scale-003"),
+             "contract": str(fleet_root / "contracts" / "scale-003.json"), **model}
+    manifest = tmp_path / "fleet.json"
+    manifest.write_text(json.dumps({"models": [entry]}))
+    return manifest
+
+
+def test_manifest_formats_labels_and_versions_by_label(fleet_root: Path, tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path, fleet_root, formats=["onnx"], labels={"stable": 1, "canary": 2},
+                         versions=["canary"])
+    [model] = plan_fleet(load_fleet(manifest), Engine()).models
+    assert model.versions == (2,) and model.labels == (("canary", 2), ("stable", 1))
+    assert model.formats == ("onnx",)
+    assert [c.check for c in model.cases if c.backend == "onnx"] == [
+        "conformance[onnx]", "parity[onnx]"]
+    assert model.conversions == 1
+    # --backend on the command line still decides
+    from harness.options import RunOptions
+
+    [alone] = plan_fleet(load_fleet(manifest), Engine(RunOptions(backends=("savedmodel",)))).models
+    assert not [c for c in alone.cases if c.backend == "onnx"]
+
+
+def test_a_version_label_the_model_lacks_is_refused(fleet_root: Path, tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path, fleet_root, labels={"stable": 1}, versions=["canary"])
+    with pytest.raises(FleetError) as info:
+        load_fleet(manifest)
+    assert str(info.value) == (
+        f"{manifest}: /models/0/versions: version label 'canary' is not one of the model's "
+        "labels (stable)\n  hint: declare it in \"labels\": {\"NAME\": VERSION}")
+
+
+def test_lint_case_holds_the_contract_to_the_manifest_standards(
+        fleet_root: Path, tmp_path: Path) -> None:
+    """The classifier standard locks tolerance at atol 1e-4; this contract loosens it."""
+    from harness.errors import CheckFailure
+
+    standard = ROOT / "standards" / "classifier.json"
+    contract = tmp_path / "loose.json"
+    data = json.loads((fleet_root / "contracts" / "scale-003.json").read_text())
+    contract.write_text(json.dumps({**data, "tolerance": {"atol": 1e-2, "rtol": 1e-3}}))
+    manifest = _manifest(tmp_path, fleet_root, standards=[str(standard)], contract=str(contract))
+    engine = Engine()
+    [model] = plan_fleet(load_fleet(manifest), engine).models
+    [lint] = [c for c in model.cases if c.family == "lint"]
+    with pytest.raises(CheckFailure) as info:
+        engine.execute(lint)
+    assert str(info.value).startswith(
+        "[lint] the contract does not meet the fleet's standards for it\n"
+        f"Received: {contract}: /tolerance/atol: ")
+    assert str(info.value).endswith(f"Documented: standards: {standard}")
+    # without the standard the same contract lints with a warning only (a note, not a failure)
+    without = _manifest(tmp_path, fleet_root, contract=str(contract))
+    [plain] = [c for c in plan_fleet(load_fleet(without), engine).models[0].cases
+               if c.family == "lint"]
+    assert engine.execute(plain) == [
+        "warning SIGNATURE_NAME_SEMANTIC /signatures: the only signature is 'serving_default'; "
+        "add one named for what it does (e.g. 'classify', 'embed')"]
+
+
+def test_a_missing_standard_file_names_its_place(fleet_root: Path, tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path, fleet_root, standards=["nowhere.json"])
+    with pytest.raises(FleetError) as info:
+        load_fleet(manifest)
+    assert str(info.value) == (f"{manifest}: /models/0/standards/0: standard file does not "
+                               f"exist\n  hint: {tmp_path / 'nowhere.json'}")

@@ -29,20 +29,25 @@ def test_fleet_run_prints_the_plan_the_table_and_the_accounting(
         pytester: pytest.Pytester, small_fleet: Path) -> None:
     result = run(pytester, small_fleet)
     result.stdout.fnmatch_lines([
-        "fleet models: 5 models, 5 model versions, 60 cases, 0 conversions; plan *; "
-        "1 without a contract: orphan",
+        "fleet models: 5 models, 6 model versions, 65 cases, 0 conversions; plan *; "
+        "1 without a contract (linted only): orphan",
         "*= fleet =*",
-        "model * static * safety * fuzz * seconds * note",
-        "scale-000 * 6/0/0/0 * 1/0/0/0 * 5/0/0/0 *",
-        "scale-003 * 12/0/0/0 * 2/0/0/0 * 10/0/0/0 *",
-        "orphan * - * - * - * 0.0 * no contract named 'orphan'",
-        "planned 60 = passed 60 + failed 0 + skipped 0 + crashed 0",
+        "model * static * safety * fuzz * lint * seconds * note",
+        "scale-000 * 6/0/0/0 * 1/0/0/0 * 5/0/0/0 * 1/0/0/0 *",
+        "scale-003 * 12/0/0/0 * 2/0/0/0 * 10/0/0/0 * 1/0/0/0 * labels stable=1",
+        "orphan * - * - * - * 1/0/0/0 * no contract named 'orphan'",
+        "label stable: 13/0/0/0",
+        "planned 65 = passed 65 + failed 0 + skipped 0 + crashed 0",
         "fleet report: *index.html (JSON: *fleet-result.json)",
     ])
     assert result.ret == 0
     data = json.loads((pytester.path / "results" / "fleet" / "fleet-result.json").read_text())
     validate(data)
-    assert data["totals"]["planned"] == 60 == data["totals"]["passed"]
+    assert data["totals"]["planned"] == 65 == data["totals"]["passed"]
+    orphan = next(m for m in data["models"] if m["name"] == "orphan")
+    assert [c["id"] for c in orphan["cases"]] == ["orphan::orphan@2::-::lint"]
+    assert orphan["cases"][0]["message"].startswith("no contract: the SavedModel was linted")
+    assert data["labels"] == {"stable": {"passed": 13, "failed": 0, "skipped": 0, "crashed": 0}}
     index = (pytester.path / "results" / "fleet" / "index.html").read_text()
     assert "<a href='models/scale-003.html'>scale-003</a>" in index
     assert (pytester.path / "results" / "fleet" / "models" / "scale-003.html").is_file()
@@ -61,13 +66,13 @@ def pytest_collection_finish(session):
 ''')
     result = run(pytester, fleet)
     result.stdout.fnmatch_lines([
-        "total-001 * 0/0/0/6 * 0/0/0/1 * 0/0/0/5 *",
-        "planned 60 = passed 48 + failed 0 + skipped 0 + crashed 12",
+        "total-001 * 0/0/0/6 * 0/0/0/1 * 0/0/0/5 * 1/0/0/0 *",
+        "planned 65 = passed 53 + failed 0 + skipped 0 + crashed 12",
     ])
     assert result.ret == 1
     data = json.loads((pytester.path / "results" / "fleet" / "fleet-result.json").read_text())
     total = next(m for m in data["models"] if m["name"] == "total-001")
-    assert all(c["outcome"] == "crashed" for c in total["cases"])
+    assert all(c["outcome"] == "crashed" for c in total["cases"] if c["column"] != "lint")
     assert "total-001/2" in total["cases"][0]["message"]
 
 
@@ -85,10 +90,10 @@ def test_shards_merge_into_the_whole_fleet_and_a_truncated_shard_is_accounted(
         shard_files.append(out / "fleet" / "fleet-result.json")
     assert main(["merge", *map(str, shard_files), "-o", str(tmp_path / "merged")]) == 0
     out = capsys.readouterr().out
-    assert "planned 60 = passed 60 + failed 0 + skipped 0 + crashed 0" in out
+    assert "planned 65 = passed 65 + failed 0 + skipped 0 + crashed 0" in out
     merged = json.loads((tmp_path / "merged" / "fleet-result.json").read_text())
     validate(merged)
-    assert merged["totals"]["planned"] == 60
+    assert merged["totals"]["planned"] == 65
 
     second = json.loads(shard_files[1].read_text())
     lost = sum(len(m["cases"]) for m in second["models"])
@@ -97,7 +102,7 @@ def test_shards_merge_into_the_whole_fleet_and_a_truncated_shard_is_accounted(
     assert main(["merge", str(shard_files[0]), str(truncated), "-o", str(tmp_path / "m2")]) == 1
     captured = capsys.readouterr()
     assert f"note: {truncated}: unreadable shard result: not valid JSON (truncated?): " in captured.err
-    assert (f"planned 60 = passed {60 - lost} + failed 0 + skipped 0 + crashed {lost}"
+    assert (f"planned 65 = passed {65 - lost} + failed 0 + skipped 0 + crashed {lost}"
             in captured.out)
 
 
@@ -125,6 +130,9 @@ def test_two_workers_keep_a_model_on_one_and_a_killed_worker_is_accounted(
     pytester.makepyfile(killer='''
 import os
 def pytest_runtest_call(item):
+    if os.environ.get("PYTEST_XDIST_WORKER") and "TF_NUM_INTRAOP_THREADS" in os.environ:
+        with open("threads.txt", "a") as fh:
+            fh.write("TF_NUM_INTRAOP_THREADS=" + os.environ["TF_NUM_INTRAOP_THREADS"] + "\\n")
     if os.environ.get("PYTEST_XDIST_WORKER") and item.nodeid.endswith(
             "pick-002@2::serving_default::values"):
         os._exit(9)  # the worker process dies mid-run
@@ -135,7 +143,7 @@ def pytest_runtest_call(item):
         str(pytester.path / "results"), "-n", "2", "-v")
     result.stdout.fnmatch_lines([
         "pick-002 * 6/0/0/0 * 1/0/0/0 * 4/0/0/1 *",
-        "planned 60 = passed 59 + failed 0 + skipped 0 + crashed 1",
+        "planned 65 = passed 64 + failed 0 + skipped 0 + crashed 1",
     ])
     assert result.ret == 1
     workers: dict[str, set[str]] = {}
@@ -143,9 +151,11 @@ def pytest_runtest_call(item):
         if line.startswith("[gw") and "models.config::" in line:
             worker, model = line.split()[0], line.split("models.config::")[1].split("@")[0]
             workers.setdefault(model, set()).add(worker)
-    assert set(workers) == {"scale-000", "total-001", "pick-002", "scale-003"}
+    assert set(workers) == {"scale-000", "total-001", "pick-002", "scale-003", "orphan"}
     # a model's cases on one worker (the killed worker's model continues on its replacement)
     assert all(len(w) == 1 for m, w in workers.items() if m != "pick-002"), workers
+    # each worker's TensorFlow pools sized to its share of the cores
+    assert "TF_NUM_INTRAOP_THREADS" in (pytester.path / "threads.txt").read_text()
     data = json.loads((pytester.path / "results" / "fleet" / "fleet-result.json").read_text())
     pick = next(m for m in data["models"] if m["name"] == "pick-002")
     crashed = [c for c in pick["cases"] if c["outcome"] == "crashed"]
@@ -169,5 +179,32 @@ def test_a_failing_fuzzed_case_of_a_fleet_says_how_to_replay_it(
     result.stdout.fnmatch_lines([
         f"Reproduce with: pytest --contract scale-003.json --model {base} "
         "scale-003.json::scale-003@2::serving_default::values --replay results/failures/*.npz",
-        "planned 12 = passed 0 + failed 1 + skipped 11 + crashed 0",
+        "planned 13 = passed 0 + failed 1 + skipped 12 + crashed 0",
     ])
+
+
+def test_a_dead_backend_process_is_counted_as_crashed_not_failed(
+        pytester: pytest.Pytester) -> None:
+    """The fixture aborts (SIGABRT) on any rank but 2: the rejection check kills its backend child."""
+    fixtures = Path(__file__).resolve().parents[2] / "models_under_test" / "fixtures"
+    (pytester.path / "fleet.json").write_text(json.dumps({"models": [
+        {"name": "aborts", "base_path": str(fixtures / "aborts_on_wrong_rank"),
+         "contract": str(fixtures / "contracts" / "aborts_on_wrong_rank.json")}]}))
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--fleet", "fleet.json", "--examples", "3",
+        "--hypothesis-seed", "0", "-k", "rejection or conformance", "--results-dir", "results",
+        "--junitxml", "junit.xml")
+    result.stdout.fnmatch_lines([
+        "aborts * 1/0/*/1 *",
+        "planned * = passed 1 + failed 0 + skipped * + crashed 1",
+    ])
+    assert result.ret == 1
+    data = json.loads((pytester.path / "results" / "fleet" / "fleet-result.json").read_text())
+    [crashed] = [c for c in data["models"][0]["cases"] if c["outcome"] == "crashed"]
+    assert crashed["id"].endswith("::rejection")
+    assert "the process was killed by SIGABRT" in crashed["message"]
+    assert data["totals"]["failed"] == 0 and data["totals"]["crashed"] == 1
+    junit = (pytester.path / "junit.xml").read_text()
+    assert '<property name="fleet_outcome" value="crashed" />' in junit
+    html = (pytester.path / "results" / "fleet" / "models" / "aborts.html").read_text()
+    assert "<tr class='crashed'>" in html
