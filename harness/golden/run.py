@@ -20,7 +20,7 @@ from harness.contract.model import Contract
 from harness.savedmodel.layout import ModelRef, resolve_model
 
 #: Backends a golden records and compares, in this order. serving is compared elsewhere.
-GOLDEN_BACKENDS = ("savedmodel", "tflite", "onnx")
+GOLDEN_BACKENDS = ("savedmodel", "tflite", "onnx", "tfjs")
 
 
 @dataclass(frozen=True)
