@@ -8,7 +8,10 @@ empty cache; run 2, a new session on the same cache, must convert nothing.
 Per call: the classifier's ``classify`` signature, exported to TF.js and ONNX, called
 through the harness's backends (in process, so the figures are the runtimes and their
 transport, not the isolation child) on the same seeded inputs at batch 1 and 32; the
-ratio is Node (wasm backend) / onnxruntime per call, measured in the same run.
+ratio is Node (wasm backend) / onnxruntime per call, measured in the same run. The Node call
+is then split: ``echo`` sends the same inputs to the Node child, which makes them into TF.js
+tensors and sends them back without running the model (the transport: JSON lines, base64,
+the process hop), and ``transport_share`` is its part of the Node call.
 
     .venv/bin/python benchmarks/bench_tfjs.py [--json]
 """
@@ -59,6 +62,8 @@ class PerCall:
     onnx_ms: float
     ratio: float
     tfjs_backend: str
+    echo_ms: float
+    transport_share: float
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,18 @@ def _per_call(backend: object, batch: int) -> float:
     return 1000 * (time.perf_counter() - start) / CALLS
 
 
+def _echo(backend: object, batch: int) -> float:
+    from harness.backends.node import encode
+
+    x = np.random.default_rng(batch).random((batch, 784), dtype=np.float32)
+    model = backend._models["classify"]  # type: ignore[attr-defined]
+    model.echo({"x": encode(x, "float32")})  # warm-up
+    start = time.perf_counter()
+    for _ in range(CALLS):
+        model.echo({"x": encode(x, "float32")})
+    return 1000 * (time.perf_counter() - start) / CALLS
+
+
 def measure() -> Result:
     contract = load_contract(CONTRACT)
     model = next(p for p in sorted(contract.models[0].iterdir()) if p.name.isdigit())
@@ -103,8 +120,8 @@ def measure() -> Result:
         onnx = open_backend(context, "onnx", contract, ref)
         rows = []
         for batch in (1, 32):
-            t, o = _per_call(tfjs, batch), _per_call(onnx, batch)
-            rows.append(PerCall(batch, t, o, t / o, tfjs.label))
+            t, o, e = _per_call(tfjs, batch), _per_call(onnx, batch), _echo(tfjs, batch)
+            rows.append(PerCall(batch, t, o, t / o, tfjs.label, e, e / t))
         release_all(context)
     return Result(str(model.resolve().relative_to(ROOT)),
                   Export(first, second, n_first, n_second, first / max(second, 1e-9)), rows)
@@ -122,7 +139,9 @@ def main() -> int:
           f"{e.ratio:.0f}x")
     for row in result.per_call:
         print(f"classify batch {row.batch}: TF.js in Node {row.tfjs_ms:.2f} ms vs onnxruntime "
-              f"{row.onnx_ms:.2f} ms per call: {row.ratio:.1f}x ({row.tfjs_backend})")
+              f"{row.onnx_ms:.2f} ms per call: {row.ratio:.1f}x ({row.tfjs_backend}); "
+              f"transport alone (echo) {row.echo_ms:.2f} ms = {row.transport_share:.0%} of "
+              "the Node call")
     if args.json:
         args.json.write_text(json.dumps(asdict(result), indent=1) + "\n")
     return 0

@@ -174,6 +174,12 @@ class NodeModel:
         reply = self.request({"op": "run", "inputs": dict(inputs), "outputs": outputs})
         return {name: decode(spec) for name, spec in reply["outputs"].items()}
 
+    def echo(self, inputs: Mapping[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+        """The inputs sent to the child, made into TF.js tensors there and sent back: the
+        transport alone, without running the model."""
+        reply = self.request({"op": "echo", "inputs": dict(inputs)})
+        return {name: decode(spec) for name, spec in reply["outputs"].items()}
+
     def stderr_tail(self, lines: int = 8) -> str:
         try:
             self._log.seek(0)

@@ -163,3 +163,39 @@ def test_ensure_shape_is_a_named_runtime_defect(tmp_path: Path) -> None:
             "EnsureShape, which the TF.js runtime does not support; replace tf.ensure_shape "
             "by a shape check TF.js runs, or check the shape in the client before the "
             "call") in message
+
+
+def test_int64_values_beyond_2_31_wrap_in_tfjs_and_fail_parity(tmp_path: Path) -> None:
+    """The int64-to-int32 finding, shown: TF.js runs an int64 signature in int32, so a value
+    the contract allows beyond 2^31 comes back wrapped."""
+    import tensorflow as tf
+
+    class Offset(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name="ids")])
+        def serve(self, ids: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {"next": ids + 1}
+
+    module = Offset()
+    tf.saved_model.save(module, str(tmp_path / "offset"),
+                        signatures={"serving_default": module.serve})
+    contract = tmp_path / "offset.json"
+    contract.write_text(json.dumps({
+        "name": "offset", "models": [str(tmp_path / "offset")],
+        "signatures": {"serving_default": {
+            "inputs": {"ids": {"dtype": "int64", "shape": ["batch"], "range": [2**31, 2**40]}},
+            "outputs": {"next": {"dtype": "int64", "shape": ["batch"]}}}},
+        "dims": {"batch": {"min": 1, "max": 4}},
+        "formats": {"tfjs": {}}}))
+    out = run(contract, export_cache=tmp_path / "cache", examples=3)
+    assert out["serving_default::conformance[tfjs]"][0] == "passed"
+    outcome, message = out["serving_default::parity[tfjs]"]
+    assert outcome == "failed"
+    assert "output 'next' of signature 'serving_default'" in message.splitlines()[0]
+    found = {(f["tensor"], f["kind"]): f["message"]
+             for f in run.record.findings}  # type: ignore[attr-defined]
+    assert found[("ids", "int64-to-int32")] == (
+        "signature 'serving_default' input 'ids' (int64): TF.js has no int64 tensors and runs "
+        "it as int32; range [2147483648, 1099511627776], so values beyond 2^31 wrap (declare a "
+        "range within int32 if the values stay there)")
+    assert ("TF.js fidelity (int64-to-int32): signature 'serving_default' input 'ids' (int64)"
+            in message)

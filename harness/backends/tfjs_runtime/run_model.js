@@ -6,6 +6,8 @@
 // Protocol: one JSON object per line on stdin, one answer per line on stdout.
 //   {"op": "describe"}                     -> {"ok": true, "backend", "inputs", "outputs", "signature"}
 //   {"op": "run", "inputs": {NAME: T}, "outputs": [NAME...]} -> {"ok": true, "outputs": {NAME: T}}
+//   {"op": "echo", "inputs": {NAME: T}}  -> {"ok": true, "outputs": {NAME: T}}: the inputs made
+//     into tensors and back, the model not run (benchmarks/bench_tfjs.py: the transport's share)
 //   T = {"dtype", "shape", "data"}: data is base64 of the little-endian values, or for
 //   strings a list of base64 strings.
 //   A failure answers {"ok": false, "error": MESSAGE}; the process keeps serving.
@@ -146,6 +148,14 @@ async function main() {
           outputs[request.outputs[i]] = await encode(tensors[i]);
         }
         tensors.forEach((t) => t.dispose());
+        answer({ok: true, outputs});
+      } else if (request.op === 'echo') {
+        const outputs = {};
+        for (const [name, spec] of Object.entries(request.inputs)) {
+          const tensor = decode(spec);
+          outputs[name] = await encode(tensor);
+          tensor.dispose();
+        }
         answer({ok: true, outputs});
       } else {
         answer({ok: false, error: `unknown op ${request.op}`});
