@@ -62,8 +62,8 @@ def test_the_parity_matrix_and_the_report_have_the_tfjs_column(tmp_path: Path) -
     record = run.record  # type: ignore[attr-defined]
     lines = parity_table(record.parity)
     rows = [line.split()[:4] for line in lines[1:]]
-    assert rows == [["tiny@1", "serving_default", "tfjs", "label"],
-                    ["tiny@1", "serving_default", "tfjs", "y"]], lines
+    assert rows == [["tiny", "serving_default", "tfjs", "label"],
+                    ["tiny", "serving_default", "tfjs", "y"]], lines
     assert lines[1].split()[-2:] == ["exact", "pass"] and lines[2].split()[-1] == "pass"
     report = build_report(record)
     assert {(r["format"], r["output"]) for r in report["parity"]} == {("tfjs", "y"),
@@ -156,7 +156,8 @@ def test_the_node_protocol_round_trips_every_tfjs_dtype() -> None:
 
 
 def test_the_node_child_round_trips_every_tfjs_dtype(tmp_path: Path) -> None:
-    """The same values back from the Node child's tensors (the echo request: no model run)."""
+    """The same values back from the Node child's tensors (the echo request: no model run);
+    string tensors keep bytes that are not UTF-8."""
     from harness.exports.tfjs_env import default_tools_dir
 
     model = node.NodeModel(write_tiny_tfjs(tmp_path / "good"),

@@ -190,12 +190,15 @@ def test_int64_values_beyond_2_31_wrap_in_tfjs_and_fail_parity(tmp_path: Path) -
     assert out["serving_default::conformance[tfjs]"][0] == "passed"
     outcome, message = out["serving_default::parity[tfjs]"]
     assert outcome == "failed"
-    assert "output 'next' of signature 'serving_default'" in message.splitlines()[0]
+    lines = message.splitlines()
+    assert lines[0].endswith("output 'next' of signature 'serving_default' differs from the "
+                             "SavedModel (tolerance: exact match)")
+    # the smallest value the contract allows, 2^31, plus one: wrapped to -2^31 + 1
+    assert lines[1:3] == ["Received: -2147483647 (tfjs, at [0])",
+                          "Documented: 2147483649 (savedmodel, the reference, at [0])"]
     found = {(f["tensor"], f["kind"]): f["message"]
              for f in run.record.findings}  # type: ignore[attr-defined]
     assert found[("ids", "int64-to-int32")] == (
         "signature 'serving_default' input 'ids' (int64): TF.js has no int64 tensors and runs "
         "it as int32; range [2147483648, 1099511627776], so values beyond 2^31 wrap (declare a "
         "range within int32 if the values stay there)")
-    assert ("TF.js fidelity (int64-to-int32): signature 'serving_default' input 'ids' (int64)"
-            in message)

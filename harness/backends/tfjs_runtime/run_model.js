@@ -91,11 +91,15 @@ function decode(spec) {
 }
 
 async function encode(tensor) {
-  const data = await tensor.data();
   let out;
   if (tensor.dtype === 'string') {
-    out = Array.from(data, (v) => Buffer.from(v).toString('base64'));
-  } else if (tensor.dtype === 'bool') {
+    // bytes(), not data(): data() decodes each string as UTF-8, which replaces every byte
+    // that is not UTF-8 by U+FFFD
+    out = Array.from(await tensor.bytes(), (v) => Buffer.from(v).toString('base64'));
+    return {dtype: tensor.dtype, shape: tensor.shape, data: out};
+  }
+  const data = await tensor.data();
+  if (tensor.dtype === 'bool') {
     out = Buffer.from(Uint8Array.from(data)).toString('base64');
   } else {
     out = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
