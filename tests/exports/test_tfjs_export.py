@@ -202,3 +202,25 @@ def test_int64_values_beyond_2_31_wrap_in_tfjs_and_fail_parity(tmp_path: Path) -
         "signature 'serving_default' input 'ids' (int64): TF.js has no int64 tensors and runs "
         "it as int32; range [2147483648, 1099511627776], so values beyond 2^31 wrap (declare a "
         "range within int32 if the values stay there)")
+
+
+def test_a_lookup_table_built_from_constants_runs_in_tfjs(tmp_path: Path) -> None:
+    """The advice of the vocabulary-file finding, applied: the same lookup with its table
+    built from in-graph constants passes on TF.js."""
+    from models_under_test.fixtures_lookup import WORDS, build_string_lookup_from_constants
+
+    build_string_lookup_from_constants(tmp_path / "lookup")
+    contract = tmp_path / "lookup.json"
+    contract.write_text(json.dumps({
+        "name": "lookup", "models": [str(tmp_path / "lookup")],
+        "dims": {"batch": {"min": 1, "max": 4}},
+        "signatures": {"serving_default": {
+            "inputs": {"words": {"dtype": "string", "shape": ["batch"],
+                                 "vocabulary": list(WORDS)}},
+            "outputs": {"ids": {"dtype": "int64", "shape": ["batch"], "range": [-1, 99]}}}},
+        "formats": {"tfjs": {}}}))
+    out = run(contract, export_cache=tmp_path / "cache", examples=5)
+    assert out == {"serving_default::conformance[tfjs]": ("passed", ""),
+                   "serving_default::parity[tfjs]": ("passed", "")}, out
+    [row] = run.record.parity  # type: ignore[attr-defined]
+    assert row["output"] == "ids" and row["exact"] and row["passed"]
