@@ -6,8 +6,9 @@
 // Protocol: one JSON object per line on stdin, one answer per line on stdout.
 //   {"op": "describe"}                     -> {"ok": true, "backend", "inputs", "outputs", "signature"}
 //   {"op": "run", "inputs": {NAME: T}, "outputs": [NAME...]} -> {"ok": true, "outputs": {NAME: T}}
-//   {"op": "echo", "inputs": {NAME: T}}  -> {"ok": true, "outputs": {NAME: T}}: the inputs made
-//     into tensors and back, the model not run (benchmarks/bench_tfjs.py: the transport's share)
+//   {"op": "echo", "inputs": {NAME: T}, "values": BOOL} -> {"ok": true, "outputs": {NAME: T}}:
+//     the inputs made into tensors and sent back (without "data" unless "values"), the model
+//     not run (tests: every dtype round trips; benchmarks/bench_tfjs.py: the transport's share)
 //   T = {"dtype", "shape", "data"}: data is base64 of the little-endian values, or for
 //   strings a list of base64 strings.
 //   A failure answers {"ok": false, "error": MESSAGE}; the process keeps serving.
@@ -157,7 +158,8 @@ async function main() {
         const outputs = {};
         for (const [name, spec] of Object.entries(request.inputs)) {
           const tensor = decode(spec);
-          outputs[name] = await encode(tensor);
+          outputs[name] = request.values ? await encode(tensor)
+                                         : {dtype: tensor.dtype, shape: tensor.shape};
           tensor.dispose();
         }
         answer({ok: true, outputs});
