@@ -224,3 +224,22 @@ def test_a_lookup_table_built_from_constants_runs_in_tfjs(tmp_path: Path) -> Non
                    "serving_default::parity[tfjs]": ("passed", "")}, out
     [row] = run.record.parity  # type: ignore[attr-defined]
     assert row["output"] == "ids" and row["exact"] and row["passed"]
+
+
+def test_a_quantized_tfjs_variant_beyond_its_tolerance_fails_like_a_tflite_one(
+        tiny_model: Path, tmp_path: Path) -> None:
+    """float16 weights cannot stay within 1e-9 of the float32 SavedModel: the variant's own
+    tolerance fails it, with the variant's name in the message."""
+    variants = [{"quantization": "float16", "tolerance": {"atol": 1e-9, "rtol": 0.0}}]
+    contract = write_contract(tmp_path, models=[str(tiny_model)],
+                              formats={"tfjs": {"variants": variants}})
+    out = run(contract, export_cache=tmp_path / "cache", backends=("tfjs",))
+    outcome, message = out["serving_default::parity[tfjs-float16]"]
+    assert outcome == "failed", out
+    lines = message.splitlines()
+    assert lines[0] == ("[parity[tfjs-float16]] tfjs (exported: tensorflowjs_converter "
+                        "--quantize_float16; converted; Node, wasm backend): output 'y' of "
+                        "signature 'serving_default' differs from the SavedModel beyond "
+                        "tolerance atol=1e-09, rtol=0")
+    assert lines[1].startswith("Received: ") and lines[1].endswith("(tfjs, at [20, 0])")
+    assert any(line.startswith("would pass with atol=") for line in lines), message
