@@ -8,7 +8,12 @@ empty cache; run 2, a new session on the same cache, must convert nothing.
 Per call: the classifier's ``classify`` signature, exported to TF.js and ONNX, called
 through the harness's backends (in process, so the figures are the runtimes and their
 transport, not the isolation child) on the same seeded inputs at batch 1 and 32; the
-ratio is Node (wasm backend) / onnxruntime per call, measured in the same run.
+ratio is Node (wasm backend) / onnxruntime per call, measured in the same run (medians of 7
+interleaved rounds of 50 calls). The Node call
+is then split: ``echo`` sends the same inputs to the Node child, which makes them into TF.js
+tensors and answers their shapes without running the model (the transport of the inputs:
+JSON lines, base64, the process hop; the outputs, 10 values a row, are small), and
+``transport_share`` is its part of the Node call.
 
     .venv/bin/python benchmarks/bench_tfjs.py [--json]
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -41,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = ROOT / "contracts" / "classifier.json"
 DEFAULT_JSON = Path(__file__).with_suffix(".json")
 CALLS = 50
+ROUNDS = 7
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ class PerCall:
     onnx_ms: float
     ratio: float
     tfjs_backend: str
+    echo_ms: float
+    transport_share: float
 
 
 @dataclass(frozen=True)
@@ -79,13 +88,38 @@ def _export(model: Path, signatures: list[str], root: Path) -> tuple[float, int]
     return time.perf_counter() - start, cache.conversions
 
 
+def _inputs(batch: int) -> np.ndarray:
+    return np.random.default_rng(batch).random((batch, 784), dtype=np.float32)
+
+
 def _per_call(backend: object, batch: int) -> float:
-    x = np.random.default_rng(batch).random((batch, 784), dtype=np.float32)
-    backend.infer("classify", {"x": x})  # type: ignore[attr-defined] # warm-up
+    x = _inputs(batch)
     start = time.perf_counter()
     for _ in range(CALLS):
         backend.infer("classify", {"x": x})  # type: ignore[attr-defined]
     return 1000 * (time.perf_counter() - start) / CALLS
+
+
+def _echo(backend: object, batch: int) -> float:
+    from harness.backends.node import encode
+
+    x = _inputs(batch)
+    model = backend._models["classify"]  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    for _ in range(CALLS):
+        model.echo({"x": encode(x, "float32")}, values=False)
+    return 1000 * (time.perf_counter() - start) / CALLS
+
+
+def _interleaved(tfjs: object, onnx: object, batch: int) -> tuple[float, float, float]:
+    """Medians over ROUNDS rounds, each timing the three one after the other (a loaded
+    machine slows all three alike within a round)."""
+    for backend in (tfjs, onnx):
+        backend.infer("classify", {"x": _inputs(batch)})  # type: ignore[attr-defined] # warm-up
+    rounds = [(_per_call(tfjs, batch), _per_call(onnx, batch), _echo(tfjs, batch))
+              for _ in range(ROUNDS)]
+    t, o, e = (statistics.median(column) for column in zip(*rounds))
+    return t, o, e
 
 
 def measure() -> Result:
@@ -103,8 +137,8 @@ def measure() -> Result:
         onnx = open_backend(context, "onnx", contract, ref)
         rows = []
         for batch in (1, 32):
-            t, o = _per_call(tfjs, batch), _per_call(onnx, batch)
-            rows.append(PerCall(batch, t, o, t / o, tfjs.label))
+            t, o, e = _interleaved(tfjs, onnx, batch)
+            rows.append(PerCall(batch, t, o, t / o, tfjs.label, e, e / t))
         release_all(context)
     return Result(str(model.resolve().relative_to(ROOT)),
                   Export(first, second, n_first, n_second, first / max(second, 1e-9)), rows)
@@ -122,7 +156,9 @@ def main() -> int:
           f"{e.ratio:.0f}x")
     for row in result.per_call:
         print(f"classify batch {row.batch}: TF.js in Node {row.tfjs_ms:.2f} ms vs onnxruntime "
-              f"{row.onnx_ms:.2f} ms per call: {row.ratio:.1f}x ({row.tfjs_backend})")
+              f"{row.onnx_ms:.2f} ms per call: {row.ratio:.1f}x ({row.tfjs_backend}); "
+              f"transport alone (echo) {row.echo_ms:.2f} ms = {row.transport_share:.0%} of "
+              "the Node call")
     if args.json:
         args.json.write_text(json.dumps(asdict(result), indent=1) + "\n")
     return 0

@@ -109,6 +109,39 @@ def check_output(probs: np.ndarray) -> None:
         )
 
 
+def checked_model_input(x: tf.Tensor) -> tf.Tensor:
+    """``x`` in the network's range when its shape is ``[batch, SIZE, SIZE, 3]``; any other
+    shape is an error (InvalidArgumentError), in every format.
+
+    The model's input guard. Fed a tensor of the wrong rank, the convolution kernels abort
+    the whole process (a C++ CHECK), which would take down a server on one bad request (the
+    rejection check found this). A loaded signature does not check shapes, so the model must.
+
+    Each choice below was tried on TF 2.21 (wrong-rank inputs in a child process), TFLite,
+    ONNX and TF.js 4.22:
+
+    * ``tf.ensure_shape`` (the guard before): TF.js 4.22's op mapper reads EnsureShape's
+      shape from a second input, while TensorFlow's op has one input and a ``shape``
+      attribute, so every call of the converted model fails (docs/tfjs.md).
+    * ``tf.reshape(x, [-1, SIZE, SIZE, 3])``: grappler proves it redundant from the static
+      shape of ``x`` and removes it; a ``[96, 96, 3]`` input aborts TensorFlow again.
+    * Here the shape is read at run time: ``x`` is reshaped to its own shape when dims 1-3
+      are ``[SIZE, SIZE, 3]`` and to ``[-1, -1, -1, -1]`` (refused: "Only one input size may
+      be -1") otherwise; a wrong rank already fails in the comparison ("Incompatible
+      shapes"). That reshape's result has no static dims, which TFLite's converter cannot
+      lower a convolution on, so the rescaled tensor is reshaped to ``[-1, SIZE, SIZE, 3]``
+      once more. The rescale sits between the two reshapes on purpose: grappler merges
+      ``Reshape(Reshape(x))`` into one reshape and would then drop it as redundant.
+
+    The ops (Shape, StridedSlice, Equal, All, SelectV2, Reshape, Mul, Sub) run in every
+    format; TFLite, ONNX and TF.js also check an input's shape themselves before a call.
+    """
+    shape = tf.shape(x)
+    expected = tf.reduce_all(tf.equal(shape[1:], [SIZE, SIZE, 3]))
+    checked = tf.reshape(x, tf.where(expected, shape, [-1, -1, -1, -1]))
+    return tf.reshape(to_model_range(checked), [-1, SIZE, SIZE, 3])
+
+
 class ImageClassifierModule(tf.Module):
     """Exports the network's variables, not the Keras model object.
 
@@ -123,11 +156,7 @@ class ImageClassifierModule(tf.Module):
         spec = tf.TensorSpec([None, SIZE, SIZE, 3], tf.float32, name="x")
 
         def probs(x: tf.Tensor) -> tf.Tensor:
-            # Refuse a wrong shape with an error: fed a tensor of the wrong rank, the
-            # convolution kernels abort the whole process (a C++ CHECK), which would take
-            # down a server on one bad request. The rejection check found this.
-            x = tf.ensure_shape(x, [None, SIZE, SIZE, 3])
-            return model(to_model_range(x), training=False)
+            return model(checked_model_input(x), training=False)
 
         # One shared function for the network, called by both signatures.
         self.probs = tf.function(probs, input_signature=[spec])

@@ -174,6 +174,16 @@ class NodeModel:
         reply = self.request({"op": "run", "inputs": dict(inputs), "outputs": outputs})
         return {name: decode(spec) for name, spec in reply["outputs"].items()}
 
+    def echo(self, inputs: Mapping[str, dict[str, Any]], *, values: bool = True
+             ) -> dict[str, Any]:
+        """The inputs sent to the child, made into TF.js tensors there and sent back (as
+        arrays; with ``values=False`` only their dtypes and shapes): the transport alone,
+        without running the model."""
+        reply = self.request({"op": "echo", "inputs": dict(inputs), "values": values})
+        if not values:
+            return dict(reply["outputs"])
+        return {name: decode(spec) for name, spec in reply["outputs"].items()}
+
     def stderr_tail(self, lines: int = 8) -> str:
         try:
             self._log.seek(0)

@@ -1,7 +1,8 @@
 """TF.js fidelity findings: what a signature loses when it runs in TensorFlow.js.
 
 Listed like the REST findings (:mod:`harness.serving.findings`), as
-:class:`~harness.events.TfjsFinding` events the report keeps. From the contract alone:
+:class:`~harness.events.TfjsFinding` events the report keeps. From the contract alone (a
+:class:`~harness.fidelity.FindingTable`):
 
 * ``int64-to-int32``: TF.js has no 64-bit integers; an int64 (or uint32/uint64) tensor runs
   as int32, so values beyond 2^31 wrap. Reported when no ``range`` keeps the tensor within
@@ -24,6 +25,7 @@ import re
 
 from harness.contract.model import Contract, SignatureSpec, TensorSpec
 from harness.events import TfjsFinding
+from harness.fidelity import FindingTable, Rule
 
 INT32 = 2**31
 #: dtype -> (what TF.js holds it as, what that loses)
@@ -57,38 +59,29 @@ def _fits_int32(spec: TensorSpec) -> bool:
     return False
 
 
-def tensor_findings(contract: Contract, sig: SignatureSpec, spec: TensorSpec,
-                    side: str) -> list[TfjsFinding]:
-    def finding(kind: str, message: str) -> TfjsFinding:
-        return TfjsFinding(contract.name, sig.name, spec.name, side, kind, message)
-
-    where = f"signature {sig.name!r} {side} {spec.name!r} ({spec.dtype})"
-    out = []
-    if spec.dtype in WIDE_INTS and not _fits_int32(spec):
-        bound = "no range bounds it" if spec.range is None and spec.enum is None \
-            else f"range {list(spec.range)}" if spec.range is not None else "its enum"
-        out.append(finding("int64-to-int32", f"{where}: TF.js has no {spec.dtype} tensors and "
-                           f"runs it as int32; {bound}, so values beyond 2^31 wrap (declare a "
-                           "range within int32 if the values stay there)"))
-    if spec.dtype in NOT_IN_TFJS:
-        holds, loses = NOT_IN_TFJS[spec.dtype]
-        out.append(finding("dtype-not-in-tfjs", f"{where}: TF.js has no {spec.dtype} tensors; "
-                           f"it holds them as {holds}, losing {loses}"))
-    if spec.dtype == "string":
-        out.append(finding("strings", f"{where}: TF.js holds strings as byte arrays "
-                           "(Uint8Array) and has few string ops; a browser client passes "
-                           "UTF-8 bytes, and ops TF.js lacks are reported by the converter "
-                           "or the runtime (unsupported-op)"))
-    return out
+def _bound(spec: TensorSpec) -> str:
+    return "no range bounds it" if spec.range is None and spec.enum is None \
+        else f"range {list(spec.range)}" if spec.range is not None else "its enum"
 
 
-def signature_findings(contract: Contract, sig: SignatureSpec) -> list[TfjsFinding]:
-    out: list[TfjsFinding] = []
-    for spec in sig.inputs:
-        out += tensor_findings(contract, sig, spec, "input")
-    for spec in sig.outputs:
-        out += tensor_findings(contract, sig, spec, "output")
-    return out
+def _not_in_tfjs(spec: TensorSpec) -> str:
+    holds, loses = NOT_IN_TFJS[spec.dtype]
+    return f"TF.js has no {spec.dtype} tensors; it holds them as {holds}, losing {loses}"
+
+
+TABLE = FindingTable(TfjsFinding, (
+    Rule("int64-to-int32", lambda spec, side: spec.dtype in WIDE_INTS and not _fits_int32(spec),
+         lambda spec: f"TF.js has no {spec.dtype} tensors and runs it as int32; {_bound(spec)}, "
+                      "so values beyond 2^31 wrap (declare a range within int32 if the values "
+                      "stay there)"),
+    Rule("dtype-not-in-tfjs", lambda spec, side: spec.dtype in NOT_IN_TFJS, _not_in_tfjs),
+    Rule("strings", lambda spec, side: spec.dtype == "string",
+         lambda spec: "TF.js holds strings as byte arrays (Uint8Array) and has few string ops; "
+                      "a browser client passes UTF-8 bytes, and ops TF.js lacks are reported by "
+                      "the converter or the runtime (unsupported-op)"),
+))
+tensor_findings = TABLE.tensor_findings
+signature_findings = TABLE.signature_findings
 
 
 def unsupported_ops(message: str) -> list[str]:

@@ -1,10 +1,11 @@
 """``init --calibrate``: propose per-format, per-output tolerances from observed errors.
 
-The model is exported to TFLite and ONNX as ``check`` would export it, both are run on
+The model is exported to TFLite, ONNX and TF.js as ``check`` would export it, each is run on
 fuzzed inputs next to the SavedModel with a tolerance that cannot fail, and for every float
 output the largest absolute error seen is multiplied by a stated margin (default 10x) and
 rounded up to one significant digit. Integer, bool and string outputs stay exact. A format
-that cannot be exported or run is left out with the reason.
+that cannot be exported or run here (no Node.js for TF.js, an op a converter refuses) is left
+out with the reason.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from harness.savedmodel.layout import ModelRef
 
 DEFAULT_MARGIN = 10.0
 FLOOR = 1e-7
-FORMATS = ("tflite", "onnx")
+FORMATS = ("tflite", "onnx", "tfjs")
 #: a tolerance no error reaches, so every fuzzed call is measured
 UNBOUNDED = {"atol": 1e30, "rtol": 0.0}
 

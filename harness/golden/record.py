@@ -2,7 +2,7 @@
 
 For each contract's model (its latest version) and signature, the golden inputs
 (:mod:`harness.golden.inputs`) are run through the SavedModel and, where the contract
-lists them and they can run here, TFLite and ONNX; ``baselines/<model>/<signature>/``
+lists them and they can run here, TFLite, ONNX and TF.js; ``baselines/<model>/<signature>/``
 gets ``inputs.npz``, ``outputs-<backend>.npz`` and ``manifest.json``.
 
 Recording never overwrites silently. When a golden exists, the new recording is compared

@@ -3,8 +3,8 @@
 Backends come the one way every check gets them
 (:func:`harness.backends.source.open_backend`): the op-policy scan first (a model that
 breaks the policy is refused before anything loads it), then the backend in an isolated
-child process (unless the run context says ``in_process``). TFLite and ONNX exports go
-through the export cache like every other check.
+child process (unless the run context says ``in_process``). TFLite, ONNX and TF.js
+exports go through the export cache like every other check.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from harness.contract.model import Contract
 from harness.savedmodel.layout import ModelRef, resolve_model
 
 #: Backends a golden records and compares, in this order. serving is compared elsewhere.
-GOLDEN_BACKENDS = ("savedmodel", "tflite", "onnx")
+GOLDEN_BACKENDS = ("savedmodel", "tflite", "onnx", "tfjs")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """REST fidelity findings: what a client team loses or must handle when it calls over JSON.
 
-Computed from the contract alone (pure): for each signature, the inputs and outputs
-whose values JSON cannot carry faithfully through TF Serving's REST API.
+Computed from the contract alone (pure), as a :class:`~harness.fidelity.FindingTable`: for
+each signature, the inputs and outputs whose values JSON cannot carry faithfully through TF
+Serving's REST API.
 
 * ``int64-above-2^53``: int64/uint64 outputs (or inputs) whose values can exceed 2^53;
   TF Serving prints them as bare integers, which JavaScript (and any client parsing JSON
@@ -17,8 +18,9 @@ whose values JSON cannot carry faithfully through TF Serving's REST API.
 
 from __future__ import annotations
 
-from harness.contract.model import Contract, SignatureSpec, TensorSpec
+from harness.contract.model import SignatureSpec, TensorSpec
 from harness.events import ServingFinding
+from harness.fidelity import FindingTable, Rule
 
 REST_UNSUPPORTED = ("float16", "bfloat16", "complex64", "complex128")
 TWO_53 = 2**53
@@ -41,44 +43,41 @@ def _finite_check(spec: TensorSpec) -> bool:
     return any(c.kind == "finite" for c in spec.checks)
 
 
-def tensor_findings(contract: Contract, sig: SignatureSpec, spec: TensorSpec,
-                    side: str) -> list[Finding]:
-    def finding(kind: str, message: str) -> Finding:
-        return Finding(contract.name, sig.name, spec.name, side, kind, message)
-
-    where = f"signature {sig.name!r} {side} {spec.name!r} ({spec.dtype})"
-    out = []
-    if spec.dtype in REST_UNSUPPORTED:
-        out.append(finding("dtype-not-on-rest", f"{where}: TF Serving's REST API does not support "
-                           f"{spec.dtype} tensors; REST calls of this signature fail, use gRPC"))
-    if spec.dtype in ("int64", "uint64") and _can_exceed_2_53(spec):
-        bound = "no range bounds it" if spec.range is None else f"range {list(spec.range)}"
-        out.append(finding("int64-above-2^53", f"{where}: {bound}, so values can exceed 2^53; "
-                           "REST carries them as bare JSON integers that JavaScript and other "
-                           "double-based JSON clients round"))
-    if spec.is_float and spec.dtype not in REST_UNSUPPORTED:
-        if side == "output" and not _finite_check(spec) and spec.range is None:
-            out.append(finding("nan-inf-not-json", f"{where}: no 'finite' check or range, so "
-                               "NaN/Inf can come back; TF Serving writes them as bare NaN/Infinity, "
-                               "which strict JSON parsers (JSON.parse, Go, Java) reject"))
-        if side == "input" and (spec.allow_nan or spec.allow_inf):
-            out.append(finding("nan-inf-not-json", f"{where}: the contract allows NaN/Inf; a REST "
-                               "client must send them as bare NaN/Infinity, which strict JSON "
-                               "encoders cannot produce"))
-    if spec.dtype == "string" and side == "output" and not spec.name.endswith("_bytes"):
-        out.append(finding("strings-not-b64", f"{where}: returned as plain JSON strings (only "
-                           "outputs named *_bytes are base64-encoded), so non-UTF-8 bytes are not "
-                           "carried safely over REST"))
-    return out
+def _float_on_rest(spec: TensorSpec) -> bool:
+    return spec.is_float and spec.dtype not in REST_UNSUPPORTED
 
 
-def signature_findings(contract: Contract, sig: SignatureSpec) -> list[Finding]:
-    out: list[Finding] = []
-    for spec in sig.inputs:
-        out += tensor_findings(contract, sig, spec, "input")
-    for spec in sig.outputs:
-        out += tensor_findings(contract, sig, spec, "output")
-    return out
+def _bound(spec: TensorSpec) -> str:
+    return "no range bounds it" if spec.range is None else f"range {list(spec.range)}"
+
+
+TABLE = FindingTable(Finding, (
+    Rule("dtype-not-on-rest", lambda spec, side: spec.dtype in REST_UNSUPPORTED,
+         lambda spec: f"TF Serving's REST API does not support {spec.dtype} tensors; REST "
+                      "calls of this signature fail, use gRPC"),
+    Rule("int64-above-2^53",
+         lambda spec, side: spec.dtype in ("int64", "uint64") and _can_exceed_2_53(spec),
+         lambda spec: f"{_bound(spec)}, so values can exceed 2^53; REST carries them as bare "
+                      "JSON integers that JavaScript and other double-based JSON clients round"),
+    Rule("nan-inf-not-json",
+         lambda spec, side: _float_on_rest(spec) and side == "output"
+         and not _finite_check(spec) and spec.range is None,
+         lambda spec: "no 'finite' check or range, so NaN/Inf can come back; TF Serving writes "
+                      "them as bare NaN/Infinity, which strict JSON parsers (JSON.parse, Go, "
+                      "Java) reject"),
+    Rule("nan-inf-not-json",
+         lambda spec, side: _float_on_rest(spec) and side == "input"
+         and (spec.allow_nan or spec.allow_inf),
+         lambda spec: "the contract allows NaN/Inf; a REST client must send them as bare "
+                      "NaN/Infinity, which strict JSON encoders cannot produce"),
+    Rule("strings-not-b64",
+         lambda spec, side: spec.dtype == "string" and side == "output"
+         and not spec.name.endswith("_bytes"),
+         lambda spec: "returned as plain JSON strings (only outputs named *_bytes are "
+                      "base64-encoded), so non-UTF-8 bytes are not carried safely over REST"),
+))
+tensor_findings = TABLE.tensor_findings
+signature_findings = TABLE.signature_findings
 
 
 def rest_blocked(sig: SignatureSpec) -> list[str]:

@@ -55,6 +55,22 @@ def test_a_faithful_tfjs_model_passes_and_records_the_int64_finding(tmp_path: Pa
     assert tree_state(tmp_path / "good") == before  # the given artifact is only read
 
 
+def test_the_parity_matrix_and_the_report_have_the_tfjs_column(tmp_path: Path) -> None:
+    from harness.report import build_report, parity_table
+
+    run(tfjs_contract(tmp_path, write_tiny_tfjs(tmp_path / "good")))
+    record = run.record  # type: ignore[attr-defined]
+    lines = parity_table(record.parity)
+    rows = [line.split()[:4] for line in lines[1:]]
+    assert rows == [["tiny", "serving_default", "tfjs", "label"],
+                    ["tiny", "serving_default", "tfjs", "y"]], lines
+    assert lines[1].split()[-2:] == ["exact", "pass"] and lines[2].split()[-1] == "pass"
+    report = build_report(record)
+    assert {(r["format"], r["output"]) for r in report["parity"]} == {("tfjs", "y"),
+                                                                      ("tfjs", "label")}
+    assert [(f["format"], f["kind"]) for f in report["findings"]] == [("tfjs", "int64-to-int32")]
+
+
 def test_a_perturbed_tfjs_model_fails_parity_with_its_message(tmp_path: Path) -> None:
     model_json = write_tiny_tfjs(tmp_path / "perturbed", perturb_sd=0.05)
     out = run(tfjs_contract(tmp_path, model_json))
@@ -139,6 +155,25 @@ def test_the_node_protocol_round_trips_every_tfjs_dtype() -> None:
             else back.tolist() == value.tolist()
 
 
+def test_the_node_child_round_trips_every_tfjs_dtype(tmp_path: Path) -> None:
+    """The same values back from the Node child's tensors (the echo request: no model run);
+    string tensors keep bytes that are not UTF-8."""
+    from harness.exports.tfjs_env import default_tools_dir
+
+    model = node.NodeModel(write_tiny_tfjs(tmp_path / "good"),
+                           runtime=node.runtime_dir(default_tools_dir()))
+    try:
+        values = {"f": (np.array([[1.5, -2.0], [np.inf, 0.0]], np.float32), "float32"),
+                  "i": (np.array([3, -4, 2**31 - 1], np.int32), "int32"),
+                  "b": (np.array([True, False]), "bool"),
+                  "s": (np.array([b"a\xff", b""], object), "string")}
+        back = model.echo({k: node.encode(v, dtype) for k, (v, dtype) in values.items()})
+    finally:
+        model.close()
+    for name, (value, _) in values.items():
+        assert back[name].shape == value.shape and back[name].tolist() == value.tolist(), name
+
+
 # ------------------------------------------------------------------- findings (pure)
 
 
@@ -161,7 +196,30 @@ def test_findings_from_the_contract_alone(tmp_path: Path) -> None:
     assert found[("x", "dtype-not-in-tfjs")] == (
         "signature 's' input 'x' (float64): TF.js has no float64 tensors; it holds them as "
         "float32, losing precision beyond float32 (about 7 digits) and range beyond 3.4e38")
-    assert "TF.js holds strings as byte arrays" in found[("text", "strings")]
+    assert found[("text", "strings")] == (
+        "signature 's' output 'text' (string): TF.js holds strings as byte arrays (Uint8Array) "
+        "and has few string ops; a browser client passes UTF-8 bytes, and ops TF.js lacks are "
+        "reported by the converter or the runtime (unsupported-op)")
+    assert found[("big", "int64-to-int32")] == (
+        "signature 's' output 'big' (int64): TF.js has no int64 tensors and runs it as int32; "
+        "no range bounds it, so values beyond 2^31 wrap (declare a range within int32 if the "
+        "values stay there)")
+
+
+def test_an_int64_range_or_enum_beyond_int32_is_named_in_the_finding(tmp_path: Path) -> None:
+    contract, sig = _signature(tmp_path, {
+        "wide": {"dtype": "int64", "shape": [1], "range": [0, 2**31]},
+        "ids": {"dtype": "uint32", "shape": [1], "enum": [1, 2**32 - 1]},
+        "fits": {"dtype": "int64", "shape": [1], "enum": [-(2**31), 2**31 - 1]}})
+    found = {f.tensor: f.message for f in signature_findings(contract, sig)
+             if f.kind == "int64-to-int32"}
+    assert found == {
+        "wide": "signature 's' output 'wide' (int64): TF.js has no int64 tensors and runs it as "
+                "int32; range [0, 2147483648], so values beyond 2^31 wrap (declare a range "
+                "within int32 if the values stay there)",
+        "ids": "signature 's' output 'ids' (uint32): TF.js has no uint32 tensors and runs it as "
+               "int32; its enum, so values beyond 2^31 wrap (declare a range within int32 if "
+               "the values stay there)"}
 
 
 def test_unsupported_ops_are_read_from_converter_and_runtime_messages() -> None:

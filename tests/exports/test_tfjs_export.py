@@ -124,12 +124,122 @@ def test_the_bundled_classifier_passes_on_tfjs(tmp_path: Path) -> None:
     assert {v[0] for v in tfjs.values()} == {"passed"}, tfjs
 
 
-def test_the_image_classifiers_ensure_shape_is_a_named_runtime_defect(tmp_path: Path) -> None:
-    """Stock TF.js 4.22 cannot run tf.ensure_shape (the image classifier's input check)."""
+def test_the_bundled_image_classifier_passes_on_tfjs(tmp_path: Path) -> None:
     out = run(ROOT / "contracts" / "image_classifier.json", export_cache=tmp_path / "cache",
-              backends=("tfjs",), examples=1)
-    outcome, message = out["classify::conformance[tfjs]"]
+              backends=("tfjs",), examples=2)
+    tfjs = {k: v for k, v in out.items() if "tfjs" in k}
+    assert set(tfjs) == {f"{s}::{c}[tfjs]" for s in ("serving_default", "classify")
+                         for c in ("conformance", "parity")}
+    assert {v[0] for v in tfjs.values()} == {"passed"}, tfjs
+    rows = [r for r in run.record.parity if r["format"] == "tfjs"]  # type: ignore[attr-defined]
+    assert rows and all(r["passed"] for r in rows)
+
+
+def test_ensure_shape_is_a_named_runtime_defect(tmp_path: Path) -> None:
+    """Stock TF.js 4.22 cannot run tf.ensure_shape: the converter keeps the op as TensorFlow
+    wrote it (one input, the shape as an attribute), the runtime's op mapper reads the shape
+    from a second input that does not exist."""
+    import tensorflow as tf
+
+    class Guarded(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+            x = tf.ensure_shape(x, [None, 4])
+            return {"y": tf.nn.softmax(x), "label": tf.argmax(x, axis=-1)}
+
+    module = Guarded()
+    tf.saved_model.save(module, str(tmp_path / "guarded"),
+                        signatures={"serving_default": module.serve})
+    contract = write_contract(tmp_path, models=[str(tmp_path / "guarded")],
+                              formats={"tfjs": {}})
+    out = run(contract, export_cache=tmp_path / "cache", examples=1)
+    outcome, message = out["serving_default::conformance[tfjs]"]
     assert outcome == "failed"
-    assert ("the TF.js runtime cannot run op EnsureShape: TF.js 4.22 reads EnsureShape's "
-            "shape from a second input") in message
-    assert "uses op EnsureShape, which the TF.js runtime does not support" in message
+    assert ("Received: ValueError: Cannot read properties of undefined (reading 'split'); "
+            "the TF.js runtime cannot run op EnsureShape: TF.js 4.22 reads EnsureShape's "
+            "shape from a second input, but TensorFlow's op has one input and a shape "
+            "attribute (tf.ensure_shape in the model code)") in message
+    assert ("TF.js fidelity (unsupported-op): signature 'serving_default' uses op "
+            "EnsureShape, which the TF.js runtime does not support; replace tf.ensure_shape "
+            "by a shape check TF.js runs, or check the shape in the client before the "
+            "call") in message
+
+
+def test_int64_values_beyond_2_31_wrap_in_tfjs_and_fail_parity(tmp_path: Path) -> None:
+    """The int64-to-int32 finding, shown: TF.js runs an int64 signature in int32, so a value
+    the contract allows beyond 2^31 comes back wrapped."""
+    import tensorflow as tf
+
+    class Offset(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name="ids")])
+        def serve(self, ids: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {"next": ids + 1}
+
+    module = Offset()
+    tf.saved_model.save(module, str(tmp_path / "offset"),
+                        signatures={"serving_default": module.serve})
+    contract = tmp_path / "offset.json"
+    contract.write_text(json.dumps({
+        "name": "offset", "models": [str(tmp_path / "offset")],
+        "signatures": {"serving_default": {
+            "inputs": {"ids": {"dtype": "int64", "shape": ["batch"], "range": [2**31, 2**40]}},
+            "outputs": {"next": {"dtype": "int64", "shape": ["batch"]}}}},
+        "dims": {"batch": {"min": 1, "max": 4}},
+        "formats": {"tfjs": {}}}))
+    out = run(contract, export_cache=tmp_path / "cache", examples=3)
+    assert out["serving_default::conformance[tfjs]"][0] == "passed"
+    outcome, message = out["serving_default::parity[tfjs]"]
+    assert outcome == "failed"
+    lines = message.splitlines()
+    assert lines[0].endswith("output 'next' of signature 'serving_default' differs from the "
+                             "SavedModel (tolerance: exact match)")
+    # the smallest value the contract allows, 2^31, plus one: wrapped to -2^31 + 1
+    assert lines[1:3] == ["Received: -2147483647 (tfjs, at [0])",
+                          "Documented: 2147483649 (savedmodel, the reference, at [0])"]
+    found = {(f["tensor"], f["kind"]): f["message"]
+             for f in run.record.findings}  # type: ignore[attr-defined]
+    assert found[("ids", "int64-to-int32")] == (
+        "signature 'serving_default' input 'ids' (int64): TF.js has no int64 tensors and runs "
+        "it as int32; range [2147483648, 1099511627776], so values beyond 2^31 wrap (declare a "
+        "range within int32 if the values stay there)")
+
+
+def test_a_lookup_table_built_from_constants_runs_in_tfjs(tmp_path: Path) -> None:
+    """The advice of the vocabulary-file finding, applied: the same lookup with its table
+    built from in-graph constants passes on TF.js."""
+    from models_under_test.fixtures_lookup import WORDS, build_string_lookup_from_constants
+
+    build_string_lookup_from_constants(tmp_path / "lookup")
+    contract = tmp_path / "lookup.json"
+    contract.write_text(json.dumps({
+        "name": "lookup", "models": [str(tmp_path / "lookup")],
+        "dims": {"batch": {"min": 1, "max": 4}},
+        "signatures": {"serving_default": {
+            "inputs": {"words": {"dtype": "string", "shape": ["batch"],
+                                 "vocabulary": list(WORDS)}},
+            "outputs": {"ids": {"dtype": "int64", "shape": ["batch"], "range": [-1, 99]}}}},
+        "formats": {"tfjs": {}}}))
+    out = run(contract, export_cache=tmp_path / "cache", examples=5)
+    assert out == {"serving_default::conformance[tfjs]": ("passed", ""),
+                   "serving_default::parity[tfjs]": ("passed", "")}, out
+    [row] = run.record.parity  # type: ignore[attr-defined]
+    assert row["output"] == "ids" and row["exact"] and row["passed"]
+
+
+def test_a_quantized_tfjs_variant_beyond_its_tolerance_fails_like_a_tflite_one(
+        tiny_model: Path, tmp_path: Path) -> None:
+    """float16 weights cannot stay within 1e-9 of the float32 SavedModel: the variant's own
+    tolerance fails it, with the variant's name in the message."""
+    variants = [{"quantization": "float16", "tolerance": {"atol": 1e-9, "rtol": 0.0}}]
+    contract = write_contract(tmp_path, models=[str(tiny_model)],
+                              formats={"tfjs": {"variants": variants}})
+    out = run(contract, export_cache=tmp_path / "cache", backends=("tfjs",))
+    outcome, message = out["serving_default::parity[tfjs-float16]"]
+    assert outcome == "failed", out
+    lines = message.splitlines()
+    assert lines[0] == ("[parity[tfjs-float16]] tfjs (exported: tensorflowjs_converter "
+                        "--quantize_float16; converted; Node, wasm backend): output 'y' of "
+                        "signature 'serving_default' differs from the SavedModel beyond "
+                        "tolerance atol=1e-09, rtol=0")
+    assert lines[1].startswith("Received: ") and lines[1].endswith("(tfjs, at [20, 0])")
+    assert any(line.startswith("would pass with atol=") for line in lines), message

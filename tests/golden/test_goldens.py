@@ -1,7 +1,7 @@
 """Every environment's outputs on the golden inputs against baselines/ (one test per golden and backend).
 
-SavedModel always; TFLite and ONNX where the contract lists them (skipped with the install
-command where their runtime is missing). A stale golden (recorded for another model
+SavedModel always; TFLite, ONNX and TF.js where the contract lists them (skipped with the
+install command where their runtime is missing: Node.js for TF.js). A stale golden (recorded for another model
 fingerprint) fails as STALE without being compared; a mismatch names the TensorFlow and
 converter versions of the recording and of this run.
 """

@@ -6,6 +6,9 @@
 // Protocol: one JSON object per line on stdin, one answer per line on stdout.
 //   {"op": "describe"}                     -> {"ok": true, "backend", "inputs", "outputs", "signature"}
 //   {"op": "run", "inputs": {NAME: T}, "outputs": [NAME...]} -> {"ok": true, "outputs": {NAME: T}}
+//   {"op": "echo", "inputs": {NAME: T}, "values": BOOL} -> {"ok": true, "outputs": {NAME: T}}:
+//     the inputs made into tensors and sent back (without "data" unless "values"), the model
+//     not run (tests: every dtype round trips; benchmarks/bench_tfjs.py: the transport's share)
 //   T = {"dtype", "shape", "data"}: data is base64 of the little-endian values, or for
 //   strings a list of base64 strings.
 //   A failure answers {"ok": false, "error": MESSAGE}; the process keeps serving.
@@ -89,11 +92,15 @@ function decode(spec) {
 }
 
 async function encode(tensor) {
-  const data = await tensor.data();
   let out;
   if (tensor.dtype === 'string') {
-    out = Array.from(data, (v) => Buffer.from(v).toString('base64'));
-  } else if (tensor.dtype === 'bool') {
+    // bytes(), not data(): data() decodes each string as UTF-8, which replaces every byte
+    // that is not UTF-8 by U+FFFD
+    out = Array.from(await tensor.bytes(), (v) => Buffer.from(v).toString('base64'));
+    return {dtype: tensor.dtype, shape: tensor.shape, data: out};
+  }
+  const data = await tensor.data();
+  if (tensor.dtype === 'bool') {
     out = Buffer.from(Uint8Array.from(data)).toString('base64');
   } else {
     out = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
@@ -146,6 +153,15 @@ async function main() {
           outputs[request.outputs[i]] = await encode(tensors[i]);
         }
         tensors.forEach((t) => t.dispose());
+        answer({ok: true, outputs});
+      } else if (request.op === 'echo') {
+        const outputs = {};
+        for (const [name, spec] of Object.entries(request.inputs)) {
+          const tensor = decode(spec);
+          outputs[name] = request.values ? await encode(tensor)
+                                         : {dtype: tensor.dtype, shape: tensor.shape};
+          tensor.dispose();
+        }
         answer({ok: true, outputs});
       } else {
         answer({ok: false, error: `unknown op ${request.op}`});
