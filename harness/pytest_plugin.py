@@ -78,12 +78,8 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[REPLAY] = read_replay(options.replay, options.contracts)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
-    from harness.backends.tf_import import import_tensorflow
-
-    try:  # now, without its start-up lines, rather than inside the first test that reads a model
-        import_tensorflow()
-    except BackendUnavailable:
-        pass  # the checks that need it say so
+    # TensorFlow is not imported here: reading models and the op-policy scan do without it,
+    # and what runs a TensorFlow model imports it (without its start-up lines) when it does.
     resolved = {p.resolve() for p in options.contracts}
     config.stash[CONTRACTS] = resolved
     # an explicitly chosen hypothesis profile decides the effort unless --examples is given
@@ -137,15 +133,6 @@ def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
         plan = plan_fleet(fleet, engine, shard=shard, durations=durations)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if on_worker(config) or not config.getoption("numprocesses", None):
-        # now, without its start-up lines, rather than inside the first case that reads a
-        # model (an xdist controller runs no case: it does not pay for TensorFlow)
-        from harness.backends.tf_import import import_tensorflow
-
-        try:
-            import_tensorflow()
-        except BackendUnavailable:
-            pass  # the checks that need it say so
     config.stash[ENGINE] = engine
     config.stash[RECORD] = RunRecord.attach(engine.context.events)
     config.stash[FLEET] = FleetRun(plan, CaseRows.attach(engine.context.events))
