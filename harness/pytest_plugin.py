@@ -241,6 +241,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The selected cases known: start what they will need (a TensorFlow worker, the
+    conversions) while the first checks run. Not in an xdist controller (it runs none)."""
+    config = session.config
+    engine = config.stash.get(ENGINE, None)
+    if engine is None or config.option.collectonly or (
+            config.getoption("numprocesses", None) and not on_worker(config)):
+        return
+    engine.prepare([i.case for i in session.items if isinstance(i, CaseItem)])
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With --replay, run only the test the saved example belongs to."""
     saved = config.stash.get(REPLAY, None)

@@ -79,9 +79,14 @@ def remove_tree(root: Path) -> None:
 
 
 class Child:
-    """One worker process and its two pipes."""
+    """One worker process and its two pipes.
 
-    def __init__(self, *, memory_limit_mb: float) -> None:
+    ``preload`` names a runtime the worker imports as soon as it starts (``tensorflow``),
+    before it reads its first request: a child started ahead of need (:func:`prestart`)
+    pays that import while the parent does other work.
+    """
+
+    def __init__(self, *, memory_limit_mb: float, preload: str | None = None) -> None:
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
         self.log = tempfile.TemporaryFile(mode="w+b")
@@ -94,7 +99,7 @@ class Child:
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "harness.backends.worker", str(child_read),
-                 str(child_write)],
+                 str(child_write), *([preload] if preload else [])],
                 pass_fds=(child_read, child_write), stdin=subprocess.DEVNULL,
                 stdout=self.log, stderr=self.log, env=env, start_new_session=True,
             )
@@ -187,6 +192,52 @@ class Child:
             pass
 
 
+#: inner backend -> the runtime its worker imports first (a spare child has it imported)
+PRELOADS: dict[str, str] = {"savedmodel": "tensorflow"}
+
+
+def prestart(context: RunContext, inner: str) -> None:
+    """Start one worker for ``inner`` now, importing its runtime, unless one is waiting.
+
+    The first :class:`IsolatedBackend` of ``inner`` then takes it instead of starting a
+    child and waiting for the import. The spare has loaded no model (the op-policy gate
+    still runs before a model is sent to it); the run's closers stop it if it is never used.
+    """
+    preload = PRELOADS.get(inner)
+    if preload is None:
+        return
+    spares = _spares(context)
+    if preload in spares:
+        return
+    spares[preload] = Child(memory_limit_mb=MEMORY_LIMIT_MB, preload=preload)
+
+
+def _spares(context: RunContext) -> dict[str, Child]:
+    def make() -> dict[str, Child]:
+        spares: dict[str, Child] = {}
+
+        def stop_spares() -> None:
+            while spares:
+                spares.popitem()[1].stop()
+
+        context.closers.add(stop_spares)
+        return spares
+
+    return context.once(("isolation-spares",), make)
+
+
+def _new_child(context: RunContext, inner: str, memory_limit_mb: float) -> Child:
+    """A spare started for ``inner``'s runtime if one is alive, else a fresh child."""
+    preload = PRELOADS.get(inner)
+    spare = _spares(context).pop(preload, None) if preload else None
+    if spare is not None and spare.proc.poll() is None:
+        spare.memory_limit_mb = memory_limit_mb
+        return spare
+    if spare is not None:
+        spare.stop()
+    return Child(memory_limit_mb=memory_limit_mb, preload=preload)
+
+
 class IsolatedBackend(Backend):
     """A backend of another name run in a child process; same interface, same results."""
 
@@ -234,7 +285,7 @@ class IsolatedBackend(Backend):
 
     def _load_in_child(self) -> Child:
         """A fresh child with the model loaded; the child is stopped if loading fails."""
-        child = Child(memory_limit_mb=self.memory_limit_mb)
+        child = _new_child(self.context, self.inner, self.memory_limit_mb)
         try:
             self.inner_label = child.request(
                 ("activate", self.inner, self.model, str(self.contract.path),

@@ -1,4 +1,7 @@
-"""The child side of an isolated backend: ``python -m harness.backends.worker RFD WFD``.
+"""The child side of an isolated backend: ``python -m harness.backends.worker RFD WFD [RUNTIME]``.
+
+With ``RUNTIME`` (``tensorflow``) the worker imports it before it reads its first request
+(a spare started ahead of need; it loads no model until asked).
 
 It reads pickled requests from file descriptor RFD and writes pickled replies to WFD.
 Requests are tuples ``(op, *args)``:
@@ -105,6 +108,13 @@ def _error_reply(exc: BaseException) -> tuple[str, str, Any]:
 
 def main(argv: list[str]) -> None:
     read_fd, write_fd = int(argv[0]), int(argv[1])
+    if argv[2:] == ["tensorflow"]:  # started ahead of need: import it before the first request
+        from harness.backends.tf_import import import_tensorflow
+
+        try:
+            import_tensorflow()
+        except Exception:  # noqa: BLE001 - the backend's own import says what is wrong
+            pass
     serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False))
     sys.stdout.flush()
     os._exit(0)  # skip TensorFlow's slow and sometimes crashing teardown
