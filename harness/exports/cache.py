@@ -19,10 +19,10 @@ The cache lives outside the model directory (``--export-cache``, else
 ``$MODEL_CONTRACT_CACHE``, else ``~/.cache/model-contract``); the model directory is only
 ever read. Writes are atomic: a producer writes to a temporary file in the cache folder and
 ``os.replace``-s it into place, so no reader ever sees a partial file. A conversion holds an
-advisory lock on its key (``KEY.lock``, :meth:`ExportCache.making`) while it runs: another
-process of the run that needs the same entry (an isolated backend's child while the run
-converts ahead of it, a second pytest-xdist worker) waits and then finds it, instead of
-converting the same model again.
+advisory lock on its key (``KEY.lock``, removed after, :meth:`ExportCache.making`) while it
+runs: another process of the run that needs the same entry (an isolated backend's child
+while the run converts ahead of it, a second pytest-xdist worker) waits and then finds it,
+instead of converting the same model again.
 """
 
 from __future__ import annotations
@@ -148,6 +148,29 @@ def _write_atomic(final: Path, data: bytes) -> None:
             os.unlink(tmp_name)
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock through the file ``path``, which is removed again on release.
+
+    Whoever waited on a lock file that its holder removed meanwhile locks the new one:
+    after ``flock`` the file must still be the one at ``path``."""
+    while True:
+        handle = open(path, "a+b")
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            current = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        handle.close()
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()
+
+
 class ExportCache:
     """A folder of exports addressed by key; counts the conversions it ran."""
 
@@ -197,8 +220,7 @@ class ExportCache:
             for key in sorted(set(keys)):  # one order everywhere: no deadlock
                 folder = self.root / key[:2]
                 folder.mkdir(parents=True, exist_ok=True)
-                handle = stack.enter_context(open(folder / f"{key}.lock", "a+b"))
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                stack.enter_context(_locked(folder / f"{key}.lock"))
             yield
 
     def temp_path(self, key: str, name: str) -> Path:
