@@ -150,14 +150,14 @@ def distinct_share(contract: Path, draws: int = 20) -> float:
     from harness.contract.load import load_contract
     from harness.strategies import call_strategy
 
-    spec = load_contract(contract).signature("serving_default")
+    loaded = load_contract(contract)
     shares: list[float] = []
 
     @settings(max_examples=draws, database=None, phases=[Phase.generate], deadline=None,
               suppress_health_check=list(HealthCheck))
-    @given(call_strategy(spec))
+    @given(call_strategy(loaded, loaded.signature("serving_default")))
     def draw(call: Any) -> None:
-        array = np.asarray(call["image"])
+        array = np.asarray(call.inputs["image"])
         shares.append(np.unique(array).size / array.size)
 
     draw()
