@@ -44,8 +44,9 @@ class UsageError(HarnessError):
     """Arguments that cannot work together; exit 2 with the message."""
 
 
-#: commands that read models (and so import TensorFlow)
-TENSORFLOW_COMMANDS = ("init", "check", "diff", "scan")
+#: commands that run a TensorFlow model in this process (``init``'s probe); the others read
+#: models without starting TensorFlow, and ``check``'s backends import it where they run
+TENSORFLOW_COMMANDS = ("init",)
 
 
 def _import_tensorflow() -> None:

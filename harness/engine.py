@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from harness.backends.source import release_all
 from harness.checks import calls, formats, safety, serving, static
@@ -30,6 +30,14 @@ __all__ = ["FAMILIES", "Case", "CaseResult", "Engine", "Skipped"]
 
 #: The check families (importing a family registers its planners), planned in this order.
 FAMILIES = (static, safety, calls, formats, serving)
+
+
+#: family -> whether a case of it calls the SavedModel itself (the fuzzed calls, and parity's
+#: reference; conformance of a converted format does not)
+USES_SAVEDMODEL: dict[str, Callable[[Case], bool]] = {
+    "fuzz": lambda case: True,
+    "parity": lambda case: case.name == "parity",
+}
 
 
 def planners() -> list[Planner]:
@@ -78,6 +86,23 @@ class Engine:
         return cases
 
     # ------------------------------------------------------------------ running
+    def prepare(self, cases: Sequence[Case]) -> None:
+        """Start early, in the background, what the selected ``cases`` will need: a worker
+        importing TensorFlow for the SavedModel's calls (isolated runs), and the conversions
+        of the formats they check (after the op-policy gate). Nothing here loads a model;
+        a run that needs neither starts neither."""
+        if not cases:
+            return
+        if not self.options.in_process and any(
+                USES_SAVEDMODEL.get(c.family, lambda _: False)(c) for c in cases):
+            from harness.backends.isolation import prestart
+
+            prestart(self.context, "savedmodel")
+        from harness.exports.prefetch import convert_ahead
+
+        convert_ahead(self.context, ((c.contract, c.model, c.backend) for c in cases
+                                     if c.family == "parity" and c.variant is None))
+
     def execute(self, case: Case) -> list[str]:
         """Run one case: returns notes; raises CheckFailure, HarnessError or Skipped."""
         start = time.perf_counter()

@@ -94,12 +94,8 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[REPLAY] = read_replay(options.replay, options.contracts)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from None
-    from harness.backends.tf_import import import_tensorflow
-
-    try:  # now, without its start-up lines, rather than inside the first test that reads a model
-        import_tensorflow()
-    except BackendUnavailable:
-        pass  # the checks that need it say so
+    # TensorFlow is not imported here: reading models and the op-policy scan do without it,
+    # and what runs a TensorFlow model imports it (without its start-up lines) when it does.
     resolved = {p.resolve() for p in options.contracts}
     config.stash[CONTRACTS] = resolved
     # an explicitly chosen hypothesis profile decides the effort unless --examples is given
@@ -173,15 +169,6 @@ def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
         from harness.fleet.cores import share_cores
 
         share_cores(int(config.workerinput.get("workercount", 1)))  # type: ignore[attr-defined]
-    if run.executor is None and (on_worker(config) or not config.getoption("numprocesses", None)):
-        # now, without its start-up lines, rather than inside the first case that reads a
-        # model (an xdist controller runs no case: it does not pay for TensorFlow)
-        from harness.backends.tf_import import import_tensorflow
-
-        try:
-            import_tensorflow()
-        except BackendUnavailable:
-            pass  # the checks that need it say so
     config.stash[ENGINE] = engine
     config.stash[RECORD] = RunRecord.attach(engine.context.events)
     run.recorder = CaseRows.attach(engine.context.events)
@@ -308,6 +295,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if contracts and file_path.resolve() in contracts:
         return ContractFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The selected cases known: start what they will need (a TensorFlow worker, the
+    conversions) while the first checks run. Not in an xdist controller (it runs none)."""
+    config = session.config
+    engine = config.stash.get(ENGINE, None)
+    if engine is None or config.option.collectonly or (
+            config.getoption("numprocesses", None) and not on_worker(config)):
+        return
+    engine.prepare([i.case for i in session.items if isinstance(i, CaseItem)])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -10,6 +10,7 @@ next call starts a fresh child.
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import signal
@@ -29,6 +30,11 @@ from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
 from harness.interface.model import SignatureInterface
 from harness.savedmodel.layout import ModelRef
+
+#: Inputs of at least this many bytes travel through the child's mapped file, not the pipe.
+MAPPED_BYTES = 1 << 16
+#: Kinds of dtypes whose arrays can be mapped (numbers and booleans; strings are pickled).
+MAPPED_KINDS = "biufc"
 
 #: Defaults; a backend call or load taking longer, or a child using more memory, fails.
 CALL_TIMEOUT_S = 120.0
@@ -80,9 +86,14 @@ def remove_tree(root: Path) -> None:
 
 
 class Child:
-    """One worker process and its two pipes."""
+    """One worker process and its two pipes.
 
-    def __init__(self, *, memory_limit_mb: float) -> None:
+    ``preload`` names a runtime the worker imports as soon as it starts (``tensorflow``),
+    before it reads its first request: a child started ahead of need (:func:`prestart`)
+    pays that import while the parent does other work.
+    """
+
+    def __init__(self, *, memory_limit_mb: float, preload: str | None = None) -> None:
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
         self.log = tempfile.TemporaryFile(mode="w+b")
@@ -95,7 +106,7 @@ class Child:
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "harness.backends.worker", str(child_read),
-                 str(child_write)],
+                 str(child_write), *([preload] if preload else [])],
                 pass_fds=(child_read, child_write), stdin=subprocess.DEVNULL,
                 stdout=self.log, stderr=self.log, env=env, start_new_session=True,
             )
@@ -111,6 +122,48 @@ class Child:
         self.reader = Connection(parent_read, writable=False)
         self.memory_limit_mb = memory_limit_mb
         self.peak_mb = 0.0
+        #: the file (in the child's temporary folder) large inputs are written to, mapped
+        self.inputs_file = self.tmp / "inputs.bin"
+        self._map: mmap.mmap | None = None
+
+    def infer_request(self, signature: str, inputs: Mapping[str, Any], check_inputs: bool
+                      ) -> tuple[Any, ...]:
+        """The request of one call: large numeric arrays are written to the child's mapped
+        file (one copy, no pickle, no pipe chunks), the rest is pickled as before."""
+        large = {k: v for k, v in inputs.items() if isinstance(v, np.ndarray)
+                 and v.dtype.kind in MAPPED_KINDS and v.nbytes >= MAPPED_BYTES}
+        if not large:
+            return ("infer", signature, dict(inputs), check_inputs)
+        layout, offset = [], 0
+        for name, array in large.items():
+            offset = -(-offset // 64) * 64  # each array 64-byte aligned
+            layout.append((name, array.dtype.str, array.shape, offset))
+            offset += array.nbytes
+        mapped = self._mapped(offset)
+        for (_, dtype, shape, start), array in zip(layout, large.values(), strict=True):
+            np.ndarray(shape, dtype=dtype, buffer=mapped, offset=start)[...] = array
+        rest = {k: v for k, v in inputs.items() if k not in large}
+        return ("infer_mapped", signature, rest, str(self.inputs_file), len(mapped), layout,
+                check_inputs)
+
+    def _mapped(self, size: int) -> mmap.mmap:
+        """The parent's map of :attr:`inputs_file`, grown (doubling) to hold ``size`` bytes."""
+        if self._map is None or len(self._map) < size:
+            grown = max(size, 2 * len(self._map) if self._map is not None else size)
+            with open(self.inputs_file, "a+b") as handle:
+                handle.truncate(grown)
+                new = mmap.mmap(handle.fileno(), grown)
+            self._close_map()
+            self._map = new
+        return self._map
+
+    def _close_map(self) -> None:
+        if self._map is not None:
+            try:
+                self._map.close()
+            except BufferError:  # a view of it is still alive; it goes with the last one
+                pass
+            self._map = None
 
     def request(self, message: tuple[Any, ...], timeout: float) -> Any:
         try:
@@ -175,6 +228,7 @@ class Child:
         self.reader.close()
         self.writer.close()
         self.log.close()
+        self._close_map()
         remove_tree(self.tmp)
 
     def kill(self) -> None:
@@ -186,6 +240,52 @@ class Child:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+
+
+#: inner backend -> the runtime its worker imports first (a spare child has it imported)
+PRELOADS: dict[str, str] = {"savedmodel": "tensorflow"}
+
+
+def prestart(context: RunContext, inner: str) -> None:
+    """Start one worker for ``inner`` now, importing its runtime, unless one is waiting.
+
+    The first :class:`IsolatedBackend` of ``inner`` then takes it instead of starting a
+    child and waiting for the import. The spare has loaded no model (the op-policy gate
+    still runs before a model is sent to it); the run's closers stop it if it is never used.
+    """
+    preload = PRELOADS.get(inner)
+    if preload is None:
+        return
+    spares = _spares(context)
+    if preload in spares:
+        return
+    spares[preload] = Child(memory_limit_mb=MEMORY_LIMIT_MB, preload=preload)
+
+
+def _spares(context: RunContext) -> dict[str, Child]:
+    def make() -> dict[str, Child]:
+        spares: dict[str, Child] = {}
+
+        def stop_spares() -> None:
+            while spares:
+                spares.popitem()[1].stop()
+
+        context.closers.add(stop_spares)
+        return spares
+
+    return context.once(("isolation-spares",), make)
+
+
+def _new_child(context: RunContext, inner: str, memory_limit_mb: float) -> Child:
+    """A spare started for ``inner``'s runtime if one is alive, else a fresh child."""
+    preload = PRELOADS.get(inner)
+    spare = _spares(context).pop(preload, None) if preload else None
+    if spare is not None and spare.proc.poll() is None:
+        spare.memory_limit_mb = memory_limit_mb
+        return spare
+    if spare is not None:
+        spare.stop()
+    return Child(memory_limit_mb=memory_limit_mb, preload=preload)
 
 
 class IsolatedBackend(Backend):
@@ -235,7 +335,7 @@ class IsolatedBackend(Backend):
 
     def _load_in_child(self) -> Child:
         """A fresh child with the model loaded; the child is stopped if loading fails."""
-        child = Child(memory_limit_mb=self.memory_limit_mb)
+        child = _new_child(self.context, self.inner, self.memory_limit_mb)
         try:
             self.inner_label = child.request(
                 ("activate", self.inner, self.model, str(self.contract.path),
@@ -252,7 +352,8 @@ class IsolatedBackend(Backend):
     def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]) -> Mapping[str, Any]:
         child = self._ensure_child()
         try:
-            return child.request(("infer", signature.name, dict(inputs), False), self.call_timeout)
+            return child.request(child.infer_request(signature.name, inputs, False),
+                                 self.call_timeout)
         except _Remote as exc:
             raise InferenceError(self.label, signature.name, exc.message) from None
         except BackendCrashed as exc:

@@ -8,6 +8,7 @@ it falls back to the TF1 session loader, the one TF Serving uses, and says so in
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import stat
 import tempfile
@@ -19,7 +20,7 @@ import numpy as np
 from harness.backends.base import Backend, register
 from harness.backends.tf_import import import_tensorflow
 from harness.contract.model import SignatureSpec
-from harness.errors import ModelError
+from harness.errors import BackendUnavailable, ModelError
 from harness.interface.model import SignatureInterface, TensorInterface
 from harness.safety.symlinks import copy_model
 
@@ -84,7 +85,10 @@ class SavedModelBackend(Backend):
 
     @classmethod
     def check_available(cls) -> None:
-        import_tensorflow()
+        # Found, not imported: the process that runs the model imports it (an isolated
+        # child, usually), and says so with BackendUnavailable if the import fails there.
+        if importlib.util.find_spec("tensorflow") is None:
+            raise BackendUnavailable(cls.name, "TensorFlow is not installed", install=cls.install)
 
     @property
     def label(self) -> str:

@@ -1,4 +1,7 @@
-"""The child side of an isolated backend: ``python -m harness.backends.worker RFD WFD``.
+"""The child side of an isolated backend: ``python -m harness.backends.worker RFD WFD [RUNTIME]``.
+
+With ``RUNTIME`` (``tensorflow``) the worker imports it before it reads its first request
+(a spare started ahead of need; it loads no model until asked).
 
 It reads pickled requests from file descriptor RFD and writes pickled replies to WFD.
 Requests are tuples ``(op, *args)``:
@@ -9,6 +12,10 @@ Requests are tuples ``(op, *args)``:
 * ``("call", method, signature_name_or_None)`` calls a method of the backend (with the
   contract's signature of that name) and replies with its result;
 * ``("infer", signature, inputs, check_inputs)`` replies with the outputs;
+* ``("infer_mapped", signature, inputs, path, size, layout, check_inputs)`` the same, with
+  the large inputs in the file ``path`` (in this child's temporary folder, ``size`` bytes)
+  that the parent wrote them to: ``layout`` lists ``(name, dtype, shape, offset)``; the
+  child reads them in place through a read-only map (no pickle, no copy through the pipe);
 * ``("signatures",)`` replies with the format's signatures;
 * ``("stop",)`` ends the process.
 
@@ -30,6 +37,7 @@ from typing import Any
 
 def serve(reader: Connection, writer: Connection) -> None:
     backend: Any = None
+    mapped = _MappedInputs()
     while True:
         try:
             request = reader.recv()
@@ -50,12 +58,39 @@ def serve(reader: Connection, writer: Connection) -> None:
                 signature, inputs, check_inputs = request[1:]
                 outputs = backend.infer(signature, inputs, check_inputs=check_inputs)
                 writer.send(("ok", outputs))
+            elif op == "infer_mapped":
+                signature, rest, path, size, layout, check_inputs = request[1:]
+                inputs = {**rest, **mapped.arrays(path, size, layout)}
+                outputs = backend.infer(signature, inputs, check_inputs=check_inputs)
+                writer.send(("ok", outputs))
             elif op == "signatures":
                 writer.send(("ok", dict(backend.signatures_impl())))
             else:
                 writer.send(("error", "bug", f"unknown request {op!r}"))
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
             writer.send(_error_reply(exc))
+
+
+class _MappedInputs:
+    """The parent's input file, mapped read-only once (again when it grew)."""
+
+    def __init__(self) -> None:
+        self.path = ""
+        self.map: Any = None
+
+    def arrays(self, path: str, size: int, layout: list[tuple[str, str, tuple[int, ...], int]]
+               ) -> dict[str, Any]:
+        import mmap
+
+        import numpy as np
+
+        if self.map is None or path != self.path or len(self.map) < size:
+            with open(path, "rb") as handle:
+                self.map = mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ)
+            self.path = path
+        return {name: np.ndarray(tuple(shape), dtype=np.dtype(dtype), buffer=self.map,
+                                 offset=offset)
+                for name, dtype, shape, offset in layout}
 
 
 def _activate(name: str, model: Any, contract_path: str, options: Any,
@@ -101,6 +136,13 @@ def _error_reply(exc: BaseException) -> tuple[str, str, Any]:
 
 def main(argv: list[str]) -> None:
     read_fd, write_fd = int(argv[0]), int(argv[1])
+    if argv[2:] == ["tensorflow"]:  # started ahead of need: import it before the first request
+        from harness.backends.tf_import import import_tensorflow
+
+        try:
+            import_tensorflow()
+        except Exception:  # noqa: BLE001 - the backend's own import says what is wrong
+            pass
     serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False))
     sys.stdout.flush()
     os._exit(0)  # skip TensorFlow's slow and sometimes crashing teardown

@@ -257,7 +257,9 @@ def _example_features(model_dir: Path, tags: frozenset[str]) -> dict[str, Any] |
 
 
 def _parse_op_features(node: Any, by_name: Mapping[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
-    from tensorflow.core.framework import types_pb2
+    from harness.savedmodel.tf_modules import tf_module
+
+    types_pb2 = tf_module("tensorflow.core.framework.types_pb2")
 
     if node.op == "ParseSingleExample":
         keys = [k.decode("utf-8", "replace") for k in node.attr["dense_keys"].list.s]

@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +28,10 @@ from typing import Any, Sequence
 from harness.context import RunContext
 from harness.errors import ExportError
 from harness.exports.cache import ExportCache, default_cache_dir
+
+#: converter processes running now (any thread), so that the end of a run can stop them
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
 
 #: Seconds a conversion may take (``$MODEL_CONTRACT_EXPORT_TIMEOUT`` overrides).
 DEFAULT_TIMEOUT = 900.0
@@ -118,16 +123,29 @@ def run_worker(fmt: str, args: Sequence[str], *, what: str, model_dir: Path,
         env.pop("PYTHONPATH", None)
         env.pop("PYTHONHOME", None)
         command = [str(python), str(Path(__file__).resolve().parent / "worker.py"), fmt, *args]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=root)
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
-                              cwd=root)
-    except subprocess.TimeoutExpired as exc:
-        tail = stderr_tail(exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or "")
-        raise ExportError(f"{what} timed out after {timeout:g} s" + (f":\n{tail}" if tail else ""),
-                          file=model_dir,
-                          hint=f"raise ${TIMEOUT_ENV} if the model is just large") from None
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stderr = proc.communicate()[1]
+            tail = stderr_tail(stderr or "")
+            raise ExportError(f"{what} timed out after {timeout:g} s" +
+                              (f":\n{tail}" if tail else ""), file=model_dir,
+                              hint=f"raise ${TIMEOUT_ENV} if the model is just large") from None
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
+        if proc.poll() is None:  # interrupted (Ctrl-C) while it ran: it does not outlive us
+            proc.kill()
+            proc.wait()
+    proc_stdout, proc_stderr = stdout or "", stderr or ""
     if proc.returncode != 0:
-        tail = stderr_tail(proc.stderr)
+        tail = stderr_tail(proc_stderr)
         if proc.returncode < 0:
             try:
                 sig = signal.Signals(-proc.returncode).name
@@ -137,15 +155,24 @@ def run_worker(fmt: str, args: Sequence[str], *, what: str, model_dir: Path,
         else:
             head = f"{what} failed (exit status {proc.returncode})"
         raise ExportError(f"{head}; converter output:\n{tail or '(nothing on stderr)'}",
-                          file=model_dir, hint=hint_for(fmt, proc.stderr))
-    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "{}"
+                          file=model_dir, hint=hint_for(fmt, proc_stderr))
+    last = proc_stdout.strip().splitlines()[-1] if proc_stdout.strip() else "{}"
     try:
         result: dict[str, Any] = json.loads(last)
     except json.JSONDecodeError:
         result = {}
-    result["stderr"] = proc.stderr
+    result["stderr"] = proc_stderr
     return result
 
 
+def stop_conversions() -> None:
+    """Kill every converter this process is running (a run that ends stops what it started)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        if proc.poll() is None:
+            proc.kill()
+
+
 __all__ = ["Export", "ExportCache", "default_cache_dir", "export_timeout", "run_worker",
-           "session_cache", "shown_path"]
+           "session_cache", "shown_path", "stop_conversions"]

@@ -17,20 +17,25 @@ the new entry says so (:attr:`CacheEntry.replaced`, shown in the backend's label
 
 The cache lives outside the model directory (``--export-cache``, else
 ``$MODEL_CONTRACT_CACHE``, else ``~/.cache/model-contract``); the model directory is only
-ever read. Writes are atomic and lock-free: a producer writes to a temporary file in the
-cache folder and ``os.replace``-s it into place, so two pytest-xdist workers may both
-convert the same model, but neither ever sees a partial file.
+ever read. Writes are atomic: a producer writes to a temporary file in the cache folder and
+``os.replace``-s it into place, so no reader ever sees a partial file. A conversion holds an
+advisory lock on its key (``KEY.lock``, removed after, :meth:`ExportCache.making`) while it
+runs: another process of the run that needs the same entry (an isolated backend's child
+while the run converts ahead of it, a second pytest-xdist worker) waits and then finds it,
+instead of converting the same model again.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 #: Bumped when the layout or the meaning of a key changes.
 CACHE_LAYOUT = "2"
@@ -143,6 +148,29 @@ def _write_atomic(final: Path, data: bytes) -> None:
             os.unlink(tmp_name)
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock through the file ``path``, which is removed again on release.
+
+    Whoever waited on a lock file that its holder removed meanwhile locks the new one:
+    after ``flock`` the file must still be the one at ``path``."""
+    while True:
+        handle = open(path, "a+b")
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            current = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        handle.close()
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()
+
+
 class ExportCache:
     """A folder of exports addressed by key; counts the conversions it ran."""
 
@@ -183,6 +211,18 @@ class ExportCache:
         self.hits += 1
         return CacheEntry(final, key, True, {k: v for k, v in meta.items() if k != DIGEST_KEY})
 
+    @contextmanager
+    def making(self, keys: Iterable[str]) -> Iterator[None]:
+        """Hold the lock of each entry in ``keys`` (waiting for whoever makes it now).
+
+        Look the entries up again inside: what the previous holder made is there."""
+        with ExitStack() as stack:
+            for key in sorted(set(keys)):  # one order everywhere: no deadlock
+                folder = self.root / key[:2]
+                folder.mkdir(parents=True, exist_ok=True)
+                stack.enter_context(_locked(folder / f"{key}.lock"))
+            yield
+
     def temp_path(self, key: str, name: str) -> Path:
         """A fresh temporary file next to where entry ``key/name`` goes (for a converter)."""
         final = self.path_for(key, name)
@@ -217,10 +257,14 @@ class ExportCache:
         hit = self.lookup(key, name)
         if hit is not None:
             return hit
-        tmp = self.temp_path(key, name)
-        try:
-            meta = make(tmp)
-            return self.commit(tmp, key, name, meta)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with self.making([key]):
+            hit = self.lookup(key, name)
+            if hit is not None:
+                return hit
+            tmp = self.temp_path(key, name)
+            try:
+                meta = make(tmp)
+                return self.commit(tmp, key, name, meta)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()

@@ -33,10 +33,30 @@ def export_onnx(model_dir: Path, signatures: Sequence[str], *, cache: ExportCach
     model_dir = Path(model_dir)
     start = time.perf_counter()
     results: dict[str, Export | ExportError] = {}
-    pending: dict[str, tuple[str, Path]] = {}
+    keys: dict[str, str] = {}
     for sig in signatures:
         options = {"format": "onnx", "signature": sig, "tags": list(tags), "opset": opset}
-        key = cache_key(model_dir, options)
+        keys[sig] = key = cache_key(model_dir, options)
+        hit = cache.lookup(key, f"{sig}.onnx")
+        if hit is not None:
+            results[sig] = Export("onnx", hit.path, describe(sig, opset), cached=True)
+    missing = [sig for sig in signatures if sig not in results]
+    if not missing:
+        return results
+    with cache.making(keys[sig] for sig in missing):
+        return _convert(model_dir, missing, keys, results, cache=cache, tags=tags, opset=opset,
+                        timeout=timeout, start=start)
+
+
+def _convert(model_dir: Path, missing: Sequence[str], keys: dict[str, str],
+             results: dict[str, Export | ExportError], *, cache: ExportCache,
+             tags: Sequence[str], opset: int, timeout: float | None, start: float
+             ) -> dict[str, Export | ExportError]:
+    """Convert the signatures still missing once their locks are held (one may have been
+    made meanwhile by another process)."""
+    pending: dict[str, tuple[str, Path]] = {}
+    for sig in missing:
+        key = keys[sig]
         hit = cache.lookup(key, f"{sig}.onnx")
         if hit is not None:
             results[sig] = Export("onnx", hit.path, describe(sig, opset), cached=True)

@@ -87,7 +87,9 @@ def tensors_of(info: Any) -> list[str]:
 
 def asset_tensors(meta_graph: Any) -> dict[str, str]:
     """Graph node name -> asset file name, from asset_file_def and the TF1 assets collection."""
-    from tensorflow.core.protobuf import meta_graph_pb2
+    from harness.savedmodel.tf_modules import tf_module
+
+    meta_graph_pb2 = tf_module("tensorflow.core.protobuf.meta_graph_pb2")
 
     assets = {a.tensor_info.name.split(":")[0]: a.filename for a in meta_graph.asset_file_def}
     collection = meta_graph.collection_def.get("saved_model_assets")

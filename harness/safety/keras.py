@@ -19,7 +19,10 @@ def read_lambda_layers(model_dir: Path, meta_graphs: Iterable[Any]) -> Iterator[
     metadata_file = Path(model_dir) / "keras_metadata.pb"
     if metadata_file.is_file():
         from google.protobuf import message
-        from tensorflow.python.keras.protobuf import saved_metadata_pb2
+
+        from harness.savedmodel.tf_modules import tf_module
+
+        saved_metadata_pb2 = tf_module("tensorflow.python.keras.protobuf.saved_metadata_pb2")
 
         metadata = saved_metadata_pb2.SavedMetadata()
         try:

@@ -45,9 +45,11 @@ def scan_saved_model(model_dir: Path, policy: OpPolicy = DEFAULT_POLICY, *,
     ``tags`` restricts the scan to the MetaGraphDef with exactly these tags (default: all).
     Raises :class:`ModelError` when the directory is not a readable SavedModel.
     """
-    from harness.backends.tf_import import import_tensorflow
+    from harness.savedmodel.tf_modules import tf_module
 
-    import_tensorflow()  # its protobuf classes; importing them is not part of the scan's time
+    # its protobuf classes (TensorFlow is not started); importing them is not part of the
+    # scan's time
+    tf_module("tensorflow.core.protobuf.saved_model_pb2")
     started = time.perf_counter()
     model_dir = Path(model_dir)
     links = find_links(model_dir) if model_dir.is_dir() else ()

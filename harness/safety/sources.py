@@ -138,7 +138,10 @@ def embedded_graph_of(chain: list[Frame], node: Any) -> Any:
     if source is None:
         return None
     from google.protobuf import message
-    from tensorflow.core.framework import graph_pb2
+
+    from harness.savedmodel.tf_modules import tf_module
+
+    graph_pb2 = tf_module("tensorflow.core.framework.graph_pb2")
 
     graph_def = graph_pb2.GraphDef()
     try:

@@ -249,8 +249,8 @@ class Walker:
     def _is_registered(self, op: str) -> bool:
         known = self._registered.get(op)
         if known is None:
-            from tensorflow.python.framework import op_def_registry
+            from harness.savedmodel.tf_modules import op_registered
 
-            known = op_def_registry.get(op) is not None
+            known = op_registered(op)
             self._registered[op] = known
         return known

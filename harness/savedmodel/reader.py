@@ -5,8 +5,9 @@ Its SignatureDefs are read into the declared-interface model (:mod:`harness.inte
 :class:`MetaGraphInfo` and :class:`SavedModelInfo` keep the reader's other facts (tag-sets,
 assets, variables, fingerprint).
 
-The protobuf classes come from TensorFlow's package (imported lazily: importing them
-imports TensorFlow). Nothing here loads variables or runs a graph.
+The protobuf classes come from TensorFlow's package, imported lazily and without starting
+TensorFlow (:mod:`harness.savedmodel.tf_modules`). Nothing here loads variables or runs a
+graph.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from harness.contract.model import frozen
 from harness.errors import ModelError
 from harness.interface.model import Interface, SignatureInterface, TensorInterface
 from harness.savedmodel.pb_file import read_pb
+from harness.savedmodel.tf_modules import tf_module
 
 #: TF DataType enum names -> the contract's dtype spelling.
 DTYPE_NAMES = {
@@ -132,7 +134,7 @@ def read_proto(path: str | Path) -> Any:
 
 def _parse(file: Path) -> Any:
     from google.protobuf import message, text_format
-    from tensorflow.core.protobuf import saved_model_pb2
+    saved_model_pb2 = tf_module("tensorflow.core.protobuf.saved_model_pb2")
 
     proto = saved_model_pb2.SavedModel()
     data = read_pb(file)
@@ -159,7 +161,7 @@ def _shape(shape_proto: Any) -> tuple[int | None, ...] | None:
 
 
 def _dtype(enum: int) -> str:
-    from tensorflow.core.framework import types_pb2
+    types_pb2 = tf_module("tensorflow.core.framework.types_pb2")
 
     dt_name = types_pb2.DataType.Name(enum) if enum in types_pb2.DataType.values() else "DT_INVALID"
     if dt_name.endswith("_REF"):  # reference variables (TF1) carry the same values
@@ -238,7 +240,7 @@ def _asset_files(mg: Any) -> tuple[str, ...]:
     names = [a.filename for a in mg.asset_file_def]
     collection = mg.collection_def.get("saved_model_assets")
     if collection is not None and collection.HasField("any_list"):
-        from tensorflow.core.protobuf import meta_graph_pb2
+        meta_graph_pb2 = tf_module("tensorflow.core.protobuf.meta_graph_pb2")
 
         for item in collection.any_list.value:
             asset = meta_graph_pb2.AssetFileDef()
@@ -253,7 +255,7 @@ def _fingerprint(path: Path) -> Mapping[str, int]:
     if not file.is_file():
         return frozen({})
     try:
-        from tensorflow.core.protobuf import fingerprint_pb2
+        fingerprint_pb2 = tf_module("tensorflow.core.protobuf.fingerprint_pb2")
 
         fp = fingerprint_pb2.FingerprintDef.FromString(file.read_bytes())
     except Exception:  # noqa: BLE001 - an unreadable fingerprint is only a missed shortcut

@@ -1,0 +1,238 @@
+"""The harness against the parity check a user writes by hand, and its cost per example.
+
+Part 1, in one run, interleaved (script, cold, warm; ``--rounds`` times), each a whole
+process timed from outside:
+
+* the hand-written script (``benchmarks/handwritten_parity.py``): import TensorFlow, load
+  the classifier, convert ``classify`` to TFLite and ONNX, 100 examples x 3 runtimes, compare;
+* ``pytest --contract C -k parity --examples 100`` on the same model with an empty export
+  cache (cold) and again on the cache that run filled (warm), isolation on (the default).
+  ``C`` declares the same signature and the formats ``tflite`` and ``onnx``.
+
+Reported: medians and the ratios to the script.
+
+Part 2, the per-example slope: ``conformance`` of a ``[1,224,224,3]`` float32 model whose
+signature is one ``reduce_mean``, run through the engine with 5 and with 505 examples
+(isolated, the default, and in-process), each timed on a backend already loaded (the case
+runs once untimed first), so that neither TensorFlow's start nor the load is in it; the
+slope is the difference over 500 examples. Beside it: the model's own call (drawing the
+input with numpy included) timed in this process, and the share of distinct values in
+inputs drawn by the contract's strategy. (Timing whole ``pytest`` processes at 5 and 505
+examples was tried first: on a shared machine the start-up's noise, seconds, swamps the
+difference.)
+
+    python benchmarks/bench_vs_handwritten.py [--rounds 1] [--json]
+
+Everything is written under a temporary folder; the JSON goes next to this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT))  # after $PYTHONPATH: another checkout of the harness can be measured
+MODEL = ROOT / "models_under_test" / "classifier"
+SCRIPT = Path(__file__).with_name("handwritten_parity.py")
+DEFAULT_JSON = Path(__file__).with_suffix(".json")
+SHAPE = [1, 224, 224, 3]
+
+
+def classifier_contract(folder: Path) -> Path:
+    path = folder / "parity.json"
+    path.write_text(json.dumps({
+        "$schema": str(ROOT / "contracts" / "schema" / "contract-v1.schema.json"),
+        "name": "classifier", "version": "1.0.0", "models": [str(MODEL)], "tags": ["serve"],
+        "dims": {"batch": {"min": 1, "max": 32}},
+        "signatures": {"classify": {
+            "inputs": {"x": {"dtype": "float32", "shape": ["batch", 784], "range": [0.0, 1.0]}},
+            "outputs": {"class_id": {"dtype": "int64", "shape": ["batch"]},
+                        "prob": {"dtype": "float32", "shape": ["batch", 10],
+                                 "range": [0.0, 1.0]}}}},
+        "tolerance": {"atol": 1e-4, "rtol": 1e-3},
+        "formats": {"tflite": {}, "onnx": {}},
+    }, indent=2))
+    return path
+
+
+def mean_model(folder: Path) -> tuple[Path, Path]:
+    """A SavedModel whose ``serving_default`` is one reduce_mean, and its contract."""
+    code = (
+        "import sys, tensorflow as tf\n"
+        "class M(tf.Module):\n"
+        f"    @tf.function(input_signature=[tf.TensorSpec({SHAPE}, tf.float32, name='image')])\n"
+        "    def serve(self, image):\n"
+        "        return {'mean': tf.reduce_mean(image, axis=[1, 2, 3])}\n"
+        "m = M()\n"
+        "tf.saved_model.save(m, sys.argv[1], signatures={'serving_default': m.serve})\n")
+    model = folder / "mean"
+    subprocess.run([sys.executable, "-c", code, str(model / "1")], check=True,
+                   capture_output=True, env=_env())
+    contract = folder / "mean.json"
+    contract.write_text(json.dumps({
+        "$schema": str(ROOT / "contracts" / "schema" / "contract-v1.schema.json"),
+        "name": "mean", "version": "1.0.0", "models": [str(model)], "tags": ["serve"],
+        "signatures": {"serving_default": {
+            "inputs": {"image": {"dtype": "float32", "shape": SHAPE, "range": [0.0, 1.0]}},
+            "outputs": {"mean": {"dtype": "float32", "shape": [1]}}}},
+    }, indent=2))
+    return model, contract
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("PYTHONHASHSEED", "0")
+    return env
+
+
+def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env or _env(), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n"
+                         f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def pytest_command(contract: Path, cache: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--contract",
+            str(contract), "--export-cache", str(cache), "--results-dir", str(cache.parent /
+            "results"), *extra]
+
+
+def versus_script(tmp: Path, rounds: int, examples: int) -> dict[str, Any]:
+    contract = classifier_contract(tmp)
+    version = next(p for p in sorted(MODEL.iterdir()) if p.name.isdigit())
+    rows: dict[str, list[float]] = {"script": [], "cold": [], "warm": []}
+    for index in range(rounds):
+        cache = tmp / f"cache{index}"
+        rows["script"].append(timed([sys.executable, str(SCRIPT), str(version), "--examples",
+                                     str(examples)], tmp))
+        command = pytest_command(contract, cache, "-k", "parity", "--examples", str(examples))
+        rows["cold"].append(timed(command, tmp))
+        rows["warm"].append(timed(command, tmp))
+    medians = {k: statistics.median(v) for k, v in rows.items()}
+    return {"examples": examples, "rounds": rounds, "seconds": rows, "median_s": medians,
+            "ratio_to_script": {k: v / medians["script"] for k, v in medians.items()}}
+
+
+def own_call_ms(model: Path, calls: int = 200) -> float:
+    """The reduce_mean's own call, drawing its input with numpy, in this process."""
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(model / "1")).signatures["serving_default"]
+    rng = np.random.default_rng(0)
+
+    def once() -> None:
+        fn(image=tf.constant(rng.random(SHAPE, dtype=np.float32)))["mean"].numpy()
+
+    for _ in range(10):
+        once()
+    start = time.perf_counter()
+    for _ in range(calls):
+        once()
+    return (time.perf_counter() - start) / calls * 1e3
+
+
+def distinct_share(contract: Path, draws: int = 20) -> float:
+    """Mean share of distinct values per input the contract's strategy draws."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    from harness.contract.load import load_contract
+    from harness.strategies import call_strategy
+
+    loaded = load_contract(contract)
+    shares: list[float] = []
+
+    @settings(max_examples=draws, database=None, phases=[Phase.generate], deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(call_strategy(loaded, loaded.signature("serving_default")))
+    def draw(call: Any) -> None:
+        array = np.asarray(call.inputs["image"])
+        shares.append(np.unique(array).size / array.size)
+
+    draw()
+    return statistics.mean(shares)
+
+
+def check_seconds(contract: Path, tmp: Path, examples: int, in_process: bool) -> float:
+    """Seconds of one ``conformance`` case of ``examples`` calls, its backend loaded."""
+    from harness.engine import Engine
+    from harness.options import RunOptions
+
+    engine = Engine(RunOptions(examples=examples, in_process=in_process,
+                               results_dir=tmp / "results", export_cache=tmp / "cache"))
+    try:
+        loaded = engine.load(contract)
+        [ref] = engine.models_of(loaded)
+        [case] = [c for c in engine.plan(loaded, ref) if c.check == "conformance"]
+        engine.execute(case)  # loads the backend
+        start = time.perf_counter()
+        engine.execute(case)
+        return time.perf_counter() - start
+    finally:
+        engine.close()
+
+
+def slope(tmp: Path, small: int, large: int) -> dict[str, Any]:
+    model, contract = mean_model(tmp)
+    figures: dict[str, Any] = {"shape": SHAPE, "examples": [small, large]}
+    for mode, in_process in (("isolated", False), ("in_process", True)):
+        times = {n: check_seconds(contract, tmp, n, in_process) for n in (small, large)}
+        figures[f"{mode}_s"] = times
+        figures[f"{mode}_ms_per_example"] = (times[large] - times[small]) / (large - small) * 1e3
+    figures["own_call_ms"] = own_call_ms(model)
+    for mode in ("isolated", "in_process"):
+        figures[f"{mode}_harness_ms_per_example"] = (figures[f"{mode}_ms_per_example"]
+                                                     - figures["own_call_ms"])
+    figures["distinct_share"] = distinct_share(contract)
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--examples", type=int, default=100)
+    parser.add_argument("--skip-slope", action="store_true")
+    parser.add_argument("--skip-script", action="store_true")
+    parser.add_argument("--json", nargs="?", const=DEFAULT_JSON, type=Path)
+    args = parser.parse_args()
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-vs-handwritten-") as folder:
+        tmp = Path(folder)
+        if not args.skip_script:
+            part = result["vs_script"] = versus_script(tmp, args.rounds, args.examples)
+            print(f"{'':34} {'median s':>9} {'ratio':>6}")
+            for name, label in (("script", "hand-written script"),
+                                ("cold", "harness, empty export cache"),
+                                ("warm", "harness, export cache warm")):
+                print(f"{label:34} {part['median_s'][name]:9.2f} "
+                      f"{part['ratio_to_script'][name]:6.2f}")
+        if not args.skip_slope:
+            part = result["slope"] = slope(tmp, 5, 505)
+            print(f"per example, {SHAPE} float32 reduce_mean, conformance 5 vs 505 examples: "
+                  f"isolated {part['isolated_ms_per_example']:.2f} ms, in-process "
+                  f"{part['in_process_ms_per_example']:.2f} ms; the model's own call "
+                  f"{part['own_call_ms']:.2f} ms; harness cost isolated "
+                  f"{part['isolated_harness_ms_per_example']:.2f} ms; distinct values "
+                  f"{part['distinct_share']:.0%}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

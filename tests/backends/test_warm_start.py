@@ -1,0 +1,200 @@
+"""What a run starts ahead of need: a worker with TensorFlow imported, and conversions.
+
+Both keep the safety properties: the spare loads no model before the gate (and is stopped
+with the run when unused); a model that breaks the op policy is never converted; the
+converters still running when the run ends are stopped; two processes needing one export
+convert it once."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from harness.backends import isolation  # noqa: E402
+from harness.backends.isolation import IsolatedBackend, prestart  # noqa: E402
+from harness.context import RunContext  # noqa: E402
+from harness.contract import load_contract  # noqa: E402
+from harness.engine import Engine  # noqa: E402
+from harness.exports import session_cache  # noqa: E402
+from harness.exports.cache import ExportCache  # noqa: E402
+from harness.exports.loaders import load_tflite  # noqa: E402
+from harness.exports.prefetch import convert_ahead  # noqa: E402
+from harness.options import RunOptions  # noqa: E402
+from harness.savedmodel.layout import resolve_model  # noqa: E402
+from tests.conftest import FIXTURES, MODELS, write_contract  # noqa: E402
+
+
+@pytest.fixture()
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The TMPDIR of this test: every temporary folder the harness makes lands here."""
+    folder = tmp_path / "tmpdir"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder
+
+
+def tiny(tmp_path: Path, model: Path = FIXTURES / "tiny") -> tuple[RunContext, object, object]:
+    contract = load_contract(write_contract(tmp_path, models=[str(model)],
+                                            formats={"tflite": {}}))
+    [ref] = resolve_model(model)
+    context = RunContext(RunOptions(examples=3, results_dir=tmp_path / "results",
+                                    export_cache=tmp_path / "cache"))
+    return context, contract, ref
+
+
+def converters_of_this_process() -> list[int]:
+    """Live converter processes (``harness.exports.worker``) whose parent is this process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            stat = (entry / "stat").read_text().split(") ", 1)[1].split()
+        except OSError:
+            continue
+        if b"harness.exports.worker" in cmdline and stat[0] != "Z" and int(stat[1]) == os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_first_savedmodel_backend_takes_the_spare(tmp_path: Path, scratch: Path) -> None:
+    context, contract, ref = tiny(tmp_path)
+    prestart(context, "savedmodel")
+    spare = isolation._spares(context)["tensorflow"]
+    backend = IsolatedBackend(ref, contract, context, inner="savedmodel")  # type: ignore[arg-type]
+    try:
+        backend.activate()
+        assert backend.child is spare and isolation._spares(context) == {}
+        out = backend.infer("serving_default", {"x": np.full((2, 4), 0.5, np.float32)})
+        assert out["y"].shape == (2, 2)
+    finally:
+        backend.deactivate()
+        context.closers.close_all()
+    assert sorted(scratch.iterdir()) == []
+
+
+def test_an_unused_spare_is_stopped_with_the_run(tmp_path: Path, scratch: Path) -> None:
+    context, _, _ = tiny(tmp_path)
+    prestart(context, "savedmodel")
+    prestart(context, "savedmodel")  # one spare per runtime, not two
+    spare = isolation._spares(context)["tensorflow"]
+    prestart(context, "onnx")  # nothing to import ahead for onnxruntime: no spare
+    assert list(isolation._spares(context)) == ["tensorflow"]
+    context.closers.close_all()
+    assert spare.proc.poll() is not None
+    assert sorted(scratch.iterdir()) == []
+
+
+def test_a_dead_spare_is_replaced_by_a_fresh_child(tmp_path: Path, scratch: Path) -> None:
+    context, contract, ref = tiny(tmp_path)
+    prestart(context, "savedmodel")
+    spare = isolation._spares(context)["tensorflow"]
+    spare.kill()
+    backend = IsolatedBackend(ref, contract, context, inner="savedmodel")  # type: ignore[arg-type]
+    try:
+        backend.activate()
+        assert backend.child is not spare and backend.loads == 1 and backend.crashes == 0
+        assert backend.infer("serving_default", {"x": np.zeros((1, 4), np.float32)})["y"].shape \
+            == (1, 2)
+    finally:
+        backend.deactivate()
+        context.closers.close_all()
+    assert sorted(scratch.iterdir()) == []
+
+
+def test_one_export_is_converted_once_when_two_need_it_at_once(tmp_path: Path) -> None:
+    """The entry's lock: the second waits for the first and finds its artifact."""
+    made: list[str] = []
+
+    def make(tmp: Path) -> dict[str, str]:
+        made.append(threading.current_thread().name)
+        time.sleep(0.5)
+        tmp.write_bytes(b"artifact")
+        return {"how": "test"}
+
+    caches = [ExportCache(tmp_path / "cache"), ExportCache(tmp_path / "cache")]
+    entries: list[object] = []
+    threads = [threading.Thread(target=lambda c=c: entries.append(c.get_or_make("k" * 64, "a.bin",
+                                                                              make)))
+               for c in caches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1
+    assert sum(c.conversions for c in caches) == 1 and sum(c.hits for c in caches) == 1
+    assert {e.path.read_bytes() for e in entries} == {b"artifact"}  # type: ignore[attr-defined]
+
+
+def test_a_conversion_started_ahead_is_what_the_backend_finds(tmp_path: Path) -> None:
+    context, contract, ref = tiny(tmp_path)
+    try:
+        convert_ahead(context, [(contract, ref, "tflite")])  # type: ignore[list-item]
+        deadline = time.monotonic() + 60
+        while not converters_of_this_process() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert converters_of_this_process(), "no conversion started"
+        export = load_tflite(context, ref, contract)  # type: ignore[arg-type]  # waits for it
+    finally:
+        context.closers.close_all()
+    assert export.cached and export.path.is_file()
+    assert session_cache(context).conversions == 1  # by the background conversion, once
+
+
+def test_a_model_that_breaks_the_policy_is_never_converted_ahead(tmp_path: Path) -> None:
+    context, contract, ref = tiny(tmp_path, MODELS / "hostile" / "writes_file")
+    try:
+        convert_ahead(context, [(contract, ref, "tflite"), (contract, ref, "onnx")])  # type: ignore[list-item]
+        assert converters_of_this_process() == []
+    finally:
+        context.closers.close_all()
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.tflite"))
+
+
+def test_the_end_of_the_run_stops_conversions_still_running(tmp_path: Path) -> None:
+    context, contract, ref = tiny(tmp_path)
+    convert_ahead(context, [(contract, ref, "tflite"), (contract, ref, "onnx")])  # type: ignore[list-item]
+    deadline = time.monotonic() + 60
+    while not converters_of_this_process() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert converters_of_this_process(), "no conversion started"
+    context.closers.close_all()
+    deadline = time.monotonic() + 10
+    while converters_of_this_process() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert converters_of_this_process() == []
+    assert not any((tmp_path / "cache").rglob("*.onnx"))
+
+
+def test_the_engine_starts_only_what_the_selected_cases_need(tmp_path: Path,
+                                                             scratch: Path) -> None:
+    """Conformance of a converted format needs no SavedModel process: no spare for it;
+    a fuzzed call through the SavedModel gets one; --in-process never does."""
+    contract_path = write_contract(tmp_path, models=[str(FIXTURES / "tiny")])
+    for options, selected, spare in (
+            ({}, "conformance[tflite]", False),
+            ({}, "conformance", True),
+            ({"in_process": True}, "conformance", False)):
+        engine = Engine(RunOptions(examples=3, results_dir=tmp_path / "results",
+                                   export_cache=tmp_path / "cache", backends=("savedmodel", "tflite"),
+                                   **options))
+        try:
+            contract = engine.load(contract_path)
+            [ref] = engine.models_of(contract)
+            cases = [c for c in engine.plan(contract, ref) if c.check == selected]
+            assert cases, selected
+            engine.prepare(cases)
+            assert ("tensorflow" in isolation._spares(engine.context)) is spare, (options, selected)
+        finally:
+            engine.close()
+    assert sorted(scratch.iterdir()) == []
