@@ -176,23 +176,6 @@ def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
     config.args[:] = [str(options.fleet)]
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """--executor ray: every selected model goes to Ray now, one task each; the items wait
-    for their model's task in turn, so results come back while the other models run."""
-    fleet = session.config.stash.get(FLEET, None)
-    if fleet is None or fleet.executor is None:
-        return
-    cases: dict[str, list[str]] = {}
-    for item in session.items:
-        if isinstance(item, CaseItem):
-            cases.setdefault(fleet.model_of[item.case.id], []).append(item.case.id)
-    if cases:
-        try:
-            fleet.executor.submit(cases)
-        except HarnessError as exc:
-            raise pytest.UsageError(str(exc)) from None
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With -n, a fleet's cases are scheduled by model: all of a model's versions and checks
@@ -297,9 +280,30 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+def _submit_to_ray(session: pytest.Session) -> bool:
+    """--executor ray: every selected model goes to Ray now, one task each; the items wait
+    for their model's task in turn, so results come back while the other models run."""
+    fleet = session.config.stash.get(FLEET, None)
+    if fleet is None or fleet.executor is None:
+        return False
+    cases: dict[str, list[str]] = {}
+    for item in session.items:
+        if isinstance(item, CaseItem):
+            cases.setdefault(fleet.model_of[item.case.id], []).append(item.case.id)
+    if cases:
+        try:
+            fleet.executor.submit(cases)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return True
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The selected cases known: start what they will need (a TensorFlow worker, the
-    conversions) while the first checks run. Not in an xdist controller (it runs none)."""
+    conversions) while the first checks run. Not in an xdist controller (it runs none), nor
+    with --executor ray (the models go to Ray's workers, each running its own engine)."""
+    if _submit_to_ray(session):
+        return
     config = session.config
     engine = config.stash.get(ENGINE, None)
     if engine is None or config.option.collectonly or (
