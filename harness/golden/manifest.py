@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -44,7 +43,6 @@ def environment() -> dict[str, Any]:
         "versions": versions,
         "python": platform.python_version(),
         "platform": f"{platform.system()}-{platform.machine()}",
-        "executable": sys.executable,
     }
 
 

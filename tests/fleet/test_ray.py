@@ -10,6 +10,7 @@ with the worker's last words, its other cases accounted.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,19 @@ FIXTURES = ROOT / "models_under_test" / "fixtures"
 
 
 def test_a_fleet_on_local_ray_and_a_ray_worker_killed_mid_task(
-        pytester: pytest.Pytester, small_fleet: Path) -> None:
+        pytester: pytest.Pytester, small_fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("ray")
+    # Ray's session files (sockets, logs) go to a folder of this test's, not /tmp/ray; a short
+    # path, as Ray's Unix sockets must fit in 107 bytes
+    ray_tmp = tempfile.TemporaryDirectory(prefix="mc-ray-")
+    monkeypatch.setenv("RAY_TMPDIR", ray_tmp.name)
+    try:
+        _run_fleet_on_ray(pytester, small_fleet)
+    finally:
+        ray_tmp.cleanup()
+
+
+def _run_fleet_on_ray(pytester: pytest.Pytester, small_fleet: Path) -> None:
     models = small_fleet / "models"
     contracts = small_fleet / "contracts"
     (pytester.path / "fleet.json").write_text(json.dumps({"fleet": "on-ray", "models": [
