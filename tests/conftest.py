@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,16 @@ def no_results_in_the_working_tree(request: pytest.FixtureRequest) -> Any:
         pytest.fail(f"{DEFAULT_RESULTS} appeared during {request.node.nodeid} (or a test running "
                     "beside it under pytest-xdist): pass results_dir / --results-dir under "
                     "tmp_path", pytrace=False)
+
+
+@pytest.fixture()
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The TMPDIR of this test: every temporary folder and worker of the harness lands here."""
+    folder = tmp_path / "tmpdir"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder
 
 
 def corpus_dir() -> Path:

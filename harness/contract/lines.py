@@ -8,7 +8,9 @@ Pure; no third-party parser.
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 from harness.contract.json_limits import pointer
 
@@ -76,3 +78,13 @@ def _value(text: str, i: int, path: list[object], lines: dict[str, int], at: int
     if not match:
         raise ValueError(f"unexpected {ch!r}")
     return match.end()
+
+
+def location_uri(file: str) -> str:
+    """Where a report (SARIF, JUnit, text) says ``file`` is: relative to the working directory
+    when below it (what code-scanning UIs resolve against the checkout), else a file URI."""
+    full = Path(os.path.normpath(Path(file).absolute()))
+    try:
+        return full.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return full.as_uri()

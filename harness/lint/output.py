@@ -9,11 +9,10 @@ right place.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Callable
 from xml.sax.saxutils import escape, quoteattr
 
+from harness.contract.lines import location_uri
 from harness.lint.rules import META_RULES, RULES
 from harness.lint.run import LintResult
 from harness.registry import Registry
@@ -91,7 +90,7 @@ def sarif(result: LintResult) -> str:
                       "defaultConfiguration": {"level": SARIF_LEVELS[level]}})
     results = []
     for f in result.findings:
-        physical: dict[str, object] = {"artifactLocation": {"uri": _uri(f.file)}}
+        physical: dict[str, object] = {"artifactLocation": {"uri": location_uri(f.file)}}
         if f.line:
             physical["region"] = {"startLine": f.line}
         results.append({
@@ -104,10 +103,3 @@ def sarif(result: LintResult) -> str:
         "tool": {"driver": {"name": "model-contract", "rules": rules}},
         "results": results}]}, indent=2)
 
-
-def _uri(file: str) -> str:
-    full = Path(os.path.normpath(Path(file).absolute()))
-    try:
-        return full.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return full.as_uri()

@@ -19,12 +19,11 @@ value inherited from a standard points at what the contract itself says).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from xml.sax.saxutils import escape, quoteattr
 
-from harness.contract.lines import pointer_lines
+from harness.contract.lines import location_uri, pointer_lines
 from harness.registry import Registry
 
 Render = Callable[[Mapping[str, Any]], str]
@@ -88,7 +87,7 @@ def junit(report: Mapping[str, Any]) -> str:
         elif row["outcome"] == "skipped":
             body = f"<skipped message={quoteattr(first)}/>"
         cases.append(f'  <testcase classname={quoteattr(row["contract"] + "." + row["model"])} '
-                     f'name={quoteattr(row["id"])} file={quoteattr(_uri(row["contract_path"]))} '
+                     f'name={quoteattr(row["id"])} file={quoteattr(location_uri(row["contract_path"]))} '
                      f'line="{row["line"] or 0}" time="{row["seconds"]}">{body}</testcase>')
     counts = report.get("counts", {})
     return ('<?xml version="1.0" encoding="utf-8"?>\n'
@@ -110,7 +109,7 @@ def sarif(report: Mapping[str, Any]) -> str:
                 "defaultConfiguration": {"level": "error"}})
         if row["outcome"] not in FAILING:
             continue
-        physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(row["contract_path"])}}
+        physical: dict[str, Any] = {"artifactLocation": {"uri": location_uri(row["contract_path"])}}
         if row["line"]:
             physical["region"] = {"startLine": row["line"]}
         text = row["message"] or row["outcome"]
@@ -127,17 +126,9 @@ def sarif(report: Mapping[str, Any]) -> str:
 
 
 def _where(row: Mapping[str, Any]) -> str:
-    where = _uri(row["contract_path"])
+    where = location_uri(row["contract_path"])
     return f"{where}:{row['line']}: {row['pointer']}" if row["line"] else f"{where}: {row['pointer']}"
 
-
-def _uri(file: str) -> str:
-    """``file`` relative to the working directory when below it, else a file URI."""
-    full = Path(os.path.normpath(Path(file).absolute()))
-    try:
-        return full.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return full.as_uri()
 
 
 def parse_report_option(text: str) -> tuple[str, Path]:

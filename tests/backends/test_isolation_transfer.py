@@ -3,7 +3,6 @@ folder (no pickle through the pipe); results are those of the same backend in-pr
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,6 @@ from harness.contract import load_contract  # noqa: E402
 from harness.options import RunOptions  # noqa: E402
 from harness.savedmodel.layout import resolve_model  # noqa: E402
 from tests.conftest import FIXTURES, write_contract  # noqa: E402
-
-
-@pytest.fixture()
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "tmpdir"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    monkeypatch.setenv("TMPDIR", str(folder))
-    return folder
 
 
 def test_large_inputs_travel_mapped_and_give_the_in_process_results(

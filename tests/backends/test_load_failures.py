@@ -4,7 +4,6 @@ leaves no temporary folder behind; a worker killed while loading gets one fresh 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,6 @@ from tests.conftest import FIXTURES  # noqa: E402
 
 CONTRACTS = FIXTURES / "contracts"
 
-
-@pytest.fixture()
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The TMPDIR of this test: every temporary folder the harness makes lands here."""
-    folder = tmp_path / "tmpdir"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    monkeypatch.setenv("TMPDIR", str(folder))
-    return folder
 
 
 def truncated_index_model(tmp_path: Path) -> Path:

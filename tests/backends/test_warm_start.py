@@ -8,7 +8,6 @@ convert it once."""
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,16 +29,6 @@ from harness.exports.prefetch import convert_ahead  # noqa: E402
 from harness.options import RunOptions  # noqa: E402
 from harness.savedmodel.layout import resolve_model  # noqa: E402
 from tests.conftest import FIXTURES, MODELS, write_contract  # noqa: E402
-
-
-@pytest.fixture()
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The TMPDIR of this test: every temporary folder the harness makes lands here."""
-    folder = tmp_path / "tmpdir"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    monkeypatch.setenv("TMPDIR", str(folder))
-    return folder
 
 
 def tiny(tmp_path: Path, model: Path = FIXTURES / "tiny") -> tuple[RunContext, object, object]:
