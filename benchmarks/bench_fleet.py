@@ -7,7 +7,8 @@
    examples per check: wall times, and the summed seconds of the cases (the checks' own
    time, from fleet-result.json). The difference is start-up: each process that runs cases
    imports TensorFlow once, and with ``-n 2`` two workers do so at once.
-3. The same fleet on Ray started locally (``--executor ray``) vs the ``-n 2`` run.
+3. The same fleet on Ray started locally (``--executor ray``) vs the ``-n 2`` run, at both
+   example counts (Ray's own start, a few seconds, weighs on the light run only).
 4. The fleet layer's own cost per model: one model checked as ``pytest --contract`` vs the
    same model as a one-model fleet (``pytest --fleet``), best of R runs each.
 5. What one process pays before its first case: ``import tensorflow`` in a fresh interpreter.
@@ -75,6 +76,8 @@ class Result:
     ray_seconds: float
     ray_case_seconds: float
     ray_vs_xdist: float
+    heavy_ray_seconds: float
+    heavy_ray_vs_xdist: float
     contract_alone_seconds: float
     one_model_fleet_seconds: float
     fleet_overhead: float
@@ -145,6 +148,7 @@ def measure(models: int, repeat: int, examples: int, heavy: int) -> Result:
         on_ray = fleet_run("ray", examples, "--executor", "ray")
         heavy_serial = fleet_run("heavy-serial", heavy)
         heavy_parallel = fleet_run("heavy-parallel", heavy, "-n", "2")
+        heavy_ray = fleet_run("heavy-ray", heavy, "--executor", "ray")
         # one model (scale-003: two versions) alone, and as a one-model fleet
         one = root / "one"
         one.mkdir()
@@ -174,6 +178,7 @@ def measure(models: int, repeat: int, examples: int, heavy: int) -> Result:
                   round(heavy_serial.wall / heavy_parallel.wall, 2),
                   round(on_ray.wall, 1), round(on_ray.cases, 1),
                   round(on_ray.wall / parallel.wall, 2),
+                  round(heavy_ray.wall, 1), round(heavy_ray.wall / heavy_parallel.wall, 2),
                   round(alone, 2), round(as_fleet, 2), round(as_fleet / alone, 3),
                   round(tf_import, 1), " ".join(f"{x:.1f}" for x in os.getloadavg()),
                   _autogroup())
@@ -207,7 +212,8 @@ def main() -> int:
           f"{r.heavy_serial_case_seconds} s, CPU {r.heavy_serial_cpu_seconds} s), -n 2 "
           f"{r.heavy_two_workers_seconds} s (cases {r.heavy_two_workers_case_seconds} s, CPU "
           f"{r.heavy_two_workers_cpu_seconds} s): {r.heavy_speedup}x")
-    print(f"Ray local {r.ray_seconds} s (cases {r.ray_case_seconds} s) vs -n 2: {r.ray_vs_xdist}x")
+    print(f"Ray local {r.ray_seconds} s (cases {r.ray_case_seconds} s) vs -n 2: {r.ray_vs_xdist}x; "
+          f"at {r.heavy_examples} examples {r.heavy_ray_seconds} s: {r.heavy_ray_vs_xdist}x")
     print(f"one model: contract alone {r.contract_alone_seconds} s, as a fleet "
           f"{r.one_model_fleet_seconds} s: {r.fleet_overhead}x")
     print(f"import tensorflow in a fresh process: {r.import_tensorflow_seconds} s; "
