@@ -23,6 +23,7 @@ from harness.contract.load import load_contract
 from harness.contract.model import Contract
 from harness.errors import BackendUnavailable, CheckFailure, CrashFailure, HarnessError
 from harness.events import CaseFinished, CaseResult
+from harness.interrupt import raise_if_interrupted
 from harness.options import RunOptions
 from harness.savedmodel.layout import ModelRef
 
@@ -107,6 +108,7 @@ class Engine:
         """Run one case: returns notes; raises CheckFailure, HarnessError or Skipped."""
         start = time.perf_counter()
         outcome, message, notes, replay, crashed = "passed", "", [], None, False
+        raise_if_interrupted()  # a Ctrl-C swallowed during the last case (harness.interrupt)
         try:
             notes = case.runner(self.context, case)
             return notes

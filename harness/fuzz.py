@@ -26,6 +26,7 @@ import numpy as np
 from harness.context import RunContext
 from harness.contract.model import SignatureSpec
 from harness.errors import CheckFailure, ContractError, CrashFailure
+from harness.interrupt import raise_if_interrupted
 
 Property = Callable[[Any], None]
 
@@ -76,6 +77,7 @@ def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop:
     crashes: list[tuple[Any, CrashFailure]] = []
 
     def test(call: Any) -> None:
+        raise_if_interrupted()
         if len(crashes) >= CRASH_BUDGET:
             # Every call that crashes costs a fresh process; past the budget, the shrinker
             # gets the last crash back without running again, and it is that crash (with

@@ -18,6 +18,7 @@ from typing import Any, Generator, Iterator
 
 import pytest
 
+from harness import interrupt
 from harness.engine import Case, Engine, Skipped
 from harness.errors import BackendUnavailable, CheckFailure, HarnessError
 from harness.options import RunOptions, add_to_pytest
@@ -64,6 +65,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     options = RunOptions.from_namespace(config.option, prefix="mc_")
+    interrupt.install()  # Ctrl-C is never lost, even when it lands in a gc callback
     config.addinivalue_line("markers", "model_contract: a check generated from a contract file")
     for family, text in FAMILIES.items():
         config.addinivalue_line("markers", f"{family}: {text}")
