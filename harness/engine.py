@@ -11,9 +11,10 @@ into test items; the CLI drives the plugin.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from harness.backends.source import release_all
 from harness.checks import calls, formats, safety, serving, static
@@ -33,26 +34,20 @@ __all__ = ["FAMILIES", "Case", "CaseResult", "Engine", "Skipped"]
 FAMILIES = (static, safety, calls, formats, serving)
 
 
-#: family -> whether a case of it calls the SavedModel itself (the fuzzed calls, and parity's
-#: reference; conformance of a converted format does not)
-USES_SAVEDMODEL: dict[str, Callable[[Case], bool]] = {
-    "fuzz": lambda case: True,
-    "parity": lambda case: case.name == "parity",
-}
+def _calls_savedmodel(case: Case) -> bool:
+    """Whether ``case`` calls the SavedModel itself: the fuzzed calls, and parity (its
+    reference); conformance of a converted format does not."""
+    return case.family == "fuzz" or case.name == "parity"
 
 
 def planners() -> list[Planner]:
     """The registered planners, in :data:`FAMILIES` order (others after them)."""
-    key = tuple(PLANNERS)
-    if _ORDERED[0] != key:  # sorted once per set of registered planners (a fleet plans 1,000s)
-        _ORDERED[:] = [key, _ordered()]
-    return list(_ORDERED[1])
+    return list(_ordered(tuple(PLANNERS)))
 
 
-_ORDERED: list[Any] = [None, []]
-
-
-def _ordered() -> list[Planner]:
+@functools.lru_cache(maxsize=1)
+def _ordered(names: tuple[str, ...]) -> tuple[Planner, ...]:
+    """Sorted once per set of registered planners (a fleet plans thousands of models)."""
     order = [f.__name__ for f in FAMILIES]
 
     def rank(plan: Planner) -> int:
@@ -60,7 +55,7 @@ def _ordered() -> list[Planner]:
         found = [i for i, name in enumerate(order) if module == name or module.startswith(name + ".")]
         return found[0] if found else len(order)
 
-    return sorted(PLANNERS.values(), key=rank)
+    return tuple(sorted((PLANNERS[name] for name in names), key=rank))
 
 
 class Engine:
@@ -95,7 +90,7 @@ class Engine:
         if not cases:
             return
         if not self.options.in_process and any(
-                USES_SAVEDMODEL.get(c.family, lambda _: False)(c) for c in cases):
+                _calls_savedmodel(c) for c in cases):
             from harness.backends.isolation import prestart
 
             prestart(self.context, "savedmodel")
