@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 WORDS = ("alpha", "beta", "gamma", "delta", "epsilon")
 UNKNOWN_ID = -1
@@ -35,12 +36,7 @@ def build_string_lookup(dest: Path) -> None:
                 value_dtype=tf.int64, value_index=tf.lookup.TextFileIndex.LINE_NUMBER),
             default_value=UNKNOWN_ID)
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="words")])
-        def lookup(words: tf.Tensor) -> dict[str, tf.Tensor]:
-            return {"ids": module.table.lookup(words)}
-
-        module.lookup = lookup
-        tf.saved_model.save(module, str(dest), signatures={"serving_default": module.lookup})
+        _save_lookup(module, dest)
 
 
 def build_string_lookup_from_constants(dest: Path) -> None:
@@ -56,6 +52,14 @@ def build_string_lookup_from_constants(dest: Path) -> None:
     module.table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(WORDS), tf.range(len(WORDS), dtype=tf.int64)),
         default_value=UNKNOWN_ID)
+
+    _save_lookup(module, dest)
+
+
+def _save_lookup(module: Any, dest: Path) -> None:
+    """Save ``module`` with ``serving_default``: words (string [None]) -> ids through its
+    ``table``."""
+    import tensorflow as tf
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="words")])
     def lookup(words: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -27,6 +27,15 @@ def _format_options(contract: Contract, fmt: str) -> Mapping[str, Any]:
     return spec.options if spec is not None else {}
 
 
+def _given(contract: Contract, fmt: str, what: str, path: Path) -> Export:
+    """The file the user gave for ``fmt`` as an :class:`Export`; a missing one is a user
+    error at the contract's ``formats.FMT.path``."""
+    if not path.is_file():
+        raise HarnessError(f"{what} {path} does not exist", file=contract.path,
+                           place=f"/formats/{fmt}/path")
+    return Export(fmt, path, f"given: {shown_path(path)}", given=True)
+
+
 def given_tflite(context: RunContext, contract: Contract) -> Path | None:
     """The TFLite file the user gave (option, then contract), or None to export one."""
     if context.options.tflite:
@@ -42,10 +51,7 @@ def load_tflite(context: RunContext, model: ModelRef, contract: Contract,
     """The TFLite file for ``model``: the given one, or an export (a variant is always exported)."""
     given = None if variant else given_tflite(context, contract)
     if given is not None:
-        if not given.is_file():
-            raise HarnessError(f"TFLite file {given} does not exist", file=contract.path,
-                               place="/formats/tflite/path")
-        return Export("tflite", given, f"given: {shown_path(given)}", given=True)
+        return _given(contract, "tflite", "TFLite file", given)
     from harness.exports.tflite import export_tflite, representative_dataset
 
     quantization = str(variant["quantization"]) if variant else "float"
@@ -83,13 +89,7 @@ def load_onnx(context: RunContext, model: ModelRef, contract: Contract, *, opset
     holds its :class:`ExportError`)."""
     given = given_per_signature(context, contract, "onnx")
     if given is not None:
-        artifacts: dict[str, Export | ExportError] = {}
-        for sig, path in given.items():
-            if not path.is_file():
-                raise HarnessError(f"ONNX file {path} does not exist", file=contract.path,
-                                   place="/formats/onnx/path")
-            artifacts[sig] = Export("onnx", path, f"given: {shown_path(path)}", given=True)
-        return artifacts
+        return {sig: _given(contract, "onnx", "ONNX file", path) for sig, path in given.items()}
     from harness.exports.onnx import export_onnx
 
     return export_onnx(model.path, [s.name for s in contract.signatures],
@@ -103,15 +103,9 @@ def load_tfjs(context: RunContext, model: ModelRef, contract: Contract,
     :class:`ExportError`)."""
     given = None if variant else given_per_signature(context, contract, "tfjs")
     if given is not None:
-        artifacts: dict[str, Export | ExportError] = {}
-        for sig, path in given.items():
-            if path.is_dir():
-                path = path / "model.json"
-            if not path.is_file():
-                raise HarnessError(f"TF.js model {path} does not exist", file=contract.path,
-                                   place="/formats/tfjs/path")
-            artifacts[sig] = Export("tfjs", path, f"given: {shown_path(path)}", given=True)
-        return artifacts
+        return {sig: _given(contract, "tfjs", "TF.js model",
+                            path / "model.json" if path.is_dir() else path)
+                for sig, path in given.items()}
     from harness.exports.tfjs import export_tfjs
 
     return export_tfjs(model.path, [s.name for s in contract.signatures],
