@@ -9,7 +9,12 @@ process timed from outside:
   cache (cold) and again on the cache that run filled (warm), isolation on (the default).
   ``C`` declares the same signature and the formats ``tflite`` and ``onnx``.
 
-Reported: medians and the ratios to the script.
+Reported: medians and the ratios to the script. (The contract is named ``classifier.json``:
+``-k`` matches file names too, and under the name ``parity.json`` it selected every check.)
+
+Part 1b, the slope in models: ``-k parity --examples 20`` over one contract listing 1 and
+then 4 classifiers (same signatures, each its own seeded weights, so no two share an export),
+cold and warm; the slope is the cost of one more model, also as a share of a 1-model run.
 
 Part 2, the per-example slope: ``conformance`` of a ``[1,224,224,3]`` float32 model whose
 signature is one ``reduce_mean``, run through the engine with 5 and with 505 examples
@@ -21,7 +26,8 @@ inputs drawn by the contract's strategy. (Timing whole ``pytest`` processes at 5
 examples was tried first: on a shared machine the start-up's noise, seconds, swamps the
 difference.)
 
-    python benchmarks/bench_vs_handwritten.py [--rounds 1] [--json]
+    python benchmarks/bench_vs_handwritten.py [--rounds 1] [--skip-script] [--skip-models]
+        [--skip-slope] [--json]
 
 Everything is written under a temporary folder; the JSON goes next to this file.
 """
@@ -49,11 +55,18 @@ DEFAULT_JSON = Path(__file__).with_suffix(".json")
 SHAPE = [1, 224, 224, 3]
 
 
-def classifier_contract(folder: Path) -> Path:
-    path = folder / "parity.json"
+def classifier_contract(folder: Path, models: list[Path] | None = None) -> Path:
+    """The parity contract of the classifier (or of ``models``, classifiers all).
+
+    Named ``classifier.json``: pytest's ``-k`` also matches the file name, and a contract
+    called ``parity.json`` would select every case of the run, not the parity checks.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "classifier.json"
     path.write_text(json.dumps({
         "$schema": str(ROOT / "contracts" / "schema" / "contract-v1.schema.json"),
-        "name": "classifier", "version": "1.0.0", "models": [str(MODEL)], "tags": ["serve"],
+        "name": "classifier", "version": "1.0.0",
+        "models": [str(m) for m in (models or [MODEL])], "tags": ["serve"],
         "dims": {"batch": {"min": 1, "max": 32}},
         "signatures": {"classify": {
             "inputs": {"x": {"dtype": "float32", "shape": ["batch", 784], "range": [0.0, 1.0]}},
@@ -127,6 +140,46 @@ def versus_script(tmp: Path, rounds: int, examples: int) -> dict[str, Any]:
     medians = {k: statistics.median(v) for k, v in rows.items()}
     return {"examples": examples, "rounds": rounds, "seconds": rows, "median_s": medians,
             "ratio_to_script": {k: v / medians["script"] for k, v in medians.items()}}
+
+
+def classifiers(folder: Path, count: int) -> list[Path]:
+    """``count`` classifiers like the bundled one (same signatures), each with its own
+    seeded weights, so that no two share an export cache entry (the cache is keyed by
+    content)."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import keras, tensorflow as tf\n"
+        "from models_under_test.classifier import ClassifierModule, make_model\n"
+        "for i, dest in enumerate(sys.argv[1:]):\n"
+        "    keras.utils.set_random_seed(100 + i)\n"
+        "    m = ClassifierModule(make_model())\n"
+        "    tf.saved_model.save(m, str(Path(dest) / '1'), signatures={\n"
+        "        'classify': m.classify, 'embed': m.embed, 'serving_default': m.predict})\n")
+    models = [folder / f"classifier{i}" for i in range(count)]
+    env = _env()
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    subprocess.run([sys.executable, "-c", code, *map(str, models)], check=True,
+                   capture_output=True, env=env)
+    return models
+
+
+def models_slope(tmp: Path, counts: tuple[int, int], examples: int) -> dict[str, Any]:
+    """Seconds of ``-k parity`` runs over 1 and over N classifiers in one contract, cold and
+    warm; the slope is the cost of one more model."""
+    few, many = counts
+    models = classifiers(tmp / "models", many)
+    seconds: dict[str, dict[str, float]] = {"cold": {}, "warm": {}}
+    for count in counts:
+        contract = classifier_contract(tmp / f"models-{count}", models[:count])
+        command = pytest_command(contract, tmp / f"models-{count}" / "cache", "-k", "parity",
+                                 "--examples", str(examples))
+        seconds["cold"][str(count)] = timed(command, tmp)
+        seconds["warm"][str(count)] = timed(command, tmp)
+    slope_s = {k: (v[str(many)] - v[str(few)]) / (many - few) for k, v in seconds.items()}
+    return {"models": list(counts), "examples": examples, "seconds": seconds,
+            "seconds_per_model": slope_s,
+            "per_model_share_of_one": {k: slope_s[k] / seconds[k][str(few)] for k in slope_s}}
 
 
 def own_call_ms(model: Path, calls: int = 200) -> float:
@@ -208,6 +261,7 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=100)
     parser.add_argument("--skip-slope", action="store_true")
     parser.add_argument("--skip-script", action="store_true")
+    parser.add_argument("--skip-models", action="store_true")
     parser.add_argument("--json", nargs="?", const=DEFAULT_JSON, type=Path)
     args = parser.parse_args()
     result: dict[str, Any] = {}
@@ -221,6 +275,13 @@ def main() -> int:
                                 ("warm", "harness, export cache warm")):
                 print(f"{label:34} {part['median_s'][name]:9.2f} "
                       f"{part['ratio_to_script'][name]:6.2f}")
+        if not args.skip_models:
+            part = result["models"] = models_slope(tmp, (1, 4), 20)
+            print(f"per model (-k parity, 20 examples, 1 vs 4 classifiers in one contract): "
+                  f"cold {part['seconds_per_model']['cold']:.2f} s "
+                  f"({part['per_model_share_of_one']['cold']:.2f} of a 1-model run), warm "
+                  f"{part['seconds_per_model']['warm']:.2f} s "
+                  f"({part['per_model_share_of_one']['warm']:.2f})")
         if not args.skip_slope:
             part = result["slope"] = slope(tmp, 5, 505)
             print(f"per example, {SHAPE} float32 reduce_mean, conformance 5 vs 505 examples: "
