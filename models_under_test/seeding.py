@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 DEFAULT_SEED = 1234
 
@@ -16,6 +18,37 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
 
     keras.utils.set_random_seed(seed)  # seeds random, numpy and the TF global generator
     tf.config.experimental.enable_op_determinism()
+
+
+def op_determinism_enabled() -> bool:
+    """Whether TensorFlow's op determinism is on in this process (False if TF is not imported)."""
+    import sys
+
+    if "tensorflow" not in sys.modules:
+        return False
+    from tensorflow.python.framework import config
+
+    return bool(config.is_op_determinism_enabled())
+
+
+@contextmanager
+def op_determinism_restored() -> Iterator[None]:
+    """Turn op determinism off again on exit if it was off on entry.
+
+    :func:`seed_everything` turns it on for the whole process, and it stays on: a builder run
+    in the same process as a later model call (the tests build fixtures in-process) would
+    make that call refuse ops that cannot be deterministic (``tf.timestamp``: "Timestamp
+    cannot be called when determinism is enabled"), a failure of the test's process, not of
+    the model.
+    """
+    before = op_determinism_enabled()
+    try:
+        yield
+    finally:
+        if not before and op_determinism_enabled():
+            from tensorflow.python.framework import config
+
+            config.disable_op_determinism()
 
 
 def tf_variables(model: object) -> list[object]:

@@ -29,6 +29,17 @@ def tensorflow_loaded_once() -> None:
     import_tensorflow()
 
 
+@pytest.fixture(autouse=True)
+def op_determinism_left_off() -> Any:
+    """A test that builds a fixture in-process (``seed_everything`` turns TensorFlow's op
+    determinism on, process-wide) turns it off again, so a later test in the same worker
+    that calls the clock-seeded ``nondeterministic`` fixture in-process is not refused."""
+    from models_under_test.seeding import op_determinism_restored
+
+    with op_determinism_restored():
+        yield
+
+
 #: what a test run may leave in the working tree: tool caches, never results or models.
 TOOL_CACHES = frozenset({".git", ".tox", ".tox-bootstrap", ".venv", ".pytest_cache", ".hypothesis",
                          ".mypy_cache", ".ruff_cache", ".benchmarks", "__pycache__"})

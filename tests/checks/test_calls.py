@@ -114,3 +114,31 @@ def test_a_tensorflow_abort_fails_the_check_not_the_session(tmp_path: Path) -> N
         engine.execute(cases["conformance"])
     finally:
         engine.close()
+
+
+def test_op_determinism_left_on_in_the_process_refuses_the_clock_seeded_fixture(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why the fixture builders' op determinism must not outlive them (tests/conftest.py).
+
+    ``seed_everything`` turns TensorFlow's op determinism on for the whole process; an
+    in-process call of the clock-seeded ``nondeterministic`` fixture is then refused (the
+    flake this once was under pytest-xdist, after another test built a fixture in the same
+    worker). The check names the cause; restored, the fixture fails its own check again.
+    """
+    from models_under_test.seeding import op_determinism_enabled, op_determinism_restored, seed_everything
+
+    monkeypatch.setenv("PYTHONHASHSEED", "0")  # seed_everything sets it; restored after
+    contract = CONTRACTS / "nondeterministic.json"
+    with op_determinism_restored():
+        seed_everything()
+        assert op_determinism_enabled()
+        with pytest.raises(CheckFailure) as info:
+            run_check(contract, "determinism", tmp_path)
+    assert not op_determinism_enabled()
+    refused = str(info.value)
+    assert refused.startswith("[determinism] savedmodel (tf.saved_model.load): a valid input was "
+                              "refused\nReceived: FailedPreconditionError: ")
+    assert "Timestamp cannot be called when determinism is enabled" in refused
+    with pytest.raises(CheckFailure) as again:
+        run_check(contract, "determinism", tmp_path)
+    assert says(str(again.value), NEGATIVE["nondeterministic"][1])
