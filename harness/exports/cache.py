@@ -175,7 +175,9 @@ class ExportCache:
     """A folder of exports addressed by key; counts the conversions it ran."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+        # Absolute: converters run with another working directory (the TF.js one in its own
+        # environment), and a relative --export-cache must mean the user's folder there too.
+        self.root = Path(root).absolute()
         self.conversions = 0
         self.hits = 0
         self.discarded: dict[tuple[str, str], str] = {}

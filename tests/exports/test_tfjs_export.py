@@ -53,6 +53,19 @@ def test_export_is_converted_once_then_cached_and_never_writes_the_model(
                                       "its sha256 ")
 
 
+def test_a_relative_export_cache_is_the_users_folder_for_the_converter_too(
+        tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--export-cache cache`` (relative): the converter runs in another working directory
+    and once failed with "SavedModel file does not exist at: cache/.tfjs-.../savedmodel"."""
+    from harness.exports.tfjs import export_tfjs
+
+    monkeypatch.chdir(tmp_path)
+    cache = ExportCache(Path("cache"))
+    made = export_tfjs(tiny_model, ["serving_default"], cache=cache)["serving_default"]
+    assert isinstance(made, Export), made
+    assert made.path.is_relative_to(tmp_path / "cache") and made.path.is_file()
+
+
 def test_exported_tiny_and_its_quantized_variants_pass(tiny_model: Path, tmp_path: Path
                                                         ) -> None:
     variants = [{"quantization": "float16", "tolerance": {"atol": 1e-2, "rtol": 1e-2}},
