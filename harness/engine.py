@@ -40,6 +40,13 @@ def _calls_savedmodel(case: Case) -> bool:
     return case.family == "fuzz" or case.name == "parity"
 
 
+def _variant_of(case: Case) -> dict[str, object] | None:
+    """The quantized variant a format case runs (its contract block), or None."""
+    if case.variant is None:
+        return None
+    return dict(dict(formats.variants(case.contract, case.backend))[case.variant])
+
+
 def planners() -> list[Planner]:
     """The registered planners, in :data:`FAMILIES` order (others after them)."""
     return list(_ordered(tuple(PLANNERS)))
@@ -96,8 +103,8 @@ class Engine:
             prestart(self.context, "savedmodel")
         from harness.exports.prefetch import convert_ahead
 
-        convert_ahead(self.context, ((c.contract, c.model, c.backend) for c in cases
-                                     if c.family == "parity" and c.variant is None))
+        convert_ahead(self.context, ((c.contract, c.model, c.backend, _variant_of(c))
+                                     for c in cases if c.family == "parity"))
 
     def execute(self, case: Case) -> list[str]:
         """Run one case: returns notes; raises CheckFailure, HarnessError or Skipped."""

@@ -128,7 +128,7 @@ def test_one_export_is_converted_once_when_two_need_it_at_once(tmp_path: Path) -
 def test_a_conversion_started_ahead_is_what_the_backend_finds(tmp_path: Path) -> None:
     context, contract, ref = tiny(tmp_path)
     try:
-        convert_ahead(context, [(contract, ref, "tflite")])  # type: ignore[list-item]
+        convert_ahead(context, [(contract, ref, "tflite", None)])  # type: ignore[list-item]
         deadline = time.monotonic() + 60
         while not converters_of_this_process() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -140,10 +140,55 @@ def test_a_conversion_started_ahead_is_what_the_backend_finds(tmp_path: Path) ->
     assert session_cache(context).conversions == 1  # by the background conversion, once
 
 
+def test_a_quantized_variant_is_converted_ahead_except_int8(tmp_path: Path) -> None:
+    """dynamic_range is converted ahead like the float export; int8 is not (its
+    representative samples are drawn by hypothesis, never from a second thread)."""
+    context, contract, ref = tiny(tmp_path)
+    try:
+        convert_ahead(context, [(contract, ref, "tflite", {"quantization": "int8"})])  # type: ignore[list-item]
+        assert converters_of_this_process() == []
+        convert_ahead(context, [(contract, ref, "tflite", {"quantization": "dynamic_range"})])  # type: ignore[list-item]
+        deadline = time.monotonic() + 60
+        while not converters_of_this_process() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert converters_of_this_process(), "no conversion started"
+        export = load_tflite(context, ref, contract, {"quantization": "dynamic_range"})  # type: ignore[arg-type]
+    finally:
+        context.closers.close_all()
+    assert export.cached and export.path.name == "model-dynamic_range.tflite"
+    assert session_cache(context).conversions == 1  # by the background conversion, once
+
+
+def test_tfjs_is_converted_ahead_only_where_it_can_run(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Node and npm found, TF.js is converted ahead (variant included); without them
+    its cases are skipped, and neither its converter's environment nor a conversion is
+    started for them."""
+    from harness.exports import prefetch
+
+    started: list[object] = []
+    monkeypatch.setitem(prefetch.LOADERS, "tfjs", lambda *args: started.append(args[3]))
+    context, contract, ref = tiny(tmp_path)
+    try:
+        monkeypatch.setitem(prefetch.WANTED_HERE, "tfjs", lambda: True)
+        convert_ahead(context, [(contract, ref, "tfjs", {"quantization": "float16"})])  # type: ignore[list-item]
+        deadline = time.monotonic() + 30
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started == [{"quantization": "float16"}]
+        monkeypatch.setitem(prefetch.WANTED_HERE, "tfjs", prefetch._tfjs_runs_here)
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no node, no npm
+        convert_ahead(context, [(contract, ref, "tfjs", None)])  # type: ignore[list-item]
+        time.sleep(0.5)
+        assert started == [{"quantization": "float16"}]
+    finally:
+        context.closers.close_all()
+
+
 def test_a_model_that_breaks_the_policy_is_never_converted_ahead(tmp_path: Path) -> None:
     context, contract, ref = tiny(tmp_path, MODELS / "hostile" / "writes_file")
     try:
-        convert_ahead(context, [(contract, ref, "tflite"), (contract, ref, "onnx")])  # type: ignore[list-item]
+        convert_ahead(context, [(contract, ref, "tflite", None), (contract, ref, "onnx", None)])  # type: ignore[list-item]
         assert converters_of_this_process() == []
     finally:
         context.closers.close_all()
@@ -152,7 +197,7 @@ def test_a_model_that_breaks_the_policy_is_never_converted_ahead(tmp_path: Path)
 
 def test_the_end_of_the_run_stops_conversions_still_running(tmp_path: Path) -> None:
     context, contract, ref = tiny(tmp_path)
-    convert_ahead(context, [(contract, ref, "tflite"), (contract, ref, "onnx")])  # type: ignore[list-item]
+    convert_ahead(context, [(contract, ref, "tflite", None), (contract, ref, "onnx", None)])  # type: ignore[list-item]
     deadline = time.monotonic() + 60
     while not converters_of_this_process() and time.monotonic() < deadline:
         time.sleep(0.05)
