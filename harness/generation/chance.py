@@ -19,24 +19,13 @@ def fraction_of(u: int) -> float:
     return ((u * _GOLDEN) & 0xFFFFFFFF) / 2**32
 
 
-#: The coin's one choice: a 32-bit integer (0, where hypothesis shrinks to, is ``False``).
-WORD = st.integers(0, 2**32 - 1)
-
-
-def heads(u: int, p: float) -> bool:
-    """The coin for the drawn word ``u``: ``True`` with probability about ``p``."""
-    return p >= 1.0 or (u != 0 and fraction_of(u) >= 1.0 - p)
-
-
 def chance(p: float) -> st.SearchStrategy[bool]:
-    """``True`` with probability about ``p``; shrinks to ``False``.
-
-    A hot path may draw :data:`WORD` itself and call :func:`heads` (the same choice, one
-    strategy layer less per draw)."""
+    """``True`` with probability about ``p``; shrinks to ``False``."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"a probability must be within [0, 1], got {p!r}")
     if p == 0.0:
         return st.just(False)
     if p == 1.0:
         return st.just(True)
-    return WORD.map(lambda u: heads(u, p))
+    threshold = 1.0 - p
+    return st.integers(0, 2**32 - 1).map(lambda u: u != 0 and fraction_of(u) >= threshold)

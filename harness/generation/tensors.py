@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from harness.generation.chance import WORD, heads
+from harness.generation.chance import chance
 from harness.generation.domain import Domain
 
 SMALL_TENSOR = 64
@@ -44,9 +44,8 @@ class TensorSource:
         self.edge_probability = edge_probability
         self.edges: tuple[Any, ...] = domain.edges()
         self.elements: st.SearchStrategy[Any] = domain.elements()
-        # the edge coin: one word drawn (no choice at all when there are no edges or p is 0
-        # or 1), turned into heads or tails here rather than by a mapped strategy
-        self.coin = 0.0 if not self.edges else edge_probability
+        self.with_edges: st.SearchStrategy[bool] = (
+            chance(edge_probability) if self.edges else st.just(False))
         self.edge_subsets: st.SearchStrategy[list[int]] = st.lists(
             st.integers(0, max(len(self.edges) - 1, 0)), min_size=1,
             max_size=max(len(self.edges), 1), unique=True)
@@ -65,7 +64,7 @@ class TensorSource:
         n = math.prod(shape)
         if n == 0:
             return np.empty(shape, dtype=self.domain.dtype)
-        edged = self.coin >= 1.0 or (self.coin > 0.0 and heads(draw(WORD), self.coin))
+        edged = draw(self.with_edges)
         if n <= SMALL_TENSOR:
             values = draw(self._elements_of_size(n))
             flat = self.domain.from_elements(values)
