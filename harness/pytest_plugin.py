@@ -109,7 +109,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # an explicitly chosen hypothesis profile decides the effort unless --examples is given
     options = replace(options, profile_chosen=bool(config.getoption("hypothesis_profile", None)))
     context = RunContext(options)
-    _start_workers(context)
+    if not (config.option.collectonly or options.executor != "local" or (
+            config.getoption("numprocesses", None) and not on_worker(config))):
+        _start_workers(context)  # not where no case runs (as in pytest_collection_finish)
     from harness.engine import Engine
 
     engine = Engine(context=context)
@@ -164,6 +166,7 @@ def _start_workers(context: RunContext) -> None:
 
 
 def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
+    from harness.engine import Engine
     from harness.fleet.describe import load_fleet
     from harness.fleet.plan import plan_fleet, previous_durations
     from harness.fleet.result import CaseRows

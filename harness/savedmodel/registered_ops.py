@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -67,6 +68,7 @@ class RegisteredOps:
         self.ask = ask
         self.known: set[str] = self._read()
         self.learned: set[str] = set()
+        self._lock = threading.Lock()  # the scans of a run's models may run in threads
 
     def _read(self) -> set[str]:
         if self.file is None:
@@ -82,15 +84,18 @@ class RegisteredOps:
             return True
         if not self.ask(op):
             return False
-        self.known.add(op)
-        self.learned.add(op)
+        with self._lock:
+            self.known.add(op)
+            self.learned.add(op)
         return True
 
     def save(self) -> None:
         """Write what was learned (merged with what another process wrote meanwhile)."""
-        if self.file is None or not self.learned:
-            return
-        ops = sorted(self._read() | self.known)
+        with self._lock:
+            if self.file is None or not self.learned:
+                return
+            ops = sorted(self._read() | self.known)
+            self.learned.clear()
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=".registered-ops-")
@@ -102,5 +107,3 @@ class RegisteredOps:
             os.replace(tmp, self.file)  # atomic: a reader sees the old list or the new one
         except OSError:
             Path(tmp).unlink(missing_ok=True)
-            return
-        self.learned.clear()
