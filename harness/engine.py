@@ -91,16 +91,19 @@ class Engine:
     # ------------------------------------------------------------------ running
     def prepare(self, cases: Sequence[Case]) -> None:
         """Start early, in the background, what the selected ``cases`` will need: a worker
-        importing TensorFlow for the SavedModel's calls (isolated runs), and the conversions
+        importing TensorFlow for the SavedModel's calls and one importing each converted
+        format's runtime (isolated runs), and the conversions
         of the formats they check (after the op-policy gate). Nothing here loads a model;
         a run that needs neither starts neither."""
         if not cases:
             return
-        if not self.options.in_process and any(
-                _calls_savedmodel(c) for c in cases):
+        if not self.options.in_process:
             from harness.backends.isolation import prestart
 
-            prestart(self.context, "savedmodel")
+            if any(_calls_savedmodel(c) for c in cases):
+                prestart(self.context, "savedmodel")
+            for backend in dict.fromkeys(c.backend for c in cases if c.format is not None):
+                prestart(self.context, backend)  # its runtime imported (onnxruntime, LiteRT)
         from harness.exports.prefetch import convert_ahead
 
         convert_ahead(self.context, ((c.contract, c.model, c.backend, _variant_of(c))

@@ -14,17 +14,23 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Generator, Iterator
 
 import pytest
 
 from harness import interrupt
-from harness.engine import Case, Engine, Skipped
+from harness.checks.case import Case, Skipped
+from harness.context import RunContext
 from harness.errors import BackendUnavailable, CheckFailure, HarnessError
 from harness.options import RunOptions, add_to_pytest
 from harness.printable import printable
 from harness.progress import progress_lines
 from harness.report.record import RunRecord
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    # the engine (and hypothesis with it) is imported in pytest_configure, after the workers
+    # of the formats named by --backend have been started: their start overlaps its import
+    from harness.engine import Engine
 
 #: Check families; each is also a marker, so ``-m static`` selects the static checks.
 FAMILIES = {
@@ -41,7 +47,7 @@ FAMILIES = {
 #: reads saved_model.pb and executes nothing, so ``-m static`` selects it too.
 ALSO_MARKED = {"safety": ("static",)}
 
-ENGINE = pytest.StashKey[Engine]()
+ENGINE = pytest.StashKey["Engine"]()
 FLEET = pytest.StashKey["FleetRun"]()
 #: the user property a case item's fleet row travels on (across xdist workers too)
 FLEET_ROW = "model_contract_case"
@@ -102,7 +108,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[CONTRACTS] = resolved
     # an explicitly chosen hypothesis profile decides the effort unless --examples is given
     options = replace(options, profile_chosen=bool(config.getoption("hypothesis_profile", None)))
-    engine = Engine(options)
+    context = RunContext(options)
+    if not (config.option.collectonly or options.executor != "local" or (
+            config.getoption("numprocesses", None) and not on_worker(config))):
+        _start_workers(context)  # not where no case runs (as in pytest_collection_finish)
+    from harness.engine import Engine
+
+    engine = Engine(context=context)
     config.stash[ENGINE] = engine
     config.stash[RECORD] = RunRecord.attach(engine.context.events)
     config.stash[RECORDS] = []
@@ -138,7 +150,23 @@ class FleetRun:
         return self.by_key.get(nodeid.split("::", 1)[-1])
 
 
+def _start_workers(context: RunContext) -> None:
+    """Start the isolated workers of the converted formats named by ``--backend`` (onnx,
+    tflite) now, their runtime imported while this process imports the engine and collects;
+    a run on a given ONNX or TFLite file finds its worker ready. TensorFlow's worker is left
+    to the engine's plan (:meth:`~harness.engine.Engine.prepare`): it is heavy, and a run may
+    call no SavedModel. A worker the run does not use is stopped with it."""
+    if context.options.in_process:
+        return
+    from harness.backends.isolation import PRELOADS, prestart
+
+    for backend in context.options.backends:
+        if PRELOADS.get(backend) not in (None, "tensorflow"):
+            prestart(context, backend)
+
+
 def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
+    from harness.engine import Engine
     from harness.fleet.describe import load_fleet
     from harness.fleet.plan import plan_fleet, previous_durations
     from harness.fleet.result import CaseRows

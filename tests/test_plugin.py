@@ -286,3 +286,30 @@ def test_a_missing_given_artifact_is_a_usage_error(pytester: pytest.Pytester) ->
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: out/model.onnx: --onnx: no such file"])
     assert "/formats/onnx/path" not in result.stdout.str() + result.stderr.str()
+
+
+SPARES_AT_COLLECTION = """
+from pathlib import Path
+from harness.backends import isolation
+from harness.pytest_plugin import ENGINE
+
+def pytest_collection_modifyitems(config, items):
+    spares = isolation._spares(config.stash[ENGINE].context)
+    Path("spares.txt").write_text(" ".join(sorted(spares)) or "none")
+"""
+
+
+@pytest.mark.parametrize("args, started", [
+    (["--backend", "onnx", "--backend", "tflite"], "ai_edge_litert.interpreter onnxruntime"),
+    (["--backend", "onnx", "--in-process"], "none"),
+    (["--backend", "savedmodel"], "none"),  # TensorFlow's worker waits for the plan
+], ids=["formats", "in-process", "savedmodel"])
+def test_the_workers_of_the_named_formats_start_before_collection(
+        pytester: pytest.Pytester, args: list[str], started: str) -> None:
+    """--backend onnx/tflite: their workers (runtime imported) are started at configure,
+    before the engine is imported and the contracts collected; unused, they are stopped."""
+    contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")])
+    pytester.makeconftest(SPARES_AT_COLLECTION)
+    result = run(pytester, "--contract", str(contract), "-m", "static", *args)
+    result.assert_outcomes(passed=7)
+    assert (pytester.path / "spares.txt").read_text() == started

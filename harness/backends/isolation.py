@@ -242,8 +242,10 @@ class Child:
             pass
 
 
-#: inner backend -> the runtime its worker imports first (a spare child has it imported)
-PRELOADS: dict[str, str] = {"savedmodel": "tensorflow"}
+#: inner backend -> the runtime its worker imports first (a spare child has it imported).
+#: onnxruntime and LiteRT take 0.1-0.2 s to import, TensorFlow seconds; none starts another.
+PRELOADS: dict[str, str] = {"savedmodel": "tensorflow", "onnx": "onnxruntime",
+                            "tflite": "ai_edge_litert.interpreter"}
 
 
 def prestart(context: RunContext, inner: str) -> None:

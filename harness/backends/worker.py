@@ -1,7 +1,8 @@
 """The child side of an isolated backend: ``python -m harness.backends.worker RFD WFD [RUNTIME]``.
 
-With ``RUNTIME`` (``tensorflow``) the worker imports it before it reads its first request
-(a spare started ahead of need; it loads no model until asked).
+With ``RUNTIME`` (``tensorflow``, ``onnxruntime``, ``ai_edge_litert.interpreter``) the worker
+imports it and the backends before it reads its first request (a spare started ahead of
+need; it loads no model until asked).
 
 It reads pickled requests from file descriptor RFD and writes pickled replies to WFD.
 Requests are tuples ``(op, *args)``:
@@ -134,15 +135,28 @@ def _error_reply(exc: BaseException) -> tuple[str, str, Any]:
     return ("error", "bug", "".join(traceback.format_exception(exc)))
 
 
+def preload(runtime: str) -> None:
+    """Import ``runtime`` (and the backends) before the first request: a worker started ahead
+    of need pays that while the parent does other work. A failed import is left for the
+    backend's own import to report."""
+    import importlib
+
+    try:
+        if runtime == "tensorflow":
+            from harness.backends.tf_import import import_tensorflow
+
+            import_tensorflow()
+        else:
+            importlib.import_module(runtime)
+        import harness.backends  # noqa: F401 - what the first "activate" imports anyway
+    except Exception:  # noqa: BLE001 - the backend's own import says what is wrong
+        pass
+
+
 def main(argv: list[str]) -> None:
     read_fd, write_fd = int(argv[0]), int(argv[1])
-    if argv[2:] == ["tensorflow"]:  # started ahead of need: import it before the first request
-        from harness.backends.tf_import import import_tensorflow
-
-        try:
-            import_tensorflow()
-        except Exception:  # noqa: BLE001 - the backend's own import says what is wrong
-            pass
+    for runtime in argv[2:]:  # started ahead of need: import it before the first request
+        preload(runtime)
     serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False))
     sys.stdout.flush()
     os._exit(0)  # skip TensorFlow's slow and sometimes crashing teardown

@@ -37,23 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+# where the cache lives (shared with the op registry's answers); re-exported here
+from harness.cache_dir import ENV_VAR as ENV_VAR
+from harness.cache_dir import default_cache_dir as default_cache_dir
+
 #: Bumped when the layout or the meaning of a key changes.
 CACHE_LAYOUT = "2"
-ENV_VAR = "MODEL_CONTRACT_CACHE"
 
 # (directory) -> (stat tuple of every file, fingerprint): fingerprints are computed once
 # per session unless a file's mtime or size changes.
 _FINGERPRINTS: dict[Path, tuple[tuple[tuple[str, int, int], ...], str]] = {}
-
-
-def default_cache_dir(option: Path | None = None) -> Path:
-    """``--export-cache``, else ``$MODEL_CONTRACT_CACHE``, else ``~/.cache/model-contract``."""
-    if option is not None:
-        return Path(option)
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env)
-    return Path.home() / ".cache" / "model-contract"
 
 
 def _stat_tuples(model_dir: Path) -> tuple[tuple[str, int, int], ...]:

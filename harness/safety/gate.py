@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from harness.cache_dir import default_cache_dir
 from harness.contract.model import Contract
 from harness.safety.policy import OpPolicy
 from harness.safety.scan import ScanReport, scan_saved_model
 from harness.savedmodel.layout import ModelRef
+from harness.savedmodel.registered_ops import RegisteredOps
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from harness.context import RunContext
@@ -28,8 +30,18 @@ def policy_for(context: "RunContext", contract: Contract) -> OpPolicy:
 
 def scan(context: "RunContext", contract: Contract, ref: ModelRef) -> ScanReport:
     """The scan report of one model under the contract's policy, once per run."""
-    return context.once(("scan", ref.path, contract.path), lambda: scan_saved_model(
-        ref.path, policy_for(context, contract), tags=set(contract.tags)))
+    return context.once(("scan", ref.path, contract.path), lambda: _scan(context, contract, ref))
+
+
+def _scan(context: "RunContext", contract: Contract, ref: ModelRef) -> ScanReport:
+    # TensorFlow's "registered" answers, kept in the run's cache folder across runs
+    registered = context.once(("registered-ops",), lambda: RegisteredOps(
+        default_cache_dir(context.options.export_cache)))
+    try:
+        return scan_saved_model(ref.path, policy_for(context, contract), tags=set(contract.tags),
+                                registered=registered)
+    finally:
+        registered.save()
 
 
 def gate(context: "RunContext", contract: Contract, ref: ModelRef) -> None:

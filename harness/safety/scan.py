@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 from harness.errors import ModelError
 from harness.safety.findings import Finding, LambdaLayer, OpSite, ScanReport, evaluate, violation_error
@@ -39,10 +40,13 @@ __all__ = ["Finding", "LambdaLayer", "OpSite", "ScanReport", "check_saved_model"
 
 
 def scan_saved_model(model_dir: Path, policy: OpPolicy = DEFAULT_POLICY, *,
-                     tags: set[str] | None = None) -> ScanReport:
+                     tags: set[str] | None = None,
+                     registered: Callable[[str], bool] | None = None) -> ScanReport:
     """Scan ``model_dir/saved_model.pb`` statically; nothing is loaded or executed.
 
     ``tags`` restricts the scan to the MetaGraphDef with exactly these tags (default: all).
+    ``registered`` answers whether TensorFlow registers an op type (default: TensorFlow's
+    registry; :class:`~harness.savedmodel.registered_ops.RegisteredOps` remembers it).
     Raises :class:`ModelError` when the directory is not a readable SavedModel.
     """
     from harness.savedmodel.tf_modules import tf_module
@@ -68,7 +72,7 @@ def scan_saved_model(model_dir: Path, policy: OpPolicy = DEFAULT_POLICY, *,
             raise ModelError(f"no MetaGraphDef with tags {{{','.join(sorted(tags))}}}",
                              file=model_dir / "saved_model.pb",
                              hint=f"tag sets in the file: {available}")
-    walker = Walker(model_dir)
+    walker = Walker(model_dir, is_registered=registered)
     prefix_tags = len(meta_graphs) > 1
     for meta_graph in meta_graphs:
         walker.scan_meta_graph(meta_graph, prefix_tags)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from harness.errors import ModelError
 from harness.safety import load_time
@@ -54,6 +54,8 @@ class Walker:
     ops_by_signature: dict[str, set[str]] = field(default_factory=dict)
     ops_at_load: dict[str, set[str]] = field(default_factory=dict)
     saver_ops: set[str] = field(default_factory=set)
+    #: answers "does TensorFlow register this op type?" (default: ask TensorFlow's registry)
+    is_registered: Callable[[str], bool] | None = None
     _registered: dict[str, bool] = field(default_factory=dict)
     _reached: set[tuple[str, str]] = field(default_factory=set)
     _all_nodes: list[tuple[str, Any, dict[str, Any]]] = field(default_factory=list)
@@ -251,6 +253,6 @@ class Walker:
         if known is None:
             from harness.savedmodel.tf_modules import op_registered
 
-            known = op_registered(op)
+            known = (self.is_registered or op_registered)(op)
             self._registered[op] = known
         return known

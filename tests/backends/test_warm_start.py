@@ -72,15 +72,43 @@ def test_the_first_savedmodel_backend_takes_the_spare(tmp_path: Path, scratch: P
     assert sorted(scratch.iterdir()) == []
 
 
+@pytest.mark.parametrize("fmt, runtime", [("onnx", "onnxruntime"),
+                                           ("tflite", "ai_edge_litert.interpreter")])
+def test_a_converted_format_takes_a_spare_with_its_runtime_imported(
+        tmp_path: Path, scratch: Path, fmt: str, runtime: str) -> None:
+    """A given ONNX/TFLite file: the spare has imported onnxruntime/LiteRT (not TensorFlow)
+    before the backend asks it to load the file."""
+    contract = load_contract(write_contract(tmp_path, models=[str(FIXTURES / "tiny")]))
+    [ref] = resolve_model(FIXTURES / "tiny")
+    context = RunContext(RunOptions(examples=3, results_dir=tmp_path / "results",
+                                    export_cache=tmp_path / "cache",
+                                    **{fmt: FIXTURES / "exports" / f"tiny_perturbed.{fmt}"}))
+    prestart(context, fmt)
+    spare = isolation._spares(context)[runtime]
+    backend = IsolatedBackend(ref, contract, context, inner=fmt)  # type: ignore[arg-type]
+    try:
+        backend.activate()
+        assert backend.child is spare and isolation._spares(context) == {}
+        maps = Path(f"/proc/{spare.proc.pid}/maps").read_text()
+        assert "libtensorflow" not in maps
+        out = backend.infer("serving_default", {"x": np.full((2, 4), 0.5, np.float32)})
+        assert out["y"].shape == (2, 2)
+    finally:
+        backend.deactivate()
+        context.closers.close_all()
+    assert sorted(scratch.iterdir()) == []
+
+
 def test_an_unused_spare_is_stopped_with_the_run(tmp_path: Path, scratch: Path) -> None:
     context, _, _ = tiny(tmp_path)
     prestart(context, "savedmodel")
     prestart(context, "savedmodel")  # one spare per runtime, not two
-    spare = isolation._spares(context)["tensorflow"]
-    prestart(context, "onnx")  # nothing to import ahead for onnxruntime: no spare
-    assert list(isolation._spares(context)) == ["tensorflow"]
+    prestart(context, "onnx")  # a spare per runtime: onnxruntime's too
+    prestart(context, "tfjs")  # nothing to import ahead for Node: no spare
+    spares = dict(isolation._spares(context))
+    assert list(spares) == ["tensorflow", "onnxruntime"]
     context.closers.close_all()
-    assert spare.proc.poll() is not None
+    assert all(spare.proc.poll() is not None for spare in spares.values())
     assert sorted(scratch.iterdir()) == []
 
 
