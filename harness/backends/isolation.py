@@ -28,6 +28,7 @@ from harness.backends.base import Backend, InferenceError
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
+from harness.forkserver import client as forkserver
 from harness.interface.model import SignatureInterface
 from harness.savedmodel.layout import ModelRef
 
@@ -104,7 +105,11 @@ class Child:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env["TMPDIR"] = str(self.tmp)
         try:
-            self.proc = subprocess.Popen(
+            forked = forkserver.spawn(
+                "backend", ["{fd[0]}", "{fd[1]}", preload], stdout=self.log.fileno(),
+                stderr=self.log.fileno(), env=env, cwd=os.getcwd(),
+                fds=(child_read, child_write)) if preload in FORKED_PRELOADS else None
+            self.proc: subprocess.Popen[bytes] | forkserver.Forked = forked or subprocess.Popen(
                 [sys.executable, "-m", "harness.backends.worker", str(child_read),
                  str(child_write), *([preload] if preload else [])],
                 pass_fds=(child_read, child_write), stdin=subprocess.DEVNULL,
@@ -203,8 +208,9 @@ class Child:
         except subprocess.TimeoutExpired:
             self.kill()
             code = self.proc.wait()
-        return BackendCrashed("isolated", "", f"{_describe_exit(code)}; last output: "
-                              f"{self.log_tail()}")
+        how = ("the process ended; its exit status was lost with the fork server"
+               if getattr(self.proc, "status_lost", False) else _describe_exit(code))
+        return BackendCrashed("isolated", "", f"{how}; last output: {self.log_tail()}")
 
     def log_tail(self, lines: int = 6) -> str:
         try:
@@ -236,6 +242,7 @@ class Child:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        self.proc.kill()  # a fork killed before its own setsid has no process group yet
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -244,17 +251,24 @@ class Child:
 
 #: inner backend -> the runtime its worker imports first (a spare child has it imported)
 PRELOADS: dict[str, str] = {"savedmodel": "tensorflow"}
+#: runtimes the fork server has imported: a worker for them is forked from it when it runs
+FORKED_PRELOADS = frozenset({"tensorflow"})
 
 
 def prestart(context: RunContext, inner: str) -> None:
-    """Start one worker for ``inner`` now, importing its runtime, unless one is waiting.
+    """Make a worker for ``inner`` ready ahead of need, unless one is waiting.
 
-    The first :class:`IsolatedBackend` of ``inner`` then takes it instead of starting a
-    child and waiting for the import. The spare has loaded no model (the op-policy gate
-    still runs before a model is sent to it); the run's closers stop it if it is never used.
+    The run's fork server (:mod:`harness.forkserver`) is started, importing TensorFlow: the
+    workers are then forked from it, ready at once. Without one (turned off, or it cannot
+    start) one spare worker is started now, importing its runtime; the first
+    :class:`IsolatedBackend` of ``inner`` then takes it instead of starting a child and
+    waiting for the import. Neither has loaded a model (the op-policy gate still runs
+    before a model is sent to a worker); the run's closers stop them.
     """
     preload = PRELOADS.get(inner)
     if preload is None:
+        return
+    if preload in FORKED_PRELOADS and forkserver.start_for(context):
         return
     spares = _spares(context)
     if preload in spares:
