@@ -104,6 +104,7 @@ class ForkServer:
         self.changed = threading.Condition()
         self.ready = False
         self.dead = False
+        self.stopping = False
         self.preloaded: list[str] = []
         self.replies: dict[int, tuple[str, Any]] = {}
         self.exits: dict[int, int] = {}
@@ -135,9 +136,13 @@ class ForkServer:
         with self.changed:
             self.dead = True
             self.changed.notify_all()
-        if self.proc.poll() is None or self.proc.returncode != 0:
-            log.debug("fork server (pid %s) ended: %s", self.proc.pid,
-                      self.proc.returncode if self.proc.poll() is not None else "socket closed")
+        if not self.stopping:
+            try:
+                code: int | str = self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                code = "its socket closed"
+            log.debug("fork server (pid %d) died (%s); workers will be forked from a fresh "
+                      "one, or spawned", self.proc.pid, code)
 
     def alive(self) -> bool:
         return not self.dead and self.proc.poll() is None
@@ -199,10 +204,15 @@ class ForkServer:
                 # Once the server is dead no message comes: look at /proc now and then.
                 self.changed.wait(0.05 if self.dead else left)
 
-    def stop(self) -> None:
-        """Close the socket (the server kills its forks and exits), then reap it."""
-        for forked in list(self.forks.values()):
-            forked.kill()
+    def stop(self, *, kill_forks: bool = True) -> None:
+        """Close the socket (the server kills its forks and exits), then reap it.
+
+        ``kill_forks=False`` for a server that died: its forks live on (their owners stop
+        them, as they would stop spawned workers)."""
+        self.stopping = True
+        if kill_forks:
+            for forked in list(self.forks.values()):
+                forked.kill()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -287,7 +297,7 @@ def stop() -> None:
 
 def _stop_quietly(server: ForkServer) -> None:
     try:
-        server.stop()
+        server.stop(kill_forks=False)
     except Exception:  # noqa: BLE001 - a dead server's leftovers
         pass
 
