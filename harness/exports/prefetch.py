@@ -71,7 +71,9 @@ def convert_ahead(context: RunContext, wanted: Iterable[tuple[Contract, ModelRef
     if not jobs:
         return
     session_cache(context)  # made here, not by two threads at once
-    forkserver.start_for(context)  # the converters fork from it (TensorFlow imported once)
+    # The converters fork from the run's server (TensorFlow imported once); it starts with
+    # the first that runs (none does when every export is given or cached).
+    forkserver.start_for(context, now=False)
     pool = ThreadPoolExecutor(max_workers=AT_ONCE, thread_name_prefix="model-contract-export")
 
     futures: list[Future[None]] = []

@@ -242,6 +242,8 @@ def _running(pid: int) -> bool:
 
 #: the server of this process (pid of the owner, server)
 _CURRENT: dict[str, tuple[int, ForkServer]] = {}
+#: pid of the process whose run wants a server started at its first fork (:func:`start_for`)
+_WANTED: dict[str, int] = {}
 _CURRENT_LOCK = threading.Lock()
 
 
@@ -266,31 +268,39 @@ def start() -> ForkServer | None:
         return server
 
 
-def start_for(context: RunContext) -> bool:
-    """Start this process's server for the run ``context`` (its closers stop it); whether
-    one runs."""
+def start_for(context: RunContext, *, now: bool = True) -> bool:
+    """A server for the run ``context`` (its closers stop it): started ``now``, or at the
+    first fork (a run that might convert: it starts only if a converter does run).
+    Whether the run has one."""
     def make() -> bool:
-        if start() is None:
+        if not enabled():
             return False
         context.closers.add(stop)
         return True
 
-    return context.once(("forkserver",), make) and current() is not None
+    if not context.once(("forkserver",), make):
+        return False
+    with _CURRENT_LOCK:
+        _WANTED["pid"] = os.getpid()
+    return start() is not None if now else True
 
 
 def current() -> ForkServer | None:
-    """The running server of this process, if one was started (a dead one is replaced)."""
+    """The running server of this process: started if the run wants one and it has none
+    yet, replaced if it died; ``None`` if the run wants none."""
     with _CURRENT_LOCK:
         owner, server = _CURRENT.get("server", (-1, None))
-    if server is None or owner != os.getpid():
-        return None
-    return server if server.alive() else start()
+        wanted = _WANTED.get("pid") == os.getpid()
+    if server is not None and owner == os.getpid() and server.alive():
+        return server
+    return start() if wanted else None
 
 
 def stop() -> None:
     """Stop this process's server (the run's closers call it)."""
     with _CURRENT_LOCK:
         owner, server = _CURRENT.pop("server", (-1, None))
+        _WANTED.pop("pid", None)
     if server is not None and owner == os.getpid():
         server.stop()
 
