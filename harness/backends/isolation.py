@@ -3,9 +3,11 @@
 TensorFlow aborts the whole process on some bad inputs (a conv fed a tensor of the wrong
 rank trips a C++ CHECK), converters and runtimes can hang or exhaust memory. An
 :class:`IsolatedBackend` keeps that out of the pytest session: it runs the real backend
-in ``python -m harness.backends.worker`` and turns a crash, a time-out or a memory
-overrun into :class:`BackendCrashed`, a failure of the check that made the call. The
-next call starts a fresh child.
+in a child running :mod:`harness.backends.worker` (forked from the run's fork server,
+:mod:`harness.forkserver`, when the backend needs TensorFlow and the server runs; else
+``python -m harness.backends.worker``) and turns a crash, a time-out or a memory overrun
+into :class:`BackendCrashed`, a failure of the check that made the call. The next call
+starts a fresh child.
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ class Child:
 
     ``preload`` names a runtime the worker imports as soon as it starts (``tensorflow``),
     before it reads its first request: a child started ahead of need (:func:`prestart`)
-    pays that import while the parent does other work.
+    pays that import while the parent does other work. A worker for a runtime of
+    :data:`FORKED_PRELOADS` is forked from the run's fork server when one runs (it has the
+    runtime imported already); ``proc`` is then a :class:`~harness.forkserver.client.Forked`.
     """
 
     def __init__(self, *, memory_limit_mb: float, preload: str | None = None) -> None:

@@ -1,7 +1,8 @@
 """The child side of an isolated backend: ``python -m harness.backends.worker RFD WFD [RUNTIME]``.
 
 With ``RUNTIME`` (``tensorflow``) the worker imports it before it reads its first request
-(a spare started ahead of need; it loads no model until asked).
+(a spare started ahead of need; it loads no model until asked). The run's fork server
+(:mod:`harness.forkserver.server`) runs the same :func:`main` in a fork that has it imported.
 
 It reads pickled requests from file descriptor RFD and writes pickled replies to WFD.
 Requests are tuples ``(op, *args)``:

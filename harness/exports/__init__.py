@@ -7,7 +7,8 @@
   (+ weight shards) per signature, run in the converter's own environment
   (:mod:`harness.exports.tfjs_env`).
 
-Both run :mod:`harness.exports.worker` with a timeout; a converter that fails, crashes or
+Both run :mod:`harness.exports.worker` (the TFLite and ONNX workers forked from the run's
+fork server, :mod:`harness.forkserver`, when it runs) with a timeout; a converter that fails, crashes or
 times out raises :class:`~harness.errors.ExportError` with the converter's own message,
 which the format checks report as a failing check. Exports land in an
 :class:`~harness.exports.cache.ExportCache`, never in the model directory.
