@@ -232,6 +232,9 @@ def test_ctrl_c(tmp_path: Path, scratch: Path, user_model: tuple[Path, Path]) ->
             time.sleep(0.3)
         assert workers_in(scratch), "the run never started a worker"
         time.sleep(2)
+        # the run's fork server is among them (assert_clean below: gone with its forks)
+        assert [pid for pid in workers_in(scratch) if b"harness.forkserver.server"
+                in Path(f"/proc/{pid}/cmdline").read_bytes()], "no fork server"
         run.send_signal(signal.SIGINT)
         output = run.communicate(timeout=120)[0].decode("utf-8", "replace")
     finally:

@@ -3,9 +3,11 @@
 TensorFlow aborts the whole process on some bad inputs (a conv fed a tensor of the wrong
 rank trips a C++ CHECK), converters and runtimes can hang or exhaust memory. An
 :class:`IsolatedBackend` keeps that out of the pytest session: it runs the real backend
-in ``python -m harness.backends.worker`` and turns a crash, a time-out or a memory
-overrun into :class:`BackendCrashed`, a failure of the check that made the call. The
-next call starts a fresh child.
+in a child running :mod:`harness.backends.worker` (forked from the run's fork server,
+:mod:`harness.forkserver`, when the backend needs TensorFlow and the server runs; else
+``python -m harness.backends.worker``) and turns a crash, a time-out or a memory overrun
+into :class:`BackendCrashed`, a failure of the check that made the call. The next call
+starts a fresh child.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from harness.backends.base import Backend, InferenceError
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
+from harness.forkserver import client as forkserver
 from harness.interface.model import SignatureInterface
 from harness.savedmodel.layout import ModelRef
 
@@ -90,7 +93,9 @@ class Child:
 
     ``preload`` names a runtime the worker imports as soon as it starts (``tensorflow``),
     before it reads its first request: a child started ahead of need (:func:`prestart`)
-    pays that import while the parent does other work.
+    pays that import while the parent does other work. A worker for a runtime of
+    :data:`FORKED_PRELOADS` is forked from the run's fork server when one runs (it has the
+    runtime imported already); ``proc`` is then a :class:`~harness.forkserver.client.Forked`.
     """
 
     def __init__(self, *, memory_limit_mb: float, preload: str | None = None) -> None:
@@ -104,7 +109,11 @@ class Child:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env["TMPDIR"] = str(self.tmp)
         try:
-            self.proc = subprocess.Popen(
+            forked = forkserver.spawn(
+                "backend", ["{fd[0]}", "{fd[1]}", preload], stdout=self.log.fileno(),
+                stderr=self.log.fileno(), env=env, cwd=os.getcwd(),
+                fds=(child_read, child_write)) if preload in FORKED_PRELOADS else None
+            self.proc: subprocess.Popen[bytes] | forkserver.Forked = forked or subprocess.Popen(
                 [sys.executable, "-m", "harness.backends.worker", str(child_read),
                  str(child_write), *([preload] if preload else [])],
                 pass_fds=(child_read, child_write), stdin=subprocess.DEVNULL,
@@ -203,8 +212,9 @@ class Child:
         except subprocess.TimeoutExpired:
             self.kill()
             code = self.proc.wait()
-        return BackendCrashed("isolated", "", f"{_describe_exit(code)}; last output: "
-                              f"{self.log_tail()}")
+        how = ("the process ended; its exit status was lost with the fork server"
+               if getattr(self.proc, "status_lost", False) else _describe_exit(code))
+        return BackendCrashed("isolated", "", f"{how}; last output: {self.log_tail()}")
 
     def log_tail(self, lines: int = 6) -> str:
         try:
@@ -236,6 +246,7 @@ class Child:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        self.proc.kill()  # a fork killed before its own setsid has no process group yet
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -246,17 +257,24 @@ class Child:
 #: onnxruntime and LiteRT take 0.1-0.2 s to import, TensorFlow seconds; none starts another.
 PRELOADS: dict[str, str] = {"savedmodel": "tensorflow", "onnx": "onnxruntime",
                             "tflite": "ai_edge_litert.interpreter"}
+#: runtimes the fork server has imported: a worker for them is forked from it when it runs
+FORKED_PRELOADS = frozenset({"tensorflow"})
 
 
 def prestart(context: RunContext, inner: str) -> None:
-    """Start one worker for ``inner`` now, importing its runtime, unless one is waiting.
+    """Make a worker for ``inner`` ready ahead of need, unless one is waiting.
 
-    The first :class:`IsolatedBackend` of ``inner`` then takes it instead of starting a
-    child and waiting for the import. The spare has loaded no model (the op-policy gate
-    still runs before a model is sent to it); the run's closers stop it if it is never used.
+    The run's fork server (:mod:`harness.forkserver`) is started, importing TensorFlow: the
+    workers are then forked from it, ready at once. Without one (turned off, or it cannot
+    start) one spare worker is started now, importing its runtime; the first
+    :class:`IsolatedBackend` of ``inner`` then takes it instead of starting a child and
+    waiting for the import. Neither has loaded a model (the op-policy gate still runs
+    before a model is sent to a worker); the run's closers stop them.
     """
     preload = PRELOADS.get(inner)
     if preload is None:
+        return
+    if preload in FORKED_PRELOADS and forkserver.start_for(context):
         return
     spares = _spares(context)
     if preload in spares:

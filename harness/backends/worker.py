@@ -2,7 +2,9 @@
 
 With ``RUNTIME`` (``tensorflow``, ``onnxruntime``, ``ai_edge_litert.interpreter``) the worker
 imports it and the backends before it reads its first request (a spare started ahead of
-need; it loads no model until asked).
+need; it loads no model until asked). The run's fork server
+(:mod:`harness.forkserver.server`) runs the same :func:`main` in a fork that has TensorFlow
+imported.
 
 It reads pickled requests from file descriptor RFD and writes pickled replies to WFD.
 Requests are tuples ``(op, *args)``:

@@ -7,7 +7,8 @@
   (+ weight shards) per signature, run in the converter's own environment
   (:mod:`harness.exports.tfjs_env`).
 
-Both run :mod:`harness.exports.worker` with a timeout; a converter that fails, crashes or
+Both run :mod:`harness.exports.worker` (the TFLite and ONNX workers forked from the run's
+fork server, :mod:`harness.forkserver`, when it runs) with a timeout; a converter that fails, crashes or
 times out raises :class:`~harness.errors.ExportError` with the converter's own message,
 which the format checks report as a failing check. Exports land in an
 :class:`~harness.exports.cache.ExportCache`, never in the model directory.
@@ -17,20 +18,23 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 from harness.context import RunContext
 from harness.errors import ExportError
 from harness.exports.cache import ExportCache, default_cache_dir
+from harness.forkserver import client as forkserver
 
 #: converter processes running now (any thread), so that the end of a run can stop them
-_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING: set[Converter] = set()
 _RUNNING_LOCK = threading.Lock()
 
 #: Seconds a conversion may take (``$MODEL_CONTRACT_EXPORT_TIMEOUT`` overrides).
@@ -107,9 +111,10 @@ def run_worker(fmt: str, args: Sequence[str], *, what: str, model_dir: Path,
                timeout: float | None = None, python: Path | None = None) -> dict[str, Any]:
     """Run the converter worker; return its JSON result or raise :class:`ExportError`.
 
-    ``python`` runs the worker in another environment (the TF.js converter's): the
-    worker's file is then run by path, so that environment needs none of the harness's
-    own dependencies.
+    The TFLite and ONNX workers are forked from the run's fork server
+    (:mod:`harness.forkserver`) when it runs, else spawned. ``python`` runs the worker in
+    another environment (the TF.js converter's, always spawned): the worker's file is then
+    run by path, so that environment needs none of the harness's own dependencies.
     """
     timeout = export_timeout() if timeout is None else timeout
     env = dict(os.environ)
@@ -123,37 +128,39 @@ def run_worker(fmt: str, args: Sequence[str], *, what: str, model_dir: Path,
         env.pop("PYTHONPATH", None)
         env.pop("PYTHONHOME", None)
         command = [str(python), str(Path(__file__).resolve().parent / "worker.py"), fmt, *args]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=root)
-    with _RUNNING_LOCK:
-        _RUNNING.add(proc)
+    folder = Path(tempfile.mkdtemp(prefix="model-contract-export-"))
     try:
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stderr = proc.communicate()[1]
-            tail = stderr_tail(stderr or "")
-            raise ExportError(f"{what} timed out after {timeout:g} s" +
-                              (f":\n{tail}" if tail else ""), file=model_dir,
-                              hint=f"raise ${TIMEOUT_ENV} if the model is just large") from None
+        with open(folder / "stdout", "w+b") as out, open(folder / "stderr", "w+b") as err:
+            proc: Converter | None = None
+            if python is None:
+                proc = forkserver.spawn("export", [fmt, *args], stdout=out.fileno(),
+                                        stderr=err.fileno(), env=dict(env, TMPDIR=str(folder)),
+                                        cwd=root)
+            if proc is None:
+                proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
+                                        stderr=err, env=env, cwd=root)
+            returncode = _wait(proc, timeout)
+            out.seek(0)
+            err.seek(0)
+            proc_stdout = out.read().decode("utf-8", "replace")
+            proc_stderr = err.read().decode("utf-8", "replace")
     finally:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(proc)
-        if proc.poll() is None:  # interrupted (Ctrl-C) while it ran: it does not outlive us
-            proc.kill()
-            proc.wait()
-    proc_stdout, proc_stderr = stdout or "", stderr or ""
-    if proc.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+    if returncode is None:
         tail = stderr_tail(proc_stderr)
-        if proc.returncode < 0:
+        raise ExportError(f"{what} timed out after {timeout:g} s" +
+                          (f":\n{tail}" if tail else ""), file=model_dir,
+                          hint=f"raise ${TIMEOUT_ENV} if the model is just large")
+    if returncode != 0:
+        tail = stderr_tail(proc_stderr)
+        if returncode < 0:
             try:
-                sig = signal.Signals(-proc.returncode).name
+                sig = signal.Signals(-returncode).name
             except ValueError:
-                sig = str(-proc.returncode)
+                sig = str(-returncode)
             head = f"{what}: the converter crashed ({sig})"
         else:
-            head = f"{what} failed (exit status {proc.returncode})"
+            head = f"{what} failed (exit status {returncode})"
         raise ExportError(f"{head}; converter output:\n{tail or '(nothing on stderr)'}",
                           file=model_dir, hint=hint_for(fmt, proc_stderr))
     last = proc_stdout.strip().splitlines()[-1] if proc_stdout.strip() else "{}"
@@ -163,6 +170,38 @@ def run_worker(fmt: str, args: Sequence[str], *, what: str, model_dir: Path,
         result = {}
     result["stderr"] = proc_stderr
     return result
+
+
+class Converter(Protocol):
+    """What :func:`run_worker` uses of a converter process (spawned or forked)."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
+def _wait(proc: Converter, timeout: float) -> int | None:
+    """The converter's exit status, or ``None`` if it overran ``timeout`` (it is killed).
+    It never outlives this call: an interrupt (Ctrl-C) kills it too."""
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
+    try:
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return None
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
+        if proc.poll() is None:  # interrupted (Ctrl-C) while it ran: it does not outlive us
+            proc.kill()
+            proc.wait()
 
 
 def stop_conversions() -> None:

@@ -19,7 +19,8 @@ run ends (an interrupt included).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable, Mapping
 
 from harness.context import RunContext
@@ -27,10 +28,13 @@ from harness.contract.model import Contract
 from harness.errors import HarnessError
 from harness.exports import session_cache, stop_conversions
 from harness.exports.loaders import load_onnx, load_tfjs, load_tflite
+from harness.forkserver import client as forkserver
 from harness.savedmodel.layout import ModelRef
 
 #: Conversions running at once (each is a process that imports TensorFlow).
 AT_ONCE = 2
+#: Seconds the end of a run waits for the conversions it stops to end.
+STOP_WAIT_S = 30.0
 
 
 Variant = Mapping[str, Any] | None
@@ -105,15 +109,26 @@ def convert_ahead(context: RunContext,
     if not jobs:
         return
     session_cache(context)  # made here, not by two threads at once
+    # The converters fork from the run's server (TensorFlow imported once); it starts with
+    # the first that runs (none does when every export is given or cached).
+    forkserver.start_for(context, now=False)
     pool = ThreadPoolExecutor(max_workers=AT_ONCE, thread_name_prefix="model-contract-export")
+
+    futures: list[Future[None]] = []
 
     def stop() -> None:
         pool.shutdown(wait=False, cancel_futures=True)
-        stop_conversions()
+        # A job may be about to start its converter while we stop the running ones: stop
+        # again until every job has ended (a killed converter ends its job at once).
+        deadline = time.monotonic() + STOP_WAIT_S
+        while True:
+            stop_conversions()
+            if not wait(futures, timeout=0.05).not_done or time.monotonic() > deadline:
+                return
 
     context.closers.add(stop)
     for contract, ref, fmt, variant in jobs:
-        pool.submit(_quietly, LOADERS[fmt], context, contract, ref, variant)
+        futures.append(pool.submit(_quietly, LOADERS[fmt], context, contract, ref, variant))
 
 
 def _quietly(load: Callable[[RunContext, Contract, ModelRef, Variant], Any],

@@ -26,6 +26,7 @@ from harness.exports import session_cache  # noqa: E402
 from harness.exports.cache import ExportCache  # noqa: E402
 from harness.exports.loaders import load_tflite  # noqa: E402
 from harness.exports.prefetch import convert_ahead  # noqa: E402
+from harness.forkserver import client as forkserver  # noqa: E402
 from harness.options import RunOptions  # noqa: E402
 from harness.savedmodel.layout import resolve_model  # noqa: E402
 from tests.conftest import FIXTURES, MODELS, write_contract  # noqa: E402
@@ -41,22 +42,33 @@ def tiny(tmp_path: Path, model: Path = FIXTURES / "tiny") -> tuple[RunContext, o
 
 
 def converters_of_this_process() -> list[int]:
-    """Live converter processes (``harness.exports.worker``) whose parent is this process."""
+    """Live converter processes whose parent is this process (``harness.exports.worker``,
+    spawned) or its fork server (``mc-export``, forked)."""
+    server = forkserver.current()
+    parents = {os.getpid(), *([server.proc.pid] if server is not None else [])}
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
+            comm = (entry / "comm").read_text().strip()
             stat = (entry / "stat").read_text().split(") ", 1)[1].split()
         except OSError:
             continue
-        if b"harness.exports.worker" in cmdline and stat[0] != "Z" and int(stat[1]) == os.getpid():
+        if (b"harness.exports.worker" in cmdline or comm == "mc-export") and stat[0] != "Z" \
+                and int(stat[1]) in parents:
             found.append(int(entry.name))
     return found
 
 
-def test_the_first_savedmodel_backend_takes_the_spare(tmp_path: Path, scratch: Path) -> None:
+@pytest.fixture()
+def spawned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No fork server: every worker is spawned (the fallback, and the spare)."""
+    monkeypatch.setenv(forkserver.SWITCH_ENV, "0")
+
+
+def test_the_first_savedmodel_backend_takes_the_spare(tmp_path: Path, scratch: Path, spawned: None) -> None:
     context, contract, ref = tiny(tmp_path)
     prestart(context, "savedmodel")
     spare = isolation._spares(context)["tensorflow"]
@@ -99,7 +111,7 @@ def test_a_converted_format_takes_a_spare_with_its_runtime_imported(
     assert sorted(scratch.iterdir()) == []
 
 
-def test_an_unused_spare_is_stopped_with_the_run(tmp_path: Path, scratch: Path) -> None:
+def test_an_unused_spare_is_stopped_with_the_run(tmp_path: Path, scratch: Path, spawned: None) -> None:
     context, _, _ = tiny(tmp_path)
     prestart(context, "savedmodel")
     prestart(context, "savedmodel")  # one spare per runtime, not two
@@ -112,7 +124,7 @@ def test_an_unused_spare_is_stopped_with_the_run(tmp_path: Path, scratch: Path) 
     assert sorted(scratch.iterdir()) == []
 
 
-def test_a_dead_spare_is_replaced_by_a_fresh_child(tmp_path: Path, scratch: Path) -> None:
+def test_a_dead_spare_is_replaced_by_a_fresh_child(tmp_path: Path, scratch: Path, spawned: None) -> None:
     context, contract, ref = tiny(tmp_path)
     prestart(context, "savedmodel")
     spare = isolation._spares(context)["tensorflow"]
@@ -223,7 +235,10 @@ def test_a_model_that_breaks_the_policy_is_never_converted_ahead(tmp_path: Path)
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.tflite"))
 
 
-def test_the_end_of_the_run_stops_conversions_still_running(tmp_path: Path) -> None:
+def test_the_end_of_the_run_stops_conversions_still_running(tmp_path: Path, spawned: None
+                                                            ) -> None:
+    """Spawned converters (each imports TensorFlow: still running when the run ends; a
+    forked one may finish first; tests/forkserver/ stops forks that still run)."""
     context, contract, ref = tiny(tmp_path)
     convert_ahead(context, [(contract, ref, "tflite", None), (contract, ref, "onnx", None)])  # type: ignore[list-item]
     deadline = time.monotonic() + 60
@@ -239,7 +254,7 @@ def test_the_end_of_the_run_stops_conversions_still_running(tmp_path: Path) -> N
 
 
 def test_the_engine_starts_only_what_the_selected_cases_need(tmp_path: Path,
-                                                             scratch: Path) -> None:
+                                                             scratch: Path, spawned: None) -> None:
     """Conformance of a converted format needs no SavedModel process: no spare for it;
     a fuzzed call through the SavedModel gets one; --in-process never does."""
     contract_path = write_contract(tmp_path, models=[str(FIXTURES / "tiny")])

@@ -1,0 +1,207 @@
+"""The fork server's own process: ``python -m harness.forkserver.server SOCKET_FD``.
+
+It imports TensorFlow (quietly, :func:`harness.backends.tf_import.import_tensorflow`) and
+tf2onnx before any thread of its own starts, loads no model, and then forks, on request,
+the workers that today start with ``python -m WORKER``: the isolated backend's worker and
+the TFLite/ONNX converters. A fork pays no import.
+
+One request per datagram on the Unix socket ``SOCKET_FD`` (``SOCK_SEQPACKET``): a pickled
+``(request_id, worker, argv, env, cwd)`` with file descriptors attached (SCM_RIGHTS):
+stdin, stdout, stderr, then the worker's own (its pipes); ``"{fd:N}"`` in ``argv`` stands
+for the N-th of those (counting from 0 after stderr). The fork starts a new session (its own
+process group, killed as one), takes the descriptors as 0/1/2, the environment ``env``
+(its own ``TMPDIR``) and ``cwd``, and runs ``WORKERS[worker]``'s ``main(argv)``.
+
+Messages back, one per datagram, pickled: ``("ready", preloaded)`` once the imports are
+done, ``("forked", request_id, pid)`` or ``("refused", request_id, message)`` for each
+request, and ``("exit", pid, returncode)`` when a fork ends (negative: the signal that
+killed it, as :mod:`subprocess` reports it). A fork that crashes ends only itself.
+
+The server stops when the socket closes (the run ended, or the parent died): it kills the
+forks still running first, so none outlives the run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import select
+import signal
+import socket
+import sys
+import traceback
+from typing import Any
+
+#: worker name -> the module whose ``main(argv)`` the fork runs
+WORKERS: dict[str, str] = {
+    "backend": "harness.backends.worker",
+    "export": "harness.exports.worker",
+}
+
+#: what the server imports before it forks anything: ``module:function`` to call, or a module
+PRELOADS: tuple[str, ...] = ("harness.backends.tf_import:import_tensorflow", "tf2onnx",
+                             "harness.backends.worker", "harness.exports.worker")
+
+#: at most this many descriptors travel with one request
+MAX_FDS = 8
+MAX_MESSAGE = 1 << 20
+
+
+def preload() -> list[str]:
+    """Import :data:`PRELOADS`; the names imported (a missing optional one is skipped)."""
+    done = []
+    for entry in PRELOADS:
+        module, _, function = entry.partition(":")
+        try:
+            loaded = importlib.import_module(module)
+            if function:
+                getattr(loaded, function)()
+        except Exception:  # noqa: BLE001 - a fork then imports it itself, or reports why not
+            continue
+        done.append(entry)
+    return done
+
+
+def send(sock: socket.socket, message: tuple[Any, ...]) -> None:
+    sock.send(pickle.dumps(message))
+
+
+def run_fork(worker: str, argv: list[str], env: dict[str, str], cwd: str,
+             fds: list[int]) -> None:
+    """In the forked child: become the worker; never returns."""
+    code = 1
+    try:
+        os.setsid()
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        extra = fds[3:]
+        for fd in fds[:3]:
+            if fd > 2 and fd not in extra:
+                os.close(fd)
+        argv = [arg.format(fd=extra) if arg.startswith("{fd") else arg for arg in argv]
+        os.environ.clear()
+        os.environ.update(env)
+        import tempfile
+
+        tempfile.tempdir = None  # the fork's own TMPDIR, not a folder the server looked up
+        os.chdir(cwd)
+        try:
+            with open("/proc/self/comm", "w", encoding="ascii") as comm:
+                comm.write(f"mc-{worker}")  # what `ps` shows for it
+        except OSError:
+            pass
+        sys.argv = [WORKERS[worker], *argv]
+        result = importlib.import_module(WORKERS[worker]).main(argv)
+        code = result if isinstance(result, int) else 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - told on the fork's stderr, as a spawned worker would
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)  # never the server's code after this point; skip TF's teardown
+
+
+def _returncode(status: int) -> int:
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def serve(sock: socket.socket) -> None:
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    os.set_blocking(wake_read, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_write)
+    running: set[int] = set()
+    try:
+        while True:
+            ready, _, _ = select.select([sock.fileno(), wake_read], [], [])
+            if wake_read in ready:
+                try:
+                    os.read(wake_read, 4096)
+                except BlockingIOError:
+                    pass
+            _reap(sock, running)
+            if sock.fileno() not in ready:
+                continue
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS)
+            except InterruptedError:
+                continue
+            if not data:
+                return  # the parent closed its end: the run is over
+            request_id, worker, argv, env, cwd = pickle.loads(data)
+            if worker not in WORKERS or len(fds) < 3:
+                send(sock, ("refused", request_id, f"unknown worker {worker!r}"))
+                for fd in fds:
+                    os.close(fd)
+                continue
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                send(sock, ("refused", request_id, f"fork failed: {exc}"))
+                for fd in fds:
+                    os.close(fd)
+                continue
+            if pid == 0:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                for fd in (wake_read, wake_write):
+                    os.close(fd)
+                sock.close()
+                run_fork(worker, argv, env, cwd, fds)
+            for fd in fds:
+                os.close(fd)
+            running.add(pid)
+            send(sock, ("forked", request_id, pid))
+    finally:
+        for pid in running:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _reap(sock: socket.socket, running: set[int]) -> None:
+    while running:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        running.discard(pid)
+        try:
+            send(sock, ("exit", pid, _returncode(status)))
+        except OSError:
+            pass
+
+
+def main(argv: list[str]) -> None:
+    sock = socket.socket(fileno=int(argv[0]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it, not the terminal's ^C
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    loaded = preload()
+    try:
+        send(sock, ("ready", loaded))
+        serve(sock)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        sys.stdout.flush()
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
