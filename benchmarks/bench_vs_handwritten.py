@@ -17,7 +17,8 @@ then 4 classifiers (same signatures, each its own seeded weights, so no two shar
 cold and warm; the slope is the cost of one more model, also as a share of a 1-model run.
 
 Part 2, the per-example slope: ``conformance`` of a ``[1,224,224,3]`` float32 model whose
-signature is one ``reduce_mean``, run through the engine with 5 and with 505 examples
+signature is one ``reduce_mean`` (and again of one that returns the image halved, so that a
+``[1,224,224,3]`` output comes back too), run through the engine with 5 and with 505 examples
 (isolated, the default, and in-process), each timed on a backend already loaded (the case
 runs once untimed first), so that neither TensorFlow's start nor the load is in it; the
 slope is the difference over 500 examples. Beside it: the model's own call (drawing the
@@ -79,26 +80,37 @@ def classifier_contract(folder: Path, models: list[Path] | None = None) -> Path:
     return path
 
 
-def mean_model(folder: Path) -> tuple[Path, Path]:
-    """A SavedModel whose ``serving_default`` is one reduce_mean, and its contract."""
+#: the per-example models: output name -> (its TensorFlow expression, its contract block)
+SLOPE_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    # one number out: the cost is the input's way in
+    "mean": ("tf.reduce_mean(image, axis=[1, 2, 3])", {"dtype": "float32", "shape": [1]}),
+    # an image out (as a segmentation or an autoencoder): the output's way back too
+    "halved": ("image * 0.5", {"dtype": "float32", "shape": SHAPE, "range": [0.0, 0.5]}),
+}
+
+
+def mean_model(folder: Path, output: str = "mean") -> tuple[Path, Path]:
+    """A SavedModel whose ``serving_default`` is one op on a ``SHAPE`` image
+    (:data:`SLOPE_MODELS`), and its contract."""
+    expression, declared = SLOPE_MODELS[output]
     code = (
         "import sys, tensorflow as tf\n"
         "class M(tf.Module):\n"
         f"    @tf.function(input_signature=[tf.TensorSpec({SHAPE}, tf.float32, name='image')])\n"
         "    def serve(self, image):\n"
-        "        return {'mean': tf.reduce_mean(image, axis=[1, 2, 3])}\n"
+        f"        return {{'{output}': {expression}}}\n"
         "m = M()\n"
         "tf.saved_model.save(m, sys.argv[1], signatures={'serving_default': m.serve})\n")
-    model = folder / "mean"
+    model = folder / output
     subprocess.run([sys.executable, "-c", code, str(model / "1")], check=True,
                    capture_output=True, env=_env())
-    contract = folder / "mean.json"
+    contract = folder / f"{output}.json"
     contract.write_text(json.dumps({
         "$schema": str(ROOT / "contracts" / "schema" / "contract-v1.schema.json"),
-        "name": "mean", "version": "1.0.0", "models": [str(model)], "tags": ["serve"],
+        "name": output, "version": "1.0.0", "models": [str(model)], "tags": ["serve"],
         "signatures": {"serving_default": {
             "inputs": {"image": {"dtype": "float32", "shape": SHAPE, "range": [0.0, 1.0]}},
-            "outputs": {"mean": {"dtype": "float32", "shape": [1]}}}},
+            "outputs": {output: declared}}},
     }, indent=2))
     return model, contract
 
@@ -182,15 +194,15 @@ def models_slope(tmp: Path, counts: tuple[int, int], examples: int) -> dict[str,
             "per_model_share_of_one": {k: slope_s[k] / seconds[k][str(few)] for k in slope_s}}
 
 
-def own_call_ms(model: Path, calls: int = 200) -> float:
-    """The reduce_mean's own call, drawing its input with numpy, in this process."""
+def own_call_ms(model: Path, output: str = "mean", calls: int = 200) -> float:
+    """The model's own call, drawing its input with numpy, in this process."""
     import tensorflow as tf
 
     fn = tf.saved_model.load(str(model / "1")).signatures["serving_default"]
     rng = np.random.default_rng(0)
 
     def once() -> None:
-        fn(image=tf.constant(rng.random(SHAPE, dtype=np.float32)))["mean"].numpy()
+        fn(image=tf.constant(rng.random(SHAPE, dtype=np.float32)))[output].numpy()
 
     for _ in range(10):
         once()
@@ -240,14 +252,14 @@ def check_seconds(contract: Path, tmp: Path, examples: int, in_process: bool) ->
         engine.close()
 
 
-def slope(tmp: Path, small: int, large: int) -> dict[str, Any]:
-    model, contract = mean_model(tmp)
-    figures: dict[str, Any] = {"shape": SHAPE, "examples": [small, large]}
+def slope(tmp: Path, small: int, large: int, output: str = "mean") -> dict[str, Any]:
+    model, contract = mean_model(tmp, output)
+    figures: dict[str, Any] = {"shape": SHAPE, "output": output, "examples": [small, large]}
     for mode, in_process in (("isolated", False), ("in_process", True)):
         times = {n: check_seconds(contract, tmp, n, in_process) for n in (small, large)}
         figures[f"{mode}_s"] = times
         figures[f"{mode}_ms_per_example"] = (times[large] - times[small]) / (large - small) * 1e3
-    figures["own_call_ms"] = own_call_ms(model)
+    figures["own_call_ms"] = own_call_ms(model, output)
     for mode in ("isolated", "in_process"):
         figures[f"{mode}_harness_ms_per_example"] = (figures[f"{mode}_ms_per_example"]
                                                      - figures["own_call_ms"])
@@ -282,10 +294,13 @@ def main() -> int:
                   f"({part['per_model_share_of_one']['cold']:.2f} of a 1-model run), warm "
                   f"{part['seconds_per_model']['warm']:.2f} s "
                   f"({part['per_model_share_of_one']['warm']:.2f})")
-        if not args.skip_slope:
-            part = result["slope"] = slope(tmp, 5, 505)
-            print(f"per example, {SHAPE} float32 reduce_mean, conformance 5 vs 505 examples: "
-                  f"isolated {part['isolated_ms_per_example']:.2f} ms, in-process "
+        for output, key in (("mean", "slope"), ("halved", "slope_image_out")):
+            if args.skip_slope:
+                break
+            part = result[key] = slope(tmp, 5, 505, output)
+            print(f"per example, {SHAPE} float32 in, {SLOPE_MODELS[output][0]} out, "
+                  f"conformance 5 vs 505 examples: isolated "
+                  f"{part['isolated_ms_per_example']:.2f} ms, in-process "
                   f"{part['in_process_ms_per_example']:.2f} ms; the model's own call "
                   f"{part['own_call_ms']:.2f} ms; harness cost isolated "
                   f"{part['isolated_harness_ms_per_example']:.2f} ms; distinct values "

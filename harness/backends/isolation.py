@@ -27,6 +27,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from harness.backends.base import Backend, InferenceError
+from harness.backends.worker import MAPPED_BYTES, MAPPED_KINDS
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
@@ -34,10 +35,9 @@ from harness.forkserver import client as forkserver
 from harness.interface.model import SignatureInterface
 from harness.savedmodel.layout import ModelRef
 
-#: Inputs of at least this many bytes travel through the child's mapped file, not the pipe.
-MAPPED_BYTES = 1 << 16
-#: Kinds of dtypes whose arrays can be mapped (numbers and booleans; strings are pickled).
-MAPPED_KINDS = "biufc"
+# Inputs and outputs of at least MAPPED_BYTES bytes travel through the child's mapped files
+# (inputs.bin, outputs.bin in its temporary folder), not the pipe; MAPPED_KINDS: the kinds of
+# dtypes that can (numbers and booleans; strings are pickled). Defined beside the child's side.
 
 #: Defaults; a backend call or load taking longer, or a child using more memory, fails.
 CALL_TIMEOUT_S = 120.0
@@ -134,6 +134,9 @@ class Child:
         #: the file (in the child's temporary folder) large inputs are written to, mapped
         self.inputs_file = self.tmp / "inputs.bin"
         self._map: mmap.mmap | None = None
+        #: the file (in the child's temporary folder) the child writes large outputs to
+        self.outputs_file = self.tmp / "outputs.bin"
+        self._out_map: mmap.mmap | None = None
 
     def infer_request(self, signature: str, inputs: Mapping[str, Any], check_inputs: bool
                       ) -> tuple[Any, ...]:
@@ -142,7 +145,7 @@ class Child:
         large = {k: v for k, v in inputs.items() if isinstance(v, np.ndarray)
                  and v.dtype.kind in MAPPED_KINDS and v.nbytes >= MAPPED_BYTES}
         if not large:
-            return ("infer", signature, dict(inputs), check_inputs)
+            return ("infer", signature, dict(inputs), check_inputs, str(self.outputs_file))
         layout, offset = [], 0
         for name, array in large.items():
             offset = -(-offset // 64) * 64  # each array 64-byte aligned
@@ -153,7 +156,29 @@ class Child:
             np.ndarray(shape, dtype=dtype, buffer=mapped, offset=start)[...] = array
         rest = {k: v for k, v in inputs.items() if k not in large}
         return ("infer_mapped", signature, rest, str(self.inputs_file), len(mapped), layout,
-                check_inputs)
+                check_inputs, str(self.outputs_file))
+
+    def _mapped_outputs(self, rest: dict[str, Any], size: int,
+                        layout: list[tuple[str, str, tuple[int, ...], int]],
+                        order: list[str]) -> dict[str, Any]:
+        """The outputs of an ``ok_mapped`` reply: the large ones copied out of the child's
+        output file (the next call overwrites it), in the backend's order."""
+        if self._out_map is None or len(self._out_map) < size:
+            self._close_out_map()
+            with open(self.outputs_file, "rb") as handle:
+                self._out_map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        large = {name: np.ndarray(tuple(shape), dtype=np.dtype(dtype), buffer=self._out_map,
+                                  offset=offset).copy()
+                 for name, dtype, shape, offset in layout}
+        return {name: large[name] if name in large else rest[name] for name in order}
+
+    def _close_out_map(self) -> None:
+        if self._out_map is not None:
+            try:
+                self._out_map.close()
+            except BufferError:
+                pass
+            self._out_map = None
 
     def _mapped(self, size: int) -> mmap.mmap:
         """The parent's map of :attr:`inputs_file`, grown (doubling) to hold ``size`` bytes."""
@@ -199,6 +224,8 @@ class Child:
             raise self._died() from None
         if reply[0] == "ok":
             return reply[1]
+        if reply[0] == "ok_mapped":
+            return self._mapped_outputs(*reply[1:])
         _, kind, detail = reply
         if kind == "inference":
             raise _Remote(detail)
@@ -239,6 +266,7 @@ class Child:
         self.writer.close()
         self.log.close()
         self._close_map()
+        self._close_out_map()
         remove_tree(self.tmp)
 
     def kill(self) -> None:

@@ -1,5 +1,6 @@
-"""Large inputs reach an isolated backend through a mapped file in the child's temporary
-folder (no pickle through the pipe); results are those of the same backend in-process."""
+"""Large inputs reach an isolated backend, and large outputs come back, through mapped files
+in the child's temporary folder (no pickle through the pipe); results are those of the same
+backend in-process."""
 
 from __future__ import annotations
 
@@ -37,14 +38,26 @@ def test_large_inputs_travel_mapped_and_give_the_in_process_results(
         return real(self, message, timeout)
 
     monkeypatch.setattr(isolation.Child, "request", request)
+    came_mapped: list[list[str]] = []
+    copy_out = isolation.Child._mapped_outputs
+
+    def mapped_outputs(self: isolation.Child, rest: Any, size: int, layout: Any,
+                       order: list[str]) -> Any:
+        assert self.outputs_file.parent == self.tmp  # in the child's own folder
+        came_mapped.append(sorted(name for name, *_ in layout))
+        return copy_out(self, rest, size, layout, order)
+
+    monkeypatch.setattr(isolation.Child, "_mapped_outputs", mapped_outputs)
     rng = np.random.default_rng(0)
     inputs = [rng.random((n, 4), dtype=np.float32) for n in (3, 5000, 20000, 7, 9000)]
     isolated = IsolatedBackend(ref, contract, context, inner="savedmodel")
     here = SavedModelBackend(ref, contract, context)
     try:
-        for x in inputs:
-            got, want = isolated.infer("serving_default", {"x": x}), here.infer(
-                "serving_default", {"x": x})
+        pairs = [(isolated.infer("serving_default", {"x": x}),
+                  here.infer("serving_default", {"x": x})) for x in inputs]
+        # compared after every call: a large output is a copy, not a view of the output file
+        # that the next call overwrites
+        for got, want in pairs:
             assert set(got) == set(want)
             for name in want:
                 np.testing.assert_array_equal(got[name], want[name])
@@ -58,6 +71,8 @@ def test_large_inputs_travel_mapped_and_give_the_in_process_results(
     finally:
         isolated.deactivate()
         here.deactivate()
+    # y [n, 2] float32 and label [n] int64: both 64 KiB or more from n = 8192 rows
+    assert came_mapped == [["label", "y"], ["label", "y"]]  # n = 20000 and 9000
     calls = [op for op in sent if op.startswith("infer")]
     assert calls == ["infer", "infer_mapped", "infer_mapped", "infer", "infer_mapped",
                      "infer_mapped"]
