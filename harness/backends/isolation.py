@@ -12,7 +12,6 @@ starts a fresh child.
 
 from __future__ import annotations
 
-import mmap
 import os
 import shutil
 import signal
@@ -27,17 +26,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from harness.backends.base import Backend, InferenceError
-from harness.backends.worker import MAPPED_BYTES, MAPPED_KINDS
+from harness.backends.mapped import Layout, Reader, Writer, split
 from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import HarnessError
 from harness.forkserver import client as forkserver
 from harness.interface.model import SignatureInterface
 from harness.savedmodel.layout import ModelRef
-
-# Inputs and outputs of at least MAPPED_BYTES bytes travel through the child's mapped files
-# (inputs.bin, outputs.bin in its temporary folder), not the pipe; MAPPED_KINDS: the kinds of
-# dtypes that can (numbers and booleans; strings are pickled). Defined beside the child's side.
 
 #: Defaults; a backend call or load taking longer, or a child using more memory, fails.
 CALL_TIMEOUT_S = 120.0
@@ -131,73 +126,30 @@ class Child:
         self.reader = Connection(parent_read, writable=False)
         self.memory_limit_mb = memory_limit_mb
         self.peak_mb = 0.0
-        #: the file (in the child's temporary folder) large inputs are written to, mapped
+        #: the files (in the child's temporary folder) large inputs and outputs travel in
+        #: (:mod:`harness.backends.mapped`): this side writes the one, reads the other
         self.inputs_file = self.tmp / "inputs.bin"
-        self._map: mmap.mmap | None = None
-        #: the file (in the child's temporary folder) the child writes large outputs to
         self.outputs_file = self.tmp / "outputs.bin"
-        self._out_map: mmap.mmap | None = None
+        self._inputs = Writer(str(self.inputs_file))
+        self._outputs = Reader()
 
     def infer_request(self, signature: str, inputs: Mapping[str, Any], check_inputs: bool
                       ) -> tuple[Any, ...]:
         """The request of one call: large numeric arrays are written to the child's mapped
         file (one copy, no pickle, no pipe chunks), the rest is pickled as before."""
-        large = {k: v for k, v in inputs.items() if isinstance(v, np.ndarray)
-                 and v.dtype.kind in MAPPED_KINDS and v.nbytes >= MAPPED_BYTES}
+        large, rest = split(inputs)
         if not large:
             return ("infer", signature, dict(inputs), check_inputs, str(self.outputs_file))
-        layout, offset = [], 0
-        for name, array in large.items():
-            offset = -(-offset // 64) * 64  # each array 64-byte aligned
-            layout.append((name, array.dtype.str, array.shape, offset))
-            offset += array.nbytes
-        mapped = self._mapped(offset)
-        for (_, dtype, shape, start), array in zip(layout, large.values(), strict=True):
-            np.ndarray(shape, dtype=dtype, buffer=mapped, offset=start)[...] = array
-        rest = {k: v for k, v in inputs.items() if k not in large}
-        return ("infer_mapped", signature, rest, str(self.inputs_file), len(mapped), layout,
+        size, layout = self._inputs.write(large)
+        return ("infer_mapped", signature, rest, str(self.inputs_file), size, layout,
                 check_inputs, str(self.outputs_file))
 
-    def _mapped_outputs(self, rest: dict[str, Any], size: int,
-                        layout: list[tuple[str, str, tuple[int, ...], int]],
+    def _mapped_outputs(self, rest: dict[str, Any], size: int, layout: Layout,
                         order: list[str]) -> dict[str, Any]:
         """The outputs of an ``ok_mapped`` reply: the large ones copied out of the child's
         output file (the next call overwrites it), in the backend's order."""
-        if self._out_map is None or len(self._out_map) < size:
-            self._close_out_map()
-            with open(self.outputs_file, "rb") as handle:
-                self._out_map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        large = {name: np.ndarray(tuple(shape), dtype=np.dtype(dtype), buffer=self._out_map,
-                                  offset=offset).copy()
-                 for name, dtype, shape, offset in layout}
+        large = self._outputs.arrays(str(self.outputs_file), size, layout, copy=True)
         return {name: large[name] if name in large else rest[name] for name in order}
-
-    def _close_out_map(self) -> None:
-        if self._out_map is not None:
-            try:
-                self._out_map.close()
-            except BufferError:
-                pass
-            self._out_map = None
-
-    def _mapped(self, size: int) -> mmap.mmap:
-        """The parent's map of :attr:`inputs_file`, grown (doubling) to hold ``size`` bytes."""
-        if self._map is None or len(self._map) < size:
-            grown = max(size, 2 * len(self._map) if self._map is not None else size)
-            with open(self.inputs_file, "a+b") as handle:
-                handle.truncate(grown)
-                new = mmap.mmap(handle.fileno(), grown)
-            self._close_map()
-            self._map = new
-        return self._map
-
-    def _close_map(self) -> None:
-        if self._map is not None:
-            try:
-                self._map.close()
-            except BufferError:  # a view of it is still alive; it goes with the last one
-                pass
-            self._map = None
 
     def request(self, message: tuple[Any, ...], timeout: float) -> Any:
         try:
@@ -265,8 +217,8 @@ class Child:
         self.reader.close()
         self.writer.close()
         self.log.close()
-        self._close_map()
-        self._close_out_map()
+        self._inputs.close()
+        self._outputs.close()
         remove_tree(self.tmp)
 
     def kill(self) -> None:

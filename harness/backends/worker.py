@@ -23,10 +23,11 @@ Requests are tuples ``(op, *args)``:
 * ``("signatures",)`` replies with the format's signatures;
 * ``("stop",)`` ends the process.
 
-Large numeric outputs (:data:`MAPPED_BYTES` or more) go the other way: the child writes them
-into the file ``outputs_path`` (in its temporary folder too, grown as needed) and replies
-``("ok_mapped", rest, size, layout, order)``: ``rest`` the other outputs (pickled), ``layout``
-as above, ``order`` the outputs' names in the backend's order; the parent copies them out.
+Large numeric outputs (:mod:`harness.backends.mapped`: 64 KiB or more) go the other way: the
+child writes them into the file ``outputs_path`` (in its temporary folder too, grown as
+needed) and replies ``("ok_mapped", rest, size, layout, order)``: ``rest`` the other outputs
+(pickled), ``layout`` as above, ``order`` the outputs' names in the backend's order; the
+parent copies them out.
 
 Replies are ``("ok", value)``, ``("ok_mapped", ...)`` or ``("error", kind, detail)`` where kind is ``inference``
 (the backend refused or failed the call; detail is its message), ``raise`` (a user error
@@ -43,16 +44,12 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-#: Arrays of at least this many bytes travel through a mapped file, not the pipe (a
-#: [1,224,224,3] float32 array pickled through the pipe costs 0.7-1.2 ms a call here).
-MAPPED_BYTES = 1 << 16
-#: Kinds of dtypes whose arrays can be mapped (numbers and booleans; strings are pickled).
-MAPPED_KINDS = "biufc"
-
 
 def serve(reader: Connection, writer: Connection) -> None:
+    from harness.backends.mapped import Reader
+
     backend: Any = None
-    mapped = _MappedInputs()
+    mapped = Reader()
     results = _MappedOutputs()
     while True:
         try:
@@ -76,7 +73,7 @@ def serve(reader: Connection, writer: Connection) -> None:
                 writer.send(results.reply(outputs, outputs_path))
             elif op == "infer_mapped":
                 signature, rest, path, size, layout, check_inputs, outputs_path = request[1:]
-                inputs = {**rest, **mapped.arrays(path, size, layout)}
+                inputs = {**rest, **mapped.arrays(path, size, layout)}  # read in place
                 outputs = backend.infer(signature, inputs, check_inputs=check_inputs)
                 writer.send(results.reply(outputs, outputs_path))
             elif op == "signatures":
@@ -87,59 +84,22 @@ def serve(reader: Connection, writer: Connection) -> None:
             writer.send(_error_reply(exc))
 
 
-class _MappedInputs:
-    """The parent's input file, mapped read-only once (again when it grew)."""
-
-    def __init__(self) -> None:
-        self.path = ""
-        self.map: Any = None
-
-    def arrays(self, path: str, size: int, layout: list[tuple[str, str, tuple[int, ...], int]]
-               ) -> dict[str, Any]:
-        import mmap
-
-        import numpy as np
-
-        if self.map is None or path != self.path or len(self.map) < size:
-            with open(path, "rb") as handle:
-                self.map = mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ)
-            self.path = path
-        return {name: np.ndarray(tuple(shape), dtype=np.dtype(dtype), buffer=self.map,
-                                 offset=offset)
-                for name, dtype, shape, offset in layout}
-
-
 class _MappedOutputs:
-    """This child's output file, mapped read-write, grown (doubling) as outputs need."""
+    """This child's output file (:mod:`harness.backends.mapped`), named by the parent."""
 
     def __init__(self) -> None:
-        self.path = ""
-        self.map: Any = None
+        self.file: Any = None
 
     def reply(self, outputs: Any, path: str | None) -> tuple[Any, ...]:
-        import mmap
+        from harness.backends.mapped import Writer, split
 
-        import numpy as np
-
-        large = {k: v for k, v in outputs.items() if isinstance(v, np.ndarray)
-                 and v.dtype.kind in MAPPED_KINDS and v.nbytes >= MAPPED_BYTES}
+        large, rest = split(outputs)
         if not large or not path:
             return ("ok", outputs)
-        layout, offset = [], 0
-        for name, array in large.items():
-            offset = -(-offset // 64) * 64  # each array 64-byte aligned
-            layout.append((name, array.dtype.str, array.shape, offset))
-            offset += array.nbytes
-        if self.map is None or path != self.path or len(self.map) < offset:
-            grown = max(offset, 2 * len(self.map) if self.map is not None else offset)
-            with open(path, "a+b") as handle:
-                handle.truncate(max(grown, os.fstat(handle.fileno()).st_size))
-                self.map = mmap.mmap(handle.fileno(), grown)
-            self.path = path
-        for (_, dtype, shape, start), array in zip(layout, large.values(), strict=True):
-            np.ndarray(shape, dtype=dtype, buffer=self.map, offset=start)[...] = array
-        rest = {k: v for k, v in outputs.items() if k not in large}
-        return ("ok_mapped", rest, offset, layout, list(outputs))
+        if self.file is None or self.file.path != path:
+            self.file = Writer(path)
+        size, layout = self.file.write(large)
+        return ("ok_mapped", rest, size, layout, list(outputs))
 
 
 def _activate(name: str, model: Any, contract_path: str, options: Any,
