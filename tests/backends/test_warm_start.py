@@ -62,6 +62,14 @@ def converters_of_this_process() -> list[int]:
     return found
 
 
+def a_converter_started(seconds: float = 60) -> None:
+    """Wait until a converter of this process runs; fail if none starts in ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not converters_of_this_process() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert converters_of_this_process(), "no conversion started"
+
+
 @pytest.fixture()
 def spawned(monkeypatch: pytest.MonkeyPatch) -> None:
     """No fork server: every worker is spawned (the fallback, and the spare)."""
@@ -169,10 +177,7 @@ def test_a_conversion_started_ahead_is_what_the_backend_finds(tmp_path: Path) ->
     context, contract, ref = tiny(tmp_path)
     try:
         convert_ahead(context, [(contract, ref, "tflite", None)])  # type: ignore[list-item]
-        deadline = time.monotonic() + 60
-        while not converters_of_this_process() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert converters_of_this_process(), "no conversion started"
+        a_converter_started()
         export = load_tflite(context, ref, contract)  # type: ignore[arg-type]  # waits for it
     finally:
         context.closers.close_all()
@@ -188,10 +193,7 @@ def test_a_quantized_variant_is_converted_ahead_except_int8(tmp_path: Path) -> N
         convert_ahead(context, [(contract, ref, "tflite", {"quantization": "int8"})])  # type: ignore[list-item]
         assert converters_of_this_process() == []
         convert_ahead(context, [(contract, ref, "tflite", {"quantization": "dynamic_range"})])  # type: ignore[list-item]
-        deadline = time.monotonic() + 60
-        while not converters_of_this_process() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert converters_of_this_process(), "no conversion started"
+        a_converter_started()
         export = load_tflite(context, ref, contract, {"quantization": "dynamic_range"})  # type: ignore[arg-type]
     finally:
         context.closers.close_all()
@@ -241,10 +243,7 @@ def test_the_end_of_the_run_stops_conversions_still_running(tmp_path: Path, spaw
     forked one may finish first; tests/forkserver/ stops forks that still run)."""
     context, contract, ref = tiny(tmp_path)
     convert_ahead(context, [(contract, ref, "tflite", None), (contract, ref, "onnx", None)])  # type: ignore[list-item]
-    deadline = time.monotonic() + 60
-    while not converters_of_this_process() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert converters_of_this_process(), "no conversion started"
+    a_converter_started()
     context.closers.close_all()
     deadline = time.monotonic() + 10
     while converters_of_this_process() and time.monotonic() < deadline:
