@@ -40,14 +40,9 @@ DEFAULT_JSON = Path(__file__).with_suffix(".json")
 
 
 def per_call_ms(fn: Callable[[], Any], calls: int = 2000) -> float:
-    for _ in range(50):
-        fn()
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e3
+    from bench_call_overhead import timed  # the same timing, in microseconds
+
+    return float(timed(fn, calls, warmup=50)) / 1e3
 
 
 def hypothesis_ms(strategy: Any, small: int, large: int, rounds: int) -> float:
