@@ -24,6 +24,7 @@ from harness.contract.load import load_contract
 from harness.contract.model import Contract
 from harness.errors import BackendUnavailable, CheckFailure, CrashFailure, HarnessError
 from harness.events import CaseFinished, CaseResult
+from harness.fuzz import reuse_references
 from harness.interrupt import raise_if_interrupted
 from harness.options import RunOptions
 from harness.savedmodel.layout import ModelRef
@@ -38,6 +39,22 @@ def _calls_savedmodel(case: Case) -> bool:
     """Whether ``case`` calls the SavedModel itself: the fuzzed calls, and parity (its
     reference); conformance of a converted format does not."""
     return case.family == "fuzz" or case.name == "parity"
+
+
+def _answered_from_store(context: RunContext, case: Case) -> bool:
+    """Whether ``case`` calls the SavedModel only for reference answers (parity) that it
+    will look up (reuse on: the examples repeat, or a variant's seeded batch) and that the
+    store of recorded answers holds for its model and signature: then no SavedModel worker
+    is started ahead (the reference opens it at its first miss)."""
+    if case.family != "parity" or case.name != "parity" or case.signature is None:
+        return False
+    if context.options.fresh_references:
+        return False
+    if case.variant is None and not reuse_references(context):
+        return False
+    from harness.backends.reference import answers_recorded
+
+    return answers_recorded(context, case.contract, case.model, case.signature)
 
 
 def _variant_of(case: Case) -> dict[str, object] | None:
@@ -91,7 +108,8 @@ class Engine:
     # ------------------------------------------------------------------ running
     def prepare(self, cases: Sequence[Case]) -> None:
         """Start early, in the background, what the selected ``cases`` will need: a worker
-        importing TensorFlow for the SavedModel's calls and one importing each converted
+        importing TensorFlow for the SavedModel's calls (unless the only calls are
+        reference answers the store holds) and one importing each converted
         format's runtime (isolated runs), and the conversions
         of the formats they check (after the op-policy gate). Nothing here loads a model;
         a run that needs neither starts neither."""
@@ -100,7 +118,8 @@ class Engine:
         if not self.options.in_process:
             from harness.backends.isolation import prestart
 
-            if any(_calls_savedmodel(c) for c in cases):
+            if any(_calls_savedmodel(c) and not _answered_from_store(self.context, c)
+                   for c in cases):
                 prestart(self.context, "savedmodel")
             for backend in dict.fromkeys(c.backend for c in cases if c.format is not None):
                 prestart(self.context, backend)  # its runtime imported (onnxruntime, LiteRT)

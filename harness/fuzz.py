@@ -51,6 +51,23 @@ def capped_examples(context: RunContext, contract: Any, cap: int) -> int:
     return min(cap, chosen if chosen is not None else settings().max_examples)
 
 
+def examples_repeat() -> bool:
+    """Whether this run draws the same examples as the last one with the same settings:
+    hypothesis' profile derandomizes (its ``ci`` profile, loaded on a CI runner by itself)
+    or the seed is forced (``--hypothesis-seed``). Only then are a comparison's reference
+    answers worth recording (:mod:`harness.backends.answers`)."""
+    from hypothesis import core, settings
+
+    return bool(settings().derandomize) or core.global_force_seed is not None
+
+
+def reuse_references(context: RunContext) -> bool:
+    """Whether this run's fuzzed comparisons look up and record reference answers: its
+    examples repeat, and neither ``--fresh-references`` nor ``--replay`` was given."""
+    options = context.options
+    return not options.fresh_references and options.replay is None and examples_repeat()
+
+
 def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop: Property, *,
                  examples: int | None = None) -> None:
     """Check ``prop`` on calls drawn for ``signature``; raise the shrunk failure, replayable."""

@@ -106,6 +106,13 @@ OPTIONS: tuple[OptionDef, ...] = (
               "cluster (as ray.init takes it, e.g. ray://HOST:10001 or auto). Without it Ray "
               "starts locally for the run and stops after it.",
               {"default": None, "metavar": "ADDR"}),
+    OptionDef("--fresh-references", "fresh_references", "Call the SavedModel for every "
+              "reference answer of a comparison (parity) instead of reusing the answers an "
+              "earlier run recorded for the same model, runtime, machine and inputs (kept in "
+              "the cache folder, answers/answers.sqlite3; reused only when the examples repeat: "
+              "a derandomized hypothesis profile such as the one CI runners load, or "
+              "--hypothesis-seed; and for quantized variants' seeded batch).",
+              {"action": "store_true", "default": False}),
     OptionDef("--allow-op", "allow_op", "Permit an op type the default op policy denies "
               "(repeatable).", {"action": "append", "default": [], "metavar": "OP"}),
 )
@@ -162,6 +169,8 @@ class RunOptions:
     serving_image: str | None = None
     allow_ops: tuple[str, ...] = ()
     in_process: bool = False
+    #: --fresh-references: every reference answer is called, none reused or recorded
+    fresh_references: bool = False
     call_timeout: float | None = None
     memory_limit: float | None = None
     #: a hypothesis profile was chosen explicitly (--hypothesis-profile): it decides the
@@ -207,6 +216,7 @@ class RunOptions:
             serving_image=get("serving_image"),
             allow_ops=tuple(get("allow_op") or ()),
             in_process=bool(get("in_process")),
+            fresh_references=bool(get("fresh_references")),
             call_timeout=get("call_timeout"),
             memory_limit=get("memory_limit"),
             fleet=path("fleet"),
