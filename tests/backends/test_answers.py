@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 
 from harness.backends import answers
-from harness.backends.answers import AnswerStore, NotStorable, Pending, decode_outputs, \
-    encode_outputs, inputs_digest, scope_key
+from harness.backends.answers import (
+    AnswerStore,
+    NotStorable,
+    Pending,
+    decode_outputs,
+    encode_outputs,
+    inputs_digest,
+    scope_key,
+)
 
 VERSIONS = {"tensorflow": "2.21.0", "keras": "3.10.0"}
 

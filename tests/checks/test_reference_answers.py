@@ -4,6 +4,7 @@ reported, ``--fresh-references`` calls every answer, and a warm run starts no Te
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -68,20 +69,20 @@ def seed_forced(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("hypothesis.core.global_force_seed", 1234)
 
 
-def given_renamed(tmp_path: Path) -> Path:
+def given_renamed() -> Path:
     """The tiny model, with its given (renamed) TFLite and ONNX files and a name map."""
     return CONTRACTS / "tiny_renamed_mapped.json"
 
 
 @pytest.mark.usefixtures("seed_forced")
 def test_a_second_run_reuses_the_answers_the_first_recorded(tmp_path: Path) -> None:
-    first = parity(tmp_path, given_renamed(tmp_path))
+    first = parity(tmp_path, given_renamed())
     assert first["parity[tflite]"][0] == first["parity[onnx]"][0] == "passed"
     note = first["parity[tflite]"][1][0]
     assert note.endswith(": 8 calls compared; 8 reference answers called and recorded"), note
     recorded = rows(tmp_path)
     assert len(recorded) == 8
-    second = parity(tmp_path, given_renamed(tmp_path))
+    second = parity(tmp_path, given_renamed())
     for check in ("parity[tflite]", "parity[onnx]"):
         outcome, notes = second[check]
         assert outcome == "passed"
@@ -93,7 +94,7 @@ def test_a_second_run_reuses_the_answers_the_first_recorded(tmp_path: Path) -> N
 def test_a_run_whose_examples_do_not_repeat_records_nothing(tmp_path: Path) -> None:
     """Without a derandomized profile or a forced seed: no lookup, no write, the old note."""
     env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
-    contract = given_renamed(tmp_path)
+    contract = given_renamed()
     done, _ = run_traced_env(tmp_path, env, ["--contract", str(contract), "-k", "parity",
                                              "--examples", "5"])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -104,9 +105,9 @@ def test_a_run_whose_examples_do_not_repeat_records_nothing(tmp_path: Path) -> N
 
 @pytest.mark.usefixtures("seed_forced")
 def test_fresh_references_calls_every_answer_and_records_none(tmp_path: Path) -> None:
-    parity(tmp_path, given_renamed(tmp_path))
+    parity(tmp_path, given_renamed())
     assert len(rows(tmp_path)) == 8
-    fresh = parity(tmp_path, given_renamed(tmp_path), fresh_references=True)
+    fresh = parity(tmp_path, given_renamed(), fresh_references=True)
     outcome, notes = fresh["parity[onnx]"]
     assert outcome == "passed"
     assert notes[0].endswith("against savedmodel (tf.saved_model.load): 8 calls compared"), notes
@@ -116,18 +117,16 @@ def test_fresh_references_calls_every_answer_and_records_none(tmp_path: Path) ->
 def test_a_stale_recorded_answer_is_replaced_not_reported(tmp_path: Path) -> None:
     """Every recorded answer made wrong (with a valid checksum): the run still passes,
     judged on fresh answers, says so, and the store holds the right answers again."""
-    parity(tmp_path, given_renamed(tmp_path))
+    parity(tmp_path, given_renamed())
     right = rows(tmp_path)
     conn = sqlite3.connect(tmp_path / "cache" / FILE)
     for key, outputs in right.items():
         wrong = encode_outputs({**outputs, "y": outputs["y"] + 0.5})
-        import hashlib
-
         conn.execute("UPDATE answers SET blob = ?, digest = ? WHERE key = ?",
                      (wrong, hashlib.sha256(wrong).hexdigest(), key))
     conn.commit()
     conn.close()
-    again = parity(tmp_path, given_renamed(tmp_path))
+    again = parity(tmp_path, given_renamed())
     outcome, notes = again["parity[tflite]"]
     assert outcome == "passed", notes
     assert notes[0].endswith(": 8 calls compared; 8 reference answers called and recorded; "
@@ -188,9 +187,10 @@ def test_a_warm_ci_run_starts_no_tensorflow_in_any_process(tmp_path: Path) -> No
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "4 passed" in done.stdout
     for fmt in ("tflite", "onnx"):
-        assert (f"parity[{fmt}]: ran on {fmt} (exported: " in done.stdout)
+        assert f"parity[{fmt}]: ran on {fmt} (exported: " in done.stdout
     assert done.stdout.count("10 calls compared; 10 reference answers recorded by an earlier "
                              "run (the SavedModel was not called)") == 2, done.stdout[-3000:]
     assert trace == ""
     report = json.loads((tmp_path / "results" / "report.json").read_text())
     assert report
+    assert len(rows(tmp_path)) == 10  # tflite's and onnx's cases drew the same inputs
