@@ -61,7 +61,8 @@ OPTIONS: tuple[OptionDef, ...] = (
               "beside it), checked as is instead of exporting one; giving it adds the tfjs "
               "checks even when the contract's \"formats\" and --backend do not name tfjs.",
               {"default": None, "metavar": "PATH"}),
-    OptionDef("--export-cache", "export_cache", "Cache folder for TFLite/ONNX/TF.js exports. "
+    OptionDef("--export-cache", "export_cache", "Cache folder for TFLite/ONNX/TF.js exports "
+              "(and the SavedModel's recorded reference answers, see --fresh-references). "
               "Default: $MODEL_CONTRACT_CACHE or ~/.cache/model-contract.",
               {"default": None, "metavar": "DIR"}),
     OptionDef("--serving-url", "serving_url", "REST address (http://HOST:PORT) of a running TF "

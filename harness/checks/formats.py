@@ -17,6 +17,11 @@ For every format the contract lists (or ``--backend`` selects) and every signatu
   the parity matrix but not judged (quantized integer outputs such as a class id follow
   from the judged probabilities).
 
+The SavedModel is parity's reference only: its answers come through
+:class:`~harness.backends.reference.Reference`, recorded by an earlier run when the examples
+repeat (and for a variant's seeded batch), else called; a comparison that fails against a
+recorded answer is judged again on a fresh one, so only a fresh answer can fail a check.
+
 A converter failure (unsupported op, Flex ops, crash, timeout) fails these checks with
 the converter's message. A format registered in :data:`FIDELITY` / :data:`OP_FINDINGS`
 (TF.js) also emits its fidelity findings: from the contract when conformance runs, and the
