@@ -130,8 +130,8 @@ class Reference:
         if self.called:
             parts.append(f"{self.called} reference answers called and recorded")
         if self.replaced:
-            parts.append(f"{self.replaced} recorded answers disagreed and were replaced by "
-                         "fresh ones (judged on those)")
+            parts.append(f"{self.replaced} recorded answers replaced by fresh ones after a "
+                         "comparison failed against them (judged on the fresh ones)")
         if self.recorded and not self.called:
             parts[0] += " (the SavedModel was not called)"
         notes = list(dict.fromkeys(self.store.notes))

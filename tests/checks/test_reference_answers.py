@@ -130,8 +130,8 @@ def test_a_stale_recorded_answer_is_replaced_not_reported(tmp_path: Path) -> Non
     outcome, notes = again["parity[tflite]"]
     assert outcome == "passed", notes
     assert notes[0].endswith(": 8 calls compared; 8 reference answers called and recorded; "
-                             "8 recorded answers disagreed and were replaced by fresh ones "
-                             "(judged on those)"), notes
+                             "8 recorded answers replaced by fresh ones after a comparison "
+                             "failed against them (judged on the fresh ones)"), notes
     assert again["parity[onnx]"][0] == "passed"  # on the answers re-recorded by tflite's case
     restored = rows(tmp_path)
     assert restored.keys() == right.keys()
@@ -195,3 +195,40 @@ def test_a_warm_ci_run_starts_no_tensorflow_in_any_process(tmp_path: Path) -> No
     assert report
     # one answer per distinct input: tflite's and onnx's cases drew the same inputs
     assert 0 < len(rows(tmp_path)) <= 10
+
+
+def test_a_variant_batch_is_recorded_even_when_examples_are_random(tmp_path: Path) -> None:
+    """A quantized variant is judged on one seeded batch, the same every run: its answers
+    are recorded without a repeating profile; a stale one makes the batch judged afresh."""
+    variants = [{"quantization": "float16", "tolerance": {"atol": 1e-2, "rtol": 0}}]
+    contract = write_contract(tmp_path, models=[str(FIXTURES / "tiny")],
+                              formats={"tflite": {"variants": variants}})
+    first = parity(tmp_path, contract, backends=("tflite",))
+    outcome, notes = first["parity[tflite-float16]"]
+    assert outcome == "passed", notes
+    assert " rows; " in notes[0] and notes[0].endswith(" reference answers called and recorded")
+    batch = notes[0].split(": ")[-1].split("; ")[0]  # "N calls, M rows"
+    calls = int(batch.split(" calls, ")[0])
+    assert notes[0].endswith(f"; {calls} reference answers called and recorded")
+    assert 0 < len(rows(tmp_path)) <= calls  # one row per distinct input
+    second = parity(tmp_path, contract, backends=("tflite",))
+    outcome, notes = second["parity[tflite-float16]"]
+    assert outcome == "passed"
+    assert notes[0].endswith(f": {batch}; {calls} reference answers recorded by "
+                             "an earlier run (the SavedModel was not called)"), notes
+    conn = sqlite3.connect(tmp_path / "cache" / FILE)
+    key, blob = conn.execute("SELECT key, blob FROM answers LIMIT 1").fetchone()
+    outputs = decode_outputs(bytes(blob))
+    wrong = encode_outputs({**outputs, "y": outputs["y"] + 0.5})
+    conn.execute("UPDATE answers SET blob = ?, digest = ? WHERE key = ?",
+                 (wrong, hashlib.sha256(wrong).hexdigest(), key))
+    conn.commit()
+    conn.close()
+    third = parity(tmp_path, contract, backends=("tflite",))
+    outcome, notes = third["parity[tflite-float16]"]
+    assert outcome == "passed", notes
+    # the whole batch judged again on fresh answers (each recorded one replaced)
+    assert notes[0].endswith(f": {batch}; {calls} reference answers called and "
+                             f"recorded; {calls} recorded answers replaced by fresh ones after a "
+                             "comparison failed against them (judged on the fresh ones)"), notes
+    assert np.array_equal(rows(tmp_path)[key]["y"], outputs["y"])
