@@ -126,7 +126,7 @@ class Reference:
         self.store.commit(self._pending)
         parts = []
         if self.recorded:
-            parts.append(f"{self.recorded} reference answers recorded by an earlier run")
+            parts.append(f"{self.recorded} reference answers recorded earlier")
         if self.called:
             parts.append(f"{self.called} reference answers called and recorded")
         if self.replaced:

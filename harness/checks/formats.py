@@ -18,7 +18,8 @@ For every format the contract lists (or ``--backend`` selects) and every signatu
   from the judged probabilities).
 
 The SavedModel is parity's reference only: its answers come through
-:class:`~harness.backends.reference.Reference`, recorded by an earlier run when the examples
+:class:`~harness.backends.reference.Reference`, recorded earlier (by an earlier run, or an
+earlier case of this one) when the examples
 repeat (and for a variant's seeded batch), else called; a comparison that fails against a
 recorded answer is judged again on a fresh one, so only a fresh answer can fail a check.
 

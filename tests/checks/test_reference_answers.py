@@ -30,8 +30,10 @@ CI_VARIABLES = ("CI", "__TOX_ENVIRONMENT_VARIABLE_ORIGINAL_CI", "TF_BUILD", "bam
                 "GITLAB_CI", "HEROKU_TEST_RUN_ID", "TEAMCITY_VERSION")
 
 
-def parity(tmp_path: Path, contract: Path, **options: Any) -> dict[str, tuple[str, Any]]:
-    """check -> (outcome, notes or failure message) of the parity cases, in this process."""
+def parity(tmp_path: Path, contract: Path, only: str | None = None,
+           **options: Any) -> dict[str, tuple[str, Any]]:
+    """check -> (outcome, notes or failure message) of the parity cases (or of the one
+    named ``only``), in this process."""
     options.setdefault("in_process", True)
     options.setdefault("export_cache", tmp_path / "cache")
     engine = Engine(RunOptions(examples=options.pop("examples", 8),
@@ -41,7 +43,7 @@ def parity(tmp_path: Path, contract: Path, **options: Any) -> dict[str, tuple[st
     try:
         for model in engine.models_of(loaded):
             for case in engine.plan(loaded, model):
-                if case.name != "parity":
+                if case.name != "parity" or only not in (None, case.check):
                     continue
                 try:
                     out[case.check] = ("passed", engine.execute(case))
@@ -88,7 +90,7 @@ def test_a_second_run_reuses_the_answers_the_first_recorded(tmp_path: Path) -> N
         assert outcome == "passed"
         assert notes[0].startswith(f"ran on {check[7:-1]} (given: ")
         assert notes[0].endswith("against savedmodel: 8 calls compared; 8 reference answers "
-                                 "recorded by an earlier run (the SavedModel was not called)")
+                                 "recorded earlier (the SavedModel was not called)")
 
 
 def test_a_run_whose_examples_do_not_repeat_records_nothing(tmp_path: Path) -> None:
@@ -188,8 +190,8 @@ def test_a_warm_ci_run_starts_no_tensorflow_in_any_process(tmp_path: Path) -> No
     assert "4 passed" in done.stdout
     for fmt in ("tflite", "onnx"):
         assert f"parity[{fmt}]: ran on {fmt} (exported: " in done.stdout
-    assert done.stdout.count("10 calls compared; 10 reference answers recorded by an earlier "
-                             "run (the SavedModel was not called)") == 2, done.stdout[-3000:]
+    assert done.stdout.count("10 calls compared; 10 reference answers recorded earlier (the "
+                             "SavedModel was not called)") == 2, done.stdout[-3000:]
     assert trace == ""
     report = json.loads((tmp_path / "results" / "report.json").read_text())
     assert report
@@ -203,7 +205,7 @@ def test_a_variant_batch_is_recorded_even_when_examples_are_random(tmp_path: Pat
     variants = [{"quantization": "float16", "tolerance": {"atol": 1e-2, "rtol": 0}}]
     contract = write_contract(tmp_path, models=[str(FIXTURES / "tiny")],
                               formats={"tflite": {"variants": variants}})
-    first = parity(tmp_path, contract, backends=("tflite",))
+    first = parity(tmp_path, contract, "parity[tflite-float16]", backends=("tflite",))
     outcome, notes = first["parity[tflite-float16]"]
     assert outcome == "passed", notes
     assert " rows; " in notes[0] and notes[0].endswith(" reference answers called and recorded")
@@ -211,11 +213,11 @@ def test_a_variant_batch_is_recorded_even_when_examples_are_random(tmp_path: Pat
     calls = int(batch.split(" calls, ")[0])
     assert notes[0].endswith(f"; {calls} reference answers called and recorded")
     assert 0 < len(rows(tmp_path)) <= calls  # one row per distinct input
-    second = parity(tmp_path, contract, backends=("tflite",))
+    second = parity(tmp_path, contract, "parity[tflite-float16]", backends=("tflite",))
     outcome, notes = second["parity[tflite-float16]"]
     assert outcome == "passed"
-    assert notes[0].endswith(f": {batch}; {calls} reference answers recorded by "
-                             "an earlier run (the SavedModel was not called)"), notes
+    assert notes[0].endswith(f": {batch}; {calls} reference answers recorded earlier "
+                             "(the SavedModel was not called)"), notes
     conn = sqlite3.connect(tmp_path / "cache" / FILE)
     key, blob = conn.execute("SELECT key, blob FROM answers LIMIT 1").fetchone()
     outputs = decode_outputs(bytes(blob))
@@ -224,7 +226,7 @@ def test_a_variant_batch_is_recorded_even_when_examples_are_random(tmp_path: Pat
                  (wrong, hashlib.sha256(wrong).hexdigest(), key))
     conn.commit()
     conn.close()
-    third = parity(tmp_path, contract, backends=("tflite",))
+    third = parity(tmp_path, contract, "parity[tflite-float16]", backends=("tflite",))
     outcome, notes = third["parity[tflite-float16]"]
     assert outcome == "passed", notes
     # the whole batch judged again on fresh answers (each recorded one replaced)
