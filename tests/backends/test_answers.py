@@ -190,3 +190,39 @@ def test_the_cap_comes_from_the_environment() -> None:
     assert answers.cap_bytes({}) == answers.DEFAULT_CAP_MB * 1024 * 1024
     assert answers.cap_bytes({answers.CAP_ENV: "2.5"}) == int(2.5 * 1024 * 1024)
     assert answers.cap_bytes({answers.CAP_ENV: "lots"}) == answers.DEFAULT_CAP_MB * 1024 * 1024
+
+
+WRITER = """
+import sys
+import numpy as np
+from harness.backends.answers import AnswerStore, Pending
+
+store = AnswerStore(sys.argv[1])
+for case in range(10):  # ten cases, one transaction each
+    pending = Pending()
+    for call in range(10):
+        key = f"{sys.argv[2]}-{case}-{call}"
+        store.stage(pending, key, "scope", {"y": np.full(100, case * 10 + call, np.float32)})
+    store.commit(pending)
+print("notes", store.notes)
+"""
+
+
+def test_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    """pytest-xdist workers share the database: WAL and a busy timeout, no lost answer."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), f"w{i}"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(3)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert out.strip() == "notes []"
+    store = AnswerStore(tmp_path)
+    assert len(store.keys()) == 300
+    found = store.lookup("w2-9-9", Pending())
+    assert found is not None and found["y"][0] == 99.0
