@@ -197,6 +197,17 @@ def test_a_warm_ci_run_starts_no_tensorflow_in_any_process(tmp_path: Path) -> No
     assert report
     # one answer per distinct input: tflite's and onnx's cases drew the same inputs
     assert 0 < len(rows(tmp_path)) <= 10
+    # some answers gone: the SavedModel (not started ahead) is opened at the first miss
+    conn = sqlite3.connect(tmp_path / "cache" / FILE)
+    conn.execute("DELETE FROM answers WHERE rowid IN (SELECT rowid FROM answers LIMIT 3)")
+    conn.commit()
+    conn.close()
+    done, trace = run_traced_env(tmp_path, env, args)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "4 passed" in done.stdout
+    assert "against savedmodel (tf.saved_model.load): 10 calls compared; " in done.stdout
+    assert " reference answers called and recorded" in done.stdout
+    assert trace  # the SavedModel's worker imported TensorFlow
 
 
 def test_a_variant_batch_is_recorded_even_when_examples_are_random(tmp_path: Path) -> None:
