@@ -9,6 +9,11 @@ process timed from outside:
   cache (cold) and again on the cache that run filled (warm), isolation on (the default).
   ``C`` declares the same signature and the formats ``tflite`` and ``onnx``.
 
+The same two runs again as a CI runner makes them (``cold_ci``, ``warm_ci``): with ``CI=true``
+hypothesis loads its ``ci`` profile (derandomized), so every run draws the same examples. The
+plain rows run with every CI variable hypothesis looks at removed, so they draw fresh examples
+each run, as on a developer's machine.
+
 Reported: medians and the ratios to the script. (The contract is named ``classifier.json``:
 ``-k`` matches file names too, and under the name ``parity.json`` it selected every check.)
 
@@ -115,10 +120,20 @@ def mean_model(folder: Path, output: str = "mean") -> tuple[Path, Path]:
     return model, contract
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
+#: the variables by which hypothesis decides it runs on CI (and loads its ``ci`` profile)
+CI_VARIABLES = ("CI", "__TOX_ENVIRONMENT_VARIABLE_ORIGINAL_CI", "TF_BUILD", "bamboo.buildKey",
+                "BUILDKITE", "CIRCLECI", "CIRRUS_CI", "CODEBUILD_BUILD_ID", "GITHUB_ACTIONS",
+                "GITLAB_CI", "HEROKU_TEST_RUN_ID", "TEAMCITY_VERSION")
+
+
+def _env(ci: bool = False) -> dict[str, str]:
+    """This process' environment for a measured command; ``ci``: as on a CI runner
+    (``CI=true``), else with no CI variable at all (fresh examples every run)."""
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("PYTHONHASHSEED", "0")
+    if ci:
+        env["CI"] = "true"
     return env
 
 
@@ -141,14 +156,17 @@ def pytest_command(contract: Path, cache: Path, *extra: str) -> list[str]:
 def versus_script(tmp: Path, rounds: int, examples: int) -> dict[str, Any]:
     contract = classifier_contract(tmp)
     version = next(p for p in sorted(MODEL.iterdir()) if p.name.isdigit())
-    rows: dict[str, list[float]] = {"script": [], "cold": [], "warm": []}
+    rows: dict[str, list[float]] = {"script": [], "cold": [], "warm": [], "cold_ci": [],
+                                    "warm_ci": []}
     for index in range(rounds):
-        cache = tmp / f"cache{index}"
         rows["script"].append(timed([sys.executable, str(SCRIPT), str(version), "--examples",
                                      str(examples)], tmp))
-        command = pytest_command(contract, cache, "-k", "parity", "--examples", str(examples))
-        rows["cold"].append(timed(command, tmp))
-        rows["warm"].append(timed(command, tmp))
+        for suffix, ci in (("", False), ("_ci", True)):
+            cache = tmp / f"cache{index}{suffix}"
+            command = pytest_command(contract, cache, "-k", "parity", "--examples",
+                                     str(examples))
+            rows[f"cold{suffix}"].append(timed(command, tmp, _env(ci)))
+            rows[f"warm{suffix}"].append(timed(command, tmp, _env(ci)))
     medians = {k: statistics.median(v) for k, v in rows.items()}
     return {"examples": examples, "rounds": rounds, "seconds": rows, "median_s": medians,
             "ratio_to_script": {k: v / medians["script"] for k, v in medians.items()}}
@@ -284,7 +302,9 @@ def main() -> int:
             print(f"{'':34} {'median s':>9} {'ratio':>6}")
             for name, label in (("script", "hand-written script"),
                                 ("cold", "harness, empty export cache"),
-                                ("warm", "harness, export cache warm")):
+                                ("warm", "harness, export cache warm"),
+                                ("cold_ci", "as on CI (CI=true), cold"),
+                                ("warm_ci", "as on CI (CI=true), warm")):
                 print(f"{label:34} {part['median_s'][name]:9.2f} "
                       f"{part['ratio_to_script'][name]:6.2f}")
         if not args.skip_models:
