@@ -322,26 +322,29 @@ def _defect_hints(backend: Backend, result: ParityResult) -> list[str]:
     return [] if result.passed else backend.known_defects()
 
 
-def _agrees(case: Case, fmt: str, sig: SignatureSpec, reference: Mapping[str, np.ndarray],
-            received: Mapping[str, np.ndarray]) -> bool:
-    """Whether every output agrees within its tolerance (nothing emitted, nothing raised)."""
-    return all(compare(reference[spec.name], received[spec.name],
-                       case.contract.tolerance_for(fmt, sig.name, spec.name, None),
-                       exact=not spec.is_float).passed for spec in sig.outputs)
-
-
-def _compare_outputs(context: RunContext, case: Case, fmt: str, backend: Backend, sig: SignatureSpec,
-                     reference: Mapping[str, np.ndarray], received: Mapping[str, np.ndarray],
-                     variant: Mapping[str, Any] | None, inputs: Mapping[str, np.ndarray]) -> None:
-    failures = []
+def _judged(case: Case, fmt: str, sig: SignatureSpec, reference: Mapping[str, np.ndarray],
+            received: Mapping[str, np.ndarray]) -> list[tuple[str, Tolerance, ParityResult]]:
+    """Each output against the reference within its tolerance: ``(output, tolerance,
+    result)`` (nothing emitted, nothing raised)."""
+    judged = []
     for spec in sig.outputs:
-        tol = case.contract.tolerance_for("tflite" if variant else fmt, sig.name, spec.name, variant)
-        result = compare(reference[spec.name], received[spec.name], tol, exact=not spec.is_float)
-        record(context, case, fmt, spec.name, result, None if result.exact else tol,
+        tol = case.contract.tolerance_for(fmt, sig.name, spec.name, None)
+        judged.append((spec.name, tol, compare(reference[spec.name], received[spec.name], tol,
+                                               exact=not spec.is_float)))
+    return judged
+
+
+def _report_outputs(context: RunContext, case: Case, fmt: str, backend: Backend,
+                    sig: SignatureSpec, judged: Sequence[tuple[str, Tolerance, ParityResult]],
+                    inputs: Mapping[str, np.ndarray]) -> None:
+    """Emit each output's comparison; raise the first that failed."""
+    failures = []
+    for output, tol, result in judged:
+        record(context, case, fmt, output, result, None if result.exact else tol,
                label=backend.label)
         if not result.passed:
             failure = parity_failure(result, check=case.check, format=fmt, signature=sig.name,
-                                     output=spec.name, tolerance=tol, source=backend.label)
+                                     output=output, tolerance=tol, source=backend.label)
             failures.append(CheckFailure(
                 failure.check, failure.title, received=failure.received,
                 documented=failure.documented,
@@ -365,10 +368,12 @@ def _run_parity(context: RunContext, case: Case) -> list[str]:
         ref, recorded = _answer(reference, sig, c.inputs, case.check)
         got = _call(backend, sig, c.inputs, case.check, (context, case))
         compared[0] += 1
-        if recorded and not _agrees(case, fmt, sig, ref, got):
+        judged = _judged(case, fmt, sig, ref, got)
+        if recorded and not all(result.passed for _, _, result in judged):
             # never a failure from a recorded answer: judge on a fresh one
             ref, _ = _answer(reference, sig, c.inputs, case.check, fresh=True)
-        _compare_outputs(context, case, fmt, backend, sig, ref, got, None, c.inputs)
+            judged = _judged(case, fmt, sig, ref, got)
+        _report_outputs(context, case, fmt, backend, sig, judged, c.inputs)
 
     try:
         run_property(context, case, sig, prop)
