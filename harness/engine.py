@@ -48,9 +48,7 @@ def _answered_from_store(context: RunContext, case: Case) -> bool:
     is started ahead (the reference opens it at its first miss)."""
     if case.family != "parity" or case.name != "parity" or case.signature is None:
         return False
-    if context.options.fresh_references:
-        return False
-    if case.variant is None and not reuse_references(context):
+    if not reuse_references(context, seeded=case.variant is not None):
         return False
     from harness.backends.reference import answers_recorded
 

@@ -61,11 +61,15 @@ def examples_repeat() -> bool:
     return bool(settings().derandomize) or core.global_force_seed is not None
 
 
-def reuse_references(context: RunContext) -> bool:
-    """Whether this run's fuzzed comparisons look up and record reference answers: its
-    examples repeat, and neither ``--fresh-references`` nor ``--replay`` was given."""
+def reuse_references(context: RunContext, *, seeded: bool = False) -> bool:
+    """Whether a comparison looks up and records the SavedModel's reference answers: not
+    with ``--fresh-references``; for a ``seeded`` batch (the same every run, e.g. a quantized
+    variant's) always; for fuzzed calls when the examples repeat and the run is no
+    ``--replay``."""
     options = context.options
-    return not options.fresh_references and options.replay is None and examples_repeat()
+    if options.fresh_references:
+        return False
+    return seeded or (options.replay is None and examples_repeat())
 
 
 def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop: Property, *,

@@ -403,7 +403,7 @@ def _run_variant(context: RunContext, case: Case) -> list[str]:
         raise Skipped(f"variant {name!r} declares neither top1_agreement for an output of "
                       f"signature {sig.name!r} nor a tolerance (formats.{base}.variants)")
     reference = Reference(context, case.contract, case.model,
-                          reuse=not context.options.fresh_references)
+                          reuse=reuse_references(context, seeded=True))
     backend = format_backend(context, case, name)
     _resolve(case, backend, sig, context)
     calls = seeded_inputs(case.contract, sig, assets_dir=case.model.path / "assets",
