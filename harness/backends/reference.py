@@ -83,6 +83,9 @@ class Reference:
         return self._backend.label if self._backend is not None else REFERENCE
 
     def _key(self, signature: str, inputs: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(scope, digest) of an answer, or None: no store, or inputs that cannot be kept."""
+        if self.store is None:
+            return None
         scope = self._scopes.get(signature)
         if scope is None:
             scope = self._scopes[signature] = model_scope(self.contract, self.ref, signature)
@@ -94,29 +97,28 @@ class Reference:
     def answer(self, signature: str, inputs: Mapping[str, Any]
                ) -> tuple[dict[str, np.ndarray], bool]:
         """The SavedModel's outputs for ``inputs`` and whether they were recorded earlier."""
-        if self.store is not None:
-            key = self._key(signature, inputs)
-            if key is not None:
-                found = self.store.lookup(key[1], self._pending)
-                if found is not None:
-                    self.recorded += 1
-                    return found, True
-        return self._call(signature, inputs), False
+        key = self._key(signature, inputs)
+        if self.store is not None and key is not None:
+            found = self.store.lookup(key[1], self._pending)
+            if found is not None:
+                self.recorded += 1
+                return found, True
+        return self._call(signature, inputs, key), False
 
     def fresh(self, signature: str, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """The SavedModel's outputs for inputs whose recorded answer :meth:`answer` gave,
         called now (and recorded in its place)."""
         self.replaced += 1
         self.recorded -= 1
-        return self._call(signature, inputs)
+        return self._call(signature, inputs, self._key(signature, inputs))
 
-    def _call(self, signature: str, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def _call(self, signature: str, inputs: Mapping[str, Any],
+              key: tuple[str, str] | None) -> dict[str, np.ndarray]:
+        """Call the SavedModel; record its answer under ``key`` (scope, digest) if any."""
         outputs = self.backend.infer(signature, inputs)
         self.called += 1
-        if self.store is not None:
-            key = self._key(signature, inputs)
-            if key is not None:
-                self.store.stage(self._pending, key[1], key[0], outputs)
+        if self.store is not None and key is not None:
+            self.store.stage(self._pending, key[1], key[0], outputs)
         return outputs
 
     def finish(self) -> list[str]:
