@@ -70,6 +70,26 @@ def a_converter_started(seconds: float = 60) -> None:
     assert converters_of_this_process(), "no conversion started"
 
 
+def spare_taken(context: RunContext, contract: object, ref: object, inner: str,
+                runtime: str) -> str:
+    """Start a spare for ``inner``, open ``inner``'s isolated backend on the tiny model and
+    check that it took that spare (none left) and answers; the spare's memory maps, read
+    while it ran. The run's processes are stopped after."""
+    prestart(context, inner)
+    spare = isolation._spares(context)[runtime]
+    backend = IsolatedBackend(ref, contract, context, inner=inner)  # type: ignore[arg-type]
+    try:
+        backend.activate()
+        assert backend.child is spare and isolation._spares(context) == {}
+        maps = Path(f"/proc/{spare.proc.pid}/maps").read_text()
+        out = backend.infer("serving_default", {"x": np.full((2, 4), 0.5, np.float32)})
+        assert out["y"].shape == (2, 2)
+        return maps
+    finally:
+        backend.deactivate()
+        context.closers.close_all()
+
+
 @pytest.fixture()
 def spawned(monkeypatch: pytest.MonkeyPatch) -> None:
     """No fork server: every worker is spawned (the fallback, and the spare)."""
@@ -78,17 +98,7 @@ def spawned(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_first_savedmodel_backend_takes_the_spare(tmp_path: Path, scratch: Path, spawned: None) -> None:
     context, contract, ref = tiny(tmp_path)
-    prestart(context, "savedmodel")
-    spare = isolation._spares(context)["tensorflow"]
-    backend = IsolatedBackend(ref, contract, context, inner="savedmodel")  # type: ignore[arg-type]
-    try:
-        backend.activate()
-        assert backend.child is spare and isolation._spares(context) == {}
-        out = backend.infer("serving_default", {"x": np.full((2, 4), 0.5, np.float32)})
-        assert out["y"].shape == (2, 2)
-    finally:
-        backend.deactivate()
-        context.closers.close_all()
+    spare_taken(context, contract, ref, "savedmodel", "tensorflow")
     assert sorted(scratch.iterdir()) == []
 
 
@@ -103,19 +113,8 @@ def test_a_converted_format_takes_a_spare_with_its_runtime_imported(
     context = RunContext(RunOptions(examples=3, results_dir=tmp_path / "results",
                                     export_cache=tmp_path / "cache",
                                     **{fmt: FIXTURES / "exports" / f"tiny_perturbed.{fmt}"}))
-    prestart(context, fmt)
-    spare = isolation._spares(context)[runtime]
-    backend = IsolatedBackend(ref, contract, context, inner=fmt)  # type: ignore[arg-type]
-    try:
-        backend.activate()
-        assert backend.child is spare and isolation._spares(context) == {}
-        maps = Path(f"/proc/{spare.proc.pid}/maps").read_text()
-        assert "libtensorflow" not in maps
-        out = backend.infer("serving_default", {"x": np.full((2, 4), 0.5, np.float32)})
-        assert out["y"].shape == (2, 2)
-    finally:
-        backend.deactivate()
-        context.closers.close_all()
+    maps = spare_taken(context, contract, ref, fmt, runtime)
+    assert "libtensorflow" not in maps
     assert sorted(scratch.iterdir()) == []
 
 
