@@ -11,7 +11,10 @@ hypothesis parts as the slope between ``--small`` and ``--large`` examples):
 * the contract's call strategy (``harness.strategies.call_strategy``), empty test;
 * one call: onnxruntime's bare ``session.run``; the in-process backend's ``infer``; the
   isolated backend's ``infer`` (a child process, the default);
-* the output checks of one call (``output_conformance``).
+* the output checks of one call (``output_conformance``);
+* with ``--calls-per-example`` (``--batch``, default 16): the call strategy per call when one
+  example draws a batch, and the isolated backend's answer per call when the batch goes in
+  one request (``infer_ahead``, then each ``infer``).
 
 Also: the share of distinct input values the strategy draws. The figures say how far a
 hypothesis-driven, isolated check can come down: the floor of hypothesis plus a round trip to
@@ -70,6 +73,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--small", type=int, default=10)
     parser.add_argument("--large", type=int, default=1010)
+    parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--json", nargs="?", const=DEFAULT_JSON, type=Path)
     args = parser.parse_args()
 
@@ -104,6 +108,11 @@ def main() -> int:
         figures["hypothesis_one_choice_ms"] = hypothesis_ms(st.integers(), *span)
         figures["hypothesis_three_choices_ms"] = hypothesis_ms(three_choices(), *span)
         figures["call_strategy_ms"] = hypothesis_ms(strategy, *span)
+        figures["batch"] = args.batch
+        batched = st.tuples(*[strategy] * args.batch)
+        figures["call_strategy_batched_ms"] = hypothesis_ms(
+            batched, args.small, max(args.small + 1, args.large // args.batch),
+            args.rounds) / args.batch
 
         context = RunContext(RunOptions(onnx=model, export_cache=tmp / "cache",
                                         results_dir=tmp / "results"))
@@ -117,6 +126,15 @@ def main() -> int:
         try:
             isolated.activate()
             figures["isolated_infer_ms"] = per_call_ms(lambda: isolated.infer("classify", x))
+            rng = np.random.default_rng(1)
+            batch = [{"x": rng.random((1, 784), dtype=np.float32)} for _ in range(args.batch)]
+
+            def answered_ahead() -> None:
+                isolated.infer_ahead("classify", batch)
+                for inputs in batch:
+                    isolated.infer("classify", inputs)
+
+            figures["isolated_infer_batched_ms"] = per_call_ms(answered_ahead, 200) / args.batch
             outputs = isolated.infer("classify", x)
         finally:
             isolated.deactivate()
@@ -139,6 +157,9 @@ def main() -> int:
         figures["distinct_share"] = statistics.mean(shares)
     floor = figures["hypothesis_one_choice_ms"] + figures["isolated_infer_ms"]
     figures["floor_isolated_ms"] = floor
+    figures["batched_call_ms"] = (figures["call_strategy_batched_ms"]
+                                  + figures["isolated_infer_batched_ms"]
+                                  + figures["output_checks_ms"])
     for name, value in figures.items():
         if name.endswith("_ms") or name == "distinct_share":
             print(f"{name:30} {value:8.3f}")

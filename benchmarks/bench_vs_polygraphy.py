@@ -4,7 +4,9 @@ Polygraphy (``polygraphy run model.onnx --onnxrt --iterations N --input-shapes x
 random inputs, onnxruntime, no comparison) is what users pick for ONNX checks. Beside it,
 ``pytest --contract C --backend onnx --onnx model.onnx -k "conformance and onnx"
 --examples N`` (isolated, the default): fuzzed inputs, onnxruntime in a child process, the
-outputs checked against the contract. ``C`` declares the input ``[1, 784]``.
+outputs checked against the contract. ``C`` declares the input ``[1, 784]``. And the same
+with ``--calls-per-example K`` (``--batch``, default 16): K calls per hypothesis example,
+answered by the child in one round trip.
 
 Both are timed as whole processes at ``--small`` and ``--large`` iterations/examples
 (interleaved, ``--rounds`` times); the per-iteration cost is the slope between them, the
@@ -14,7 +16,7 @@ exported by the harness into a temporary cache first (the only step that needs T
 Polygraphy is installed in the ``bench`` tox environment only (``tox -e bench``), never in
 the test environment; ``--polygraphy`` names its command if it is elsewhere.
 
-    python benchmarks/bench_vs_polygraphy.py [--rounds 3] [--json]
+    python benchmarks/bench_vs_polygraphy.py [--rounds 5] [--batch 16] [--json]
 """
 
 from __future__ import annotations
@@ -84,9 +86,11 @@ def contract_for(tmp: Path) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--small", type=int, default=10)
-    parser.add_argument("--large", type=int, default=510)
+    parser.add_argument("--large", type=int, default=2010)
+    parser.add_argument("--batch", type=int, default=16,
+                        help="--calls-per-example of the batched harness row")
     beside = Path(sys.executable).with_name("polygraphy")  # this environment's own
     parser.add_argument("--polygraphy", default=str(beside) if beside.is_file()
                         else shutil.which("polygraphy") or "polygraphy")
@@ -105,19 +109,21 @@ def main() -> int:
             return [args.polygraphy, "run", str(model), "--onnxrt", "--iterations", str(n),
                     "--input-shapes", "x:[1,784]"]
 
-        def harness(n: int) -> list[str]:
+        def harness(n: int, *extra: str) -> list[str]:
             return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
                     "--contract", str(contract), "--backend", "onnx", "--onnx", str(model),
-                    "-k", "conformance and onnx", "--examples", str(n),
+                    "-k", "conformance and onnx", "--examples", str(n), *extra,
                     "--export-cache", str(tmp / "cache"), "--results-dir", str(tmp / "results")]
 
+        commands = {"polygraphy": polygraphy, "harness": harness,
+                    "harness_batched": lambda n: harness(
+                        n, "--calls-per-example", str(args.batch))}
         runs: dict[str, dict[int, list[float]]] = {
-            "polygraphy": {args.small: [], args.large: []},
-            "harness": {args.small: [], args.large: []}}
+            name: {args.small: [], args.large: []} for name in commands}
         for _ in range(args.rounds):
             for n in (args.small, args.large):
-                runs["polygraphy"][n].append(timed(polygraphy(n), tmp))
-                runs["harness"][n].append(timed(harness(n), tmp))
+                for name, command in commands.items():
+                    runs[name][n].append(timed(command(n), tmp))
     result: dict[str, Any] = {"shape": [1, 784], "small": args.small, "large": args.large,
                               "rounds": args.rounds, "seconds": {
                                   k: {str(n): v for n, v in per.items()} for k, per in runs.items()}}
@@ -125,14 +131,20 @@ def main() -> int:
         small, large = statistics.median(per[args.small]), statistics.median(per[args.large])
         result[f"{name}_small_run_s"] = small
         result[f"{name}_ms_per_iteration"] = (large - small) / (args.large - args.small) * 1e3
-    result["per_iteration_ratio"] = (result["harness_ms_per_iteration"]
-                                     / result["polygraphy_ms_per_iteration"])
-    result["small_run_ratio"] = result["harness_small_run_s"] / result["polygraphy_small_run_s"]
-    print(f"per iteration ({args.small} vs {args.large}): Polygraphy "
-          f"{result['polygraphy_ms_per_iteration']:.2f} ms, harness "
-          f"{result['harness_ms_per_iteration']:.2f} ms ({result['per_iteration_ratio']:.2f}x); "
-          f"a {args.small}-iteration run: Polygraphy {result['polygraphy_small_run_s']:.2f} s, "
-          f"harness {result['harness_small_run_s']:.2f} s ({result['small_run_ratio']:.2f}x)")
+    result["batch"] = args.batch
+    base = result["polygraphy_ms_per_iteration"]
+    for name in ("harness", "harness_batched"):
+        suffix = name.removeprefix("harness")
+        result[f"per_iteration_ratio{suffix}"] = result[f"{name}_ms_per_iteration"] / base
+        result[f"small_run_ratio{suffix}"] = (result[f"{name}_small_run_s"]
+                                              / result["polygraphy_small_run_s"])
+    print(f"per iteration ({args.small} vs {args.large}): Polygraphy {base:.2f} ms, harness "
+          f"{result['harness_ms_per_iteration']:.2f} ms ({result['per_iteration_ratio']:.2f}x), "
+          f"with --calls-per-example {args.batch} "
+          f"{result['harness_batched_ms_per_iteration']:.2f} ms "
+          f"({result['per_iteration_ratio_batched']:.2f}x); a {args.small}-iteration run: "
+          f"Polygraphy {result['polygraphy_small_run_s']:.2f} s, harness "
+          f"{result['harness_small_run_s']:.2f} s ({result['small_run_ratio']:.2f}x)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

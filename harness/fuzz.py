@@ -9,6 +9,11 @@ with one command that replays it.
 
 Effort: ``--examples N`` wins; otherwise an explicitly chosen hypothesis profile
 (``--hypothesis-profile``) decides; otherwise the contract's ``fuzz.examples`` (default 20).
+The effort counts calls. With ``--calls-per-example K`` above 1, one hypothesis example is a
+batch of up to K calls (:func:`batching`): hypothesis' own cost per example is shared, the
+property's ``ahead`` hook may answer the batch at once (one round trip to an isolated
+backend), and the calls run in order until one fails; shrinking then works on the batch, and
+the call that failed is what is reported and saved.
 Hypothesis' example database (``.hypothesis/``) is keyed per case, so a rerun replays the
 last failure first and is deterministic.
 """
@@ -72,10 +77,68 @@ def reuse_references(context: RunContext, *, seeded: bool = False) -> bool:
     return seeded or (options.replay is None and examples_repeat())
 
 
+def batching(calls: int, per_example: int) -> tuple[int, int]:
+    """``(examples, size)``: hypothesis examples and calls in each for a run of at least
+    ``calls`` different calls, at most ``per_example`` in one example, spread evenly.
+
+    Hypothesis' first example is its simplest: the same all-zero call in every place of the
+    batch, which runs once (:func:`same_inputs`). One more example makes up for it:
+    ``batching(20, 8)`` is four examples of seven (1 + 3 x 7 = 22 different calls);
+    ``batching(n, 1)`` is ``(n, 1)``, one call per example as hypothesis draws it."""
+    per_example = max(1, per_example)
+    examples = max(1, -(-calls // per_example))
+    size = max(1, -(-calls // examples))
+    return (examples + 1 if size > 1 else examples), size
+
+
+def same_inputs(a: Any, b: Any) -> bool:
+    """Whether two calls' inputs are equal (hypothesis' first, simplest example draws the
+    same all-zero call into every place of a batch: it runs once)."""
+    if a.inputs.keys() != b.inputs.keys():
+        return False
+    for name, x in a.inputs.items():
+        y = b.inputs[name]
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return False
+        if not np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"):
+            return False
+    return True
+
+
+def ahead_of(backend: Any, signature: SignatureSpec) -> Callable[[list[Any]], None]:
+    """A property's ``ahead`` hook for calls that go to ``backend``: it answers each batch
+    at once (:meth:`~harness.backends.base.Backend.infer_ahead`)."""
+    return lambda batch: backend.infer_ahead(signature.name, [c.inputs for c in batch])
+
+
+def call_digest(call: Any) -> bytes:
+    """A digest of a call's inputs: names, dtypes, shapes and values."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(call.inputs):
+        x = np.asarray(call.inputs[name])
+        h.update(f"{name}\0{x.dtype.str}\0{x.shape}\0".encode())
+        if x.dtype.kind == "O":
+            for item in x.ravel().tolist():
+                data = item if isinstance(item, bytes) else repr(item).encode()
+                h.update(len(data).to_bytes(8, "little") + data)
+        else:
+            h.update(np.ascontiguousarray(x).tobytes())
+    return h.digest()
+
+
 def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop: Property, *,
-                 examples: int | None = None) -> None:
-    """Check ``prop`` on calls drawn for ``signature``; raise the shrunk failure, replayable."""
-    from hypothesis import HealthCheck, given, settings
+                 examples: int | None = None,
+                 ahead: Callable[[list[Any]], None] | None = None) -> None:
+    """Check ``prop`` on calls drawn for ``signature``; raise the shrunk failure, replayable.
+
+    ``ahead`` (optional) is given each batch of calls before they run, to answer them at
+    once (see :meth:`~harness.backends.base.Backend.infer_ahead`); only with
+    ``--calls-per-example`` above 1.
+    """
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
 
     from harness.strategies import call_strategy
 
@@ -84,8 +147,17 @@ def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop:
         call = load_call(context.options.replay, signature)
         prop(call)
         return
-    strategy = call_strategy(contract, signature, assets_dir=case.model.path / "assets")
+    one = call_strategy(contract, signature, assets_dir=case.model.path / "assets")
     count = examples if examples is not None else examples_for(context, contract)
+    per_example = context.options.calls_per_example or int(__import__("os").environ.get("MC_DEFAULT_PER", "1"))
+    size = 1
+    if per_example > 1:
+        count, size = batching(count if count is not None else settings().max_examples,
+                               per_example)
+    # one call: the strategy draws exactly what it drew before batches existed (so saved
+    # failures replay); several: their choices one after the other
+    strategy = (one.map(lambda call: [call]) if size == 1
+                else st.tuples(*[one] * size).map(list))
     overrides: dict[str, Any] = {
         "deadline": None,
         "report_multiple_bugs": False,
@@ -94,23 +166,50 @@ def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop:
     }
     if count is not None:
         overrides["max_examples"] = count
+    if size > 1:
+        # hypothesis' explain phase varies every part of a failing example at random to say
+        # which parts did not matter; over a batch that is every other call, element by
+        # element, and it cost a minute for a failure that one call shrinks in 0.2 s. The
+        # report names the failing call itself.
+        overrides["phases"] = [p for p in settings().phases if p is not Phase.explain]
     last: dict[str, Any] = {}
     crashes: list[tuple[Any, CrashFailure]] = []
 
-    def test(call: Any) -> None:
-        raise_if_interrupted()
-        if len(crashes) >= CRASH_BUDGET:
-            # Every call that crashes costs a fresh process; past the budget, the shrinker
-            # gets the last crash back without running again, and it is that crash (with
-            # the call that caused it) that is reported.
-            last["call"] = crashes[-1][0]
-            raise crashes[-1][1]
-        last["call"] = call
-        try:
-            prop(call)
-        except CrashFailure as crash:
-            crashes.append((call, crash))
-            raise
+    # Once a batch has failed, hypothesis shrinks it: each try runs the batch's calls in order
+    # up to the one that fails, and most of them are calls that passed before. Those are not
+    # run again (the digests of calls that passed while shrinking), so a try costs about one
+    # call, as it does with one call per example.
+    passed: set[bytes] | None = None
+
+    def test(batch: list[Any]) -> None:
+        nonlocal passed
+        runs = [c for i, c in enumerate(batch) if not (i and same_inputs(c, batch[i - 1]))]
+        digests = [call_digest(c) for c in runs] if passed is not None and size > 1 else []
+        if digests:
+            runs = [c for c, d in zip(runs, digests) if d not in passed]  # type: ignore[operator]
+            digests = [d for d in digests if d not in passed]  # type: ignore[operator]
+        if ahead is not None and len(runs) > 1 and len(crashes) < CRASH_BUDGET:
+            ahead(runs)
+        for n, call in enumerate(runs):
+            raise_if_interrupted()
+            if len(crashes) >= CRASH_BUDGET:
+                # Every call that crashes costs a fresh process; past the budget, the
+                # shrinker gets the last crash back without running again, and it is that
+                # crash (with the call that caused it) that is reported.
+                last["call"] = crashes[-1][0]
+                raise crashes[-1][1]
+            last["call"] = call
+            try:
+                prop(call)
+            except CrashFailure as crash:
+                crashes.append((call, crash))
+                raise
+            except BaseException:
+                if passed is None and size > 1:
+                    passed = set()
+                raise
+            if digests:
+                passed.add(digests[n])  # type: ignore[union-attr]
 
     wrapped = given(strategy)(settings(settings.default, **overrides)(test))
     wrapped._hypothesis_internal_database_key = ("model-contract:" + case.id).encode()  # type: ignore[attr-defined]

@@ -22,6 +22,19 @@ class OptionDef:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 OPTIONS: tuple[OptionDef, ...] = (
     OptionDef("--contract", "contract", "Contract file to check (repeatable). Without it, pytest "
               "runs as usual.", {"action": "append", "default": [], "metavar": "PATH"}),
@@ -36,6 +49,13 @@ OPTIONS: tuple[OptionDef, ...] = (
               "the contract's fuzz.examples (20 unless set), or the chosen "
               "--hypothesis-profile's when one is given.",
               {"type": int, "default": None, "metavar": "N"}),
+    OptionDef("--calls-per-example", "calls_per_example", "Fuzzed calls hypothesis draws in "
+              "one example (default 1). --examples still counts calls; with N above 1, "
+              "hypothesis' own cost per example is shared by N calls, and an isolated backend "
+              "answers them in one round trip (conformance, values): worth it when one call "
+              "costs well under a millisecond (small inputs, ONNX or TFLite). A failing "
+              "example still ends in the one call that fails, shrunk and saved for --replay.",
+              {"type": positive_int, "default": None, "metavar": "N"}),
     OptionDef("--results-dir", "results_dir", "Where failing examples (.npz + replay command), "
               "the parity matrix and reports are written. Default: .model-contract/results.",
               {"default": None, "metavar": "DIR"}),
@@ -156,6 +176,8 @@ class RunOptions:
     models: tuple[Path, ...] = ()
     backends: tuple[str, ...] = ()
     examples: int | None = None
+    #: --calls-per-example: fuzzed calls per hypothesis example (None: 1)
+    calls_per_example: int | None = None
     results_dir: Path = Path(".model-contract/results")
     replay: Path | None = None
     #: (format, file) of each --report
@@ -203,6 +225,7 @@ class RunOptions:
             models=tuple(Path(p) for p in get("model") or ()),
             backends=tuple(dict.fromkeys(get("backend") or ())),
             examples=get("examples"),
+            calls_per_example=get("calls_per_example"),
             results_dir=path("results_dir") or Path(".model-contract/results"),
             replay=path("replay"),
             reports=tuple((fmt, Path(file)) for fmt, _, file in

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -112,6 +112,12 @@ class Backend(ABC):
             self.stats.seconds += time.perf_counter() - start
             self.stats.per_signature[signature] = self.stats.per_signature.get(signature, 0) + 1
         return {k: np.asarray(v) if not isinstance(v, np.ndarray) else v for k, v in outputs.items()}
+
+    def infer_ahead(self, signature: str, batch: Sequence[Mapping[str, np.ndarray]]) -> None:
+        """Answer these calls of ``signature`` now, before :meth:`infer` asks for each (with
+        the same inputs object, in any order): an isolated backend answers a batch in one
+        round trip to its child. Each answer is used once; the next batch drops what was
+        not asked for. The default does nothing: each call runs when it is asked."""
 
     @property
     def label(self) -> str:

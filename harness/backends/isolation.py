@@ -21,7 +21,7 @@ import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -152,10 +152,18 @@ class Child:
         return {name: large[name] if name in large else rest[name] for name in order}
 
     def request(self, message: tuple[Any, ...], timeout: float) -> Any:
+        self.send(message)
+        return self.receive(timeout)
+
+    def send(self, message: tuple[Any, ...]) -> None:
         try:
             self.writer.send(message)
         except (BrokenPipeError, OSError):
             raise self._died() from None
+
+    def receive(self, timeout: float) -> Any:
+        """The next reply's value (or its error raised), waiting at most ``timeout`` seconds
+        while watching the child's memory."""
         deadline = time.monotonic() + timeout
         while not self.reader.poll(0.05):
             if self.proc.poll() is not None:
@@ -308,6 +316,8 @@ class IsolatedBackend(Backend):
         self.inner_label = inner
         self.crashes = 0
         self.loads = 0
+        #: answers of the last batch (:meth:`infer_ahead`) by the id of their inputs object
+        self._ahead: dict[int, tuple[Mapping[str, np.ndarray], Any]] = {}
 
     @property
     def label(self) -> str:
@@ -349,7 +359,57 @@ class IsolatedBackend(Backend):
     def activate_impl(self) -> None:
         self._ensure_child()
 
+    def infer_ahead(self, signature: str, batch: Sequence[Mapping[str, np.ndarray]]) -> None:
+        """One request for the whole batch; the child answers call by call, and each answer
+        (or error) waits here for the :meth:`infer` of the same inputs. A crash, hang or
+        memory overrun on one call is that call's answer (the child is restarted for the
+        next); the calls after it run one by one when asked. Batches with a large input go
+        call by call (through the mapped file)."""
+        self._ahead.clear()
+        if len(batch) < 2 or any(split(inputs)[0] for inputs in batch):
+            return
+        child = self._ensure_child()
+        start = time.perf_counter()
+        try:
+            child.send(("infer_many", signature, [dict(inputs) for inputs in batch]))
+            for inputs in batch:
+                try:
+                    answer: Any = child.receive(self.call_timeout)
+                except BackendCrashed as exc:
+                    self._ahead[id(inputs)] = (inputs, self._crashed(child, signature,
+                                                                     exc.message))
+                    return
+                except _Remote as exc:
+                    answer = InferenceError(self.label, signature, exc.message)
+                except Exception as exc:  # noqa: BLE001 - raised again when this call is asked
+                    answer = exc
+                self._ahead[id(inputs)] = (inputs, answer)
+        except BackendCrashed as exc:  # the request itself could not be sent
+            self._ahead[id(batch[0])] = (batch[0], self._crashed(child, signature, exc.message))
+        except BaseException:  # interrupted with answers still on their way: not reusable
+            self._ahead.clear()
+            child.kill()
+            child.stop()
+            if self.child is child:
+                self.child = None
+            raise
+        finally:
+            self.stats.seconds += time.perf_counter() - start
+
+    def _crashed(self, child: Child, signature: str, message: str) -> BackendCrashed:
+        self.crashes += 1
+        child.stop()
+        if self.child is child:
+            self.child = None
+        return BackendCrashed(self.label, signature, message)
+
     def infer_impl(self, signature: SignatureSpec, inputs: Mapping[str, np.ndarray]) -> Mapping[str, Any]:
+        entry = self._ahead.pop(id(inputs), None)
+        if entry is not None and entry[0] is inputs:
+            if isinstance(entry[1], BaseException):
+                raise entry[1]
+            answer: Mapping[str, Any] = entry[1]
+            return answer
         child = self._ensure_child()
         try:
             return child.request(child.infer_request(signature.name, inputs, False),
@@ -357,10 +417,7 @@ class IsolatedBackend(Backend):
         except _Remote as exc:
             raise InferenceError(self.label, signature.name, exc.message) from None
         except BackendCrashed as exc:
-            self.crashes += 1
-            child.stop()
-            self.child = None
-            raise BackendCrashed(self.label, signature.name, exc.message) from None
+            raise self._crashed(child, signature.name, exc.message) from None
 
     def signatures_impl(self) -> Mapping[str, SignatureInterface]:
         result: Mapping[str, SignatureInterface] = self._ensure_child().request(("signatures",), self.call_timeout)

@@ -16,7 +16,7 @@ note (:meth:`finish`).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -104,6 +104,13 @@ class Reference:
                 self.recorded += 1
                 return found, True
         return self._call(signature, inputs, key), False
+
+    def ahead(self, signature: str, batch: Sequence[Mapping[str, Any]]) -> None:
+        """Answer a batch of calls on the SavedModel at once (one round trip to an isolated
+        backend, :meth:`Backend.infer_ahead`). Only when no recorded answers are looked up:
+        with the store, each call is looked up first and only a miss calls the model."""
+        if self.store is None:
+            self.backend.infer_ahead(signature, batch)
 
     def fresh(self, signature: str, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """The SavedModel's outputs for inputs whose recorded answer :meth:`answer` gave,

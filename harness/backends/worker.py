@@ -20,6 +20,9 @@ Requests are tuples ``(op, *args)``:
   ``size`` bytes) that the parent wrote them to: ``layout`` lists ``(name, dtype, shape,
   offset)``; the child reads them in place through a read-only map (no pickle, no copy
   through the pipe);
+* ``("infer_many", signature, [inputs, ...])`` runs the calls in order and replies once per
+  call, as soon as it is answered (``("ok", outputs)`` or an error; outputs pickled, never
+  mapped), so a crash on one call leaves the answers before it and names the call;
 * ``("signatures",)`` replies with the format's signatures;
 * ``("stop",)`` ends the process.
 
@@ -76,6 +79,15 @@ def serve(reader: Connection, writer: Connection) -> None:
                 inputs = {**rest, **mapped.arrays(path, size, layout)}  # read in place
                 outputs = backend.infer(signature, inputs, check_inputs=check_inputs)
                 writer.send(results.reply(outputs, outputs_path))
+            elif op == "infer_many":
+                signature, batch = request[1:]
+                for inputs in batch:
+                    try:
+                        outputs = backend.infer(signature, inputs, check_inputs=False)
+                    except BaseException as exc:  # noqa: BLE001 - this call's answer
+                        writer.send(_error_reply(exc))
+                    else:
+                        writer.send(("ok", outputs))
             elif op == "signatures":
                 writer.send(("ok", dict(backend.signatures_impl())))
             else:

@@ -26,7 +26,7 @@ from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import CheckFailure, CrashFailure
 from harness.events import ModelFinding
-from harness.fuzz import capped_examples, run_property
+from harness.fuzz import ahead_of, capped_examples, run_property
 from harness.generation.calls import budget_notes
 from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
@@ -86,7 +86,7 @@ def conformance(context: RunContext, case: Case, sig: SignatureSpec, backend: Ba
         output_conformance(case.contract, sig, c.inputs, outputs, source=backend.label,
                            dims=c.dims)
 
-    run_property(context, case, sig, prop)
+    run_property(context, case, sig, prop, ahead=ahead_of(backend, sig))
 
 
 @call_check("values")
@@ -99,7 +99,7 @@ def values(context: RunContext, case: Case, sig: SignatureSpec, backend: Backend
         outputs = call(backend, sig, c.inputs, "values")
         value_checks(case.contract, sig, c.inputs, outputs, source=backend.label)
 
-    run_property(context, case, sig, prop)
+    run_property(context, case, sig, prop, ahead=ahead_of(backend, sig))
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:

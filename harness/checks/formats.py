@@ -50,7 +50,7 @@ from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec, Tolerance
 from harness.errors import CheckFailure, ExportError
 from harness.events import ParityMeasured
-from harness.fuzz import reuse_references, run_property
+from harness.fuzz import ahead_of, reuse_references, run_property
 from harness.interface.compare import DTYPE, RANK_CHANGED, compare_signatures
 from harness.interface.contract import signature_from_contract
 from harness.interface.model import SignatureInterface
@@ -257,7 +257,7 @@ def _run_conformance(context: RunContext, case: Case) -> list[str]:
         output_conformance(case.contract, sig, c.inputs, outputs, source=backend.label,
                            dims=c.dims, check=case.check)
 
-    run_property(context, case, sig, prop)
+    run_property(context, case, sig, prop, ahead=ahead_of(backend, sig))
     return list(res.notes) + [f"ran on {backend.label}"] + findings
 
 
@@ -375,8 +375,14 @@ def _run_parity(context: RunContext, case: Case) -> list[str]:
             judged = _judged(case, fmt, sig, ref, got)
         _report_outputs(context, case, fmt, backend, sig, judged, c.inputs)
 
+    format_ahead = ahead_of(backend, sig)
+
+    def ahead(batch: list[Any]) -> None:  # both sides of each comparison, a batch at once
+        reference.ahead(sig.name, [c.inputs for c in batch])
+        format_ahead(batch)
+
     try:
-        run_property(context, case, sig, prop)
+        run_property(context, case, sig, prop, ahead=ahead)
     finally:
         told = reference.finish()
     note = f"ran on {backend.label} against {reference.label}: {compared[0]} calls compared"

@@ -6,6 +6,7 @@ are numpy ``object`` arrays of ``bytes``, which is what TensorFlow accepts for t
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,9 @@ class FloatInfo:
     bits: int  # 16, 32 or 64 (bfloat16: 16)
 
 
+@functools.lru_cache(maxsize=None)
 def float_info(dtype: np.dtype[Any]) -> FloatInfo:
+    """The limits of ``dtype`` (kept: generation asks for them on every drawn tensor)."""
     if dtype.name == "bfloat16":
         import ml_dtypes
 

@@ -142,3 +142,73 @@ def test_op_determinism_left_on_in_the_process_refuses_the_clock_seeded_fixture(
     with pytest.raises(CheckFailure) as again:
         run_check(contract, "determinism", tmp_path)
     assert says(str(again.value), NEGATIVE["nondeterministic"][1])
+
+
+# --------------------------------------------------------------------------- batches
+# --calls-per-example N: hypothesis draws N calls per example; the failure is still one call
+
+
+@pytest.mark.parametrize("fixture", ["out_of_range", "broken_argmax", "nan_in_range"])
+def test_with_batches_a_negative_fixture_still_fails_on_one_saved_call(
+        fixture: str, tmp_path: Path) -> None:
+    check, text = NEGATIVE[fixture]
+    contract = CONTRACTS / f"{fixture}.json"
+    with pytest.raises(CheckFailure) as info:
+        run_check(contract, check, tmp_path, calls_per_example=8)
+    message = str(info.value)
+    assert says(message, text)
+    assert "Inputs: x: float32 [" in message
+    saved = Path(message.rsplit(" --replay ", 1)[1].strip())
+    saved = saved if saved.is_absolute() else Path.cwd() / saved
+    with np.load(saved) as data:
+        assert data["input:x"].ndim == 2  # one call, not the batch it came in
+    with pytest.raises(CheckFailure) as again:
+        run_check(contract, check, tmp_path, replay=saved)
+    assert says(str(again.value), text)
+
+
+def test_with_batches_failures_are_still_shrunk_to_a_minimal_call(tmp_path: Path) -> None:
+    with pytest.raises(CheckFailure) as info:
+        run_check(CONTRACTS / "out_of_range.json", "values", tmp_path, calls_per_example=16)
+    saved = Path(str(info.value).rsplit(" --replay ", 1)[1].strip())
+    with np.load(saved if saved.is_absolute() else Path.cwd() / saved) as data:
+        x = data["input:x"]
+    assert x.shape == (1, 4)  # one row is enough to leave the range
+    assert x[0, 0] > 0.7
+
+
+@pytest.mark.parametrize("per_example, least, most", [(None, 25, 25), (1, 25, 25), (8, 25, 29)])
+def test_examples_count_calls_whatever_the_batch(
+        per_example: int | None, least: int, most: int, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--examples 25 with 8 per example: four examples of seven are 28 calls, but the first
+    (hypothesis' simplest: the same all-zero call in every place) runs once, so batching()
+    plans one more: 1 + 4 x 7 = 29 different calls (fewer only if two calls in a row are
+    the same)."""
+    from harness.backends.savedmodel import SavedModelBackend
+    from harness.fuzz import batching
+
+    calls: list[int] = []
+    real = SavedModelBackend.infer_impl
+
+    def infer_impl(self: SavedModelBackend, spec: object, inputs: object) -> object:
+        calls.append(1)
+        return real(self, spec, inputs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SavedModelBackend, "infer_impl", infer_impl)
+    run_check(CONTRACTS / "tiny.json", "conformance", tmp_path, calls_per_example=per_example)
+    assert least <= len(calls) <= most
+    assert batching(25, 8) == (5, 7)
+    assert batching(20, 8) == (4, 7) and batching(8, 16) == (2, 8) and batching(7, 1) == (7, 1)
+
+
+def test_calls_per_example_below_one_is_a_usage_error() -> None:
+    import argparse
+
+    from harness.options import positive_int
+
+    assert positive_int("4") == 4
+    with pytest.raises(argparse.ArgumentTypeError, match="must be 1 or more, got 0"):
+        positive_int("0")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a whole number, got 'x'"):
+        positive_int("x")

@@ -56,3 +56,39 @@ def test_renamed_and_mapped_fixture_passes_in_the_default_isolated_mode(
         "-p", "no:cacheprovider", "--contract", str(CONTRACTS / "tiny_renamed_mapped.json"),
         "-m", "parity", "--examples", "3", "--results-dir", str(pytester.path / "results"))
     result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_perturbed_onnx", "tiny_perturbed_tflite"])
+def test_with_batches_a_perturbed_format_fails_parity_the_same_way(
+        pytester: pytest.Pytester, fixture: str) -> None:
+    """--calls-per-example 4: each batch goes to the SavedModel's and the format's child in
+    one request each; the failure is the same one call, with the same message."""
+    check, lines = MUST_FAIL[fixture]
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(CONTRACTS / f"{fixture}.json"),
+        "-k", check.replace("[", " and ").replace("]", ""), "--examples", "8",
+        "--calls-per-example", "4", "--results-dir", str(pytester.path / "results"))
+    out = result.stdout.str()
+    assert "Traceback" not in out
+    result.stdout.fnmatch_lines(lines)
+    assert result.parseoutcomes().get("failed", 0) >= 1
+
+
+def test_with_batches_the_renamed_and_mapped_fixture_passes_and_counts_its_calls(
+        pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(CONTRACTS / "tiny_renamed_mapped.json"),
+        "-m", "parity", "--examples", "8", "--calls-per-example", "4", "-rA",
+        "--results-dir", str(pytester.path / "results"))
+    result.assert_outcomes(passed=4)
+    # 8 calls in batches of 4: three examples, the first (all zeros) one call: 1 + 2 x 4
+    result.stdout.fnmatch_lines(["*: 9 calls compared*"])
+
+
+def test_calls_per_example_zero_is_refused_with_the_option_named(
+        pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--contract", str(CONTRACTS / "tiny.json"),
+        "--calls-per-example", "0")
+    result.stderr.fnmatch_lines(["*argument --calls-per-example: must be 1 or more, got 0*"])
+    assert result.ret != 0
