@@ -35,19 +35,23 @@ MUST_FAIL = {
 }
 
 
-@pytest.mark.parametrize("fixture", sorted(MUST_FAIL))
-def test_format_fixture_fails_with_its_message_in_the_default_isolated_mode(
-        pytester: pytest.Pytester, fixture: str) -> None:
+def fails_with_its_message(pytester: pytest.Pytester, fixture: str, *options: str) -> None:
     check, lines = MUST_FAIL[fixture]
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--contract", str(CONTRACTS / f"{fixture}.json"),
-        "-k", check.replace("[", " and ").replace("]", ""), "--examples", "3",
+        "-k", check.replace("[", " and ").replace("]", ""), *options,
         "--results-dir", str(pytester.path / "results"))
     out = result.stdout.str()
     assert "bug in the backend worker" not in out
     assert "Traceback" not in out
     result.stdout.fnmatch_lines(lines)
     assert result.parseoutcomes().get("failed", 0) >= 1
+
+
+@pytest.mark.parametrize("fixture", sorted(MUST_FAIL))
+def test_format_fixture_fails_with_its_message_in_the_default_isolated_mode(
+        pytester: pytest.Pytester, fixture: str) -> None:
+    fails_with_its_message(pytester, fixture, "--examples", "3")
 
 
 def test_renamed_and_mapped_fixture_passes_in_the_default_isolated_mode(
@@ -63,15 +67,7 @@ def test_with_batches_a_perturbed_format_fails_parity_the_same_way(
         pytester: pytest.Pytester, fixture: str) -> None:
     """--calls-per-example 4: each batch goes to the SavedModel's and the format's child in
     one request each; the failure is the same one call, with the same message."""
-    check, lines = MUST_FAIL[fixture]
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--contract", str(CONTRACTS / f"{fixture}.json"),
-        "-k", check.replace("[", " and ").replace("]", ""), "--examples", "8",
-        "--calls-per-example", "4", "--results-dir", str(pytester.path / "results"))
-    out = result.stdout.str()
-    assert "Traceback" not in out
-    result.stdout.fnmatch_lines(lines)
-    assert result.parseoutcomes().get("failed", 0) >= 1
+    fails_with_its_message(pytester, fixture, "--examples", "8", "--calls-per-example", "4")
 
 
 def test_with_batches_the_renamed_and_mapped_fixture_passes_and_counts_its_calls(
