@@ -149,7 +149,7 @@ def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop:
         return
     one = call_strategy(contract, signature, assets_dir=case.model.path / "assets")
     count = examples if examples is not None else examples_for(context, contract)
-    per_example = context.options.calls_per_example or int(__import__("os").environ.get("MC_DEFAULT_PER", "1"))
+    per_example = context.options.calls_per_example or contract.fuzz.calls_per_example
     size = 1
     if per_example > 1:
         count, size = batching(count if count is not None else settings().max_examples,

@@ -50,9 +50,10 @@ OPTIONS: tuple[OptionDef, ...] = (
               "--hypothesis-profile's when one is given.",
               {"type": int, "default": None, "metavar": "N"}),
     OptionDef("--calls-per-example", "calls_per_example", "Fuzzed calls hypothesis draws in "
-              "one example (default 1). --examples still counts calls; with N above 1, "
+              "one example. Default: the contract's fuzz.calls_per_example (1 unless set). "
+              "--examples still counts calls; with N above 1, "
               "hypothesis' own cost per example is shared by N calls, and an isolated backend "
-              "answers them in one round trip (conformance, values): worth it when one call "
+              "answers them in one round trip (conformance, values, parity): worth it when one call "
               "costs well under a millisecond (small inputs, ONNX or TFLite). A failing "
               "example still ends in the one call that fails, shrunk and saved for --replay.",
               {"type": positive_int, "default": None, "metavar": "N"}),

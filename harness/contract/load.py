@@ -245,6 +245,7 @@ def canonicalise(data: Mapping[str, Any], path: Path) -> Contract:
         ops=frozen(data.get("ops")),
         fuzz=FuzzSettings(
             examples=fuzz.get("examples", FuzzSettings.examples),
+            calls_per_example=fuzz.get("calls_per_example", FuzzSettings.calls_per_example),
             max_free_dim=fuzz.get("max_free_dim", FuzzSettings.max_free_dim),
             edge_probability=fuzz.get("edge_probability", FuzzSettings.edge_probability),
             call_budget_bytes=fuzz.get("call_budget_bytes", FuzzSettings.call_budget_bytes),

@@ -190,6 +190,8 @@ class FormatSpec:
 @dataclass(frozen=True)
 class FuzzSettings:
     examples: int = DEFAULT_EXAMPLES
+    #: fuzzed calls per hypothesis example (:func:`harness.fuzz.batching`)
+    calls_per_example: int = 1
     max_free_dim: int = DEFAULT_MAX_FREE_DIM
     edge_probability: float = DEFAULT_EDGE_PROBABILITY
     call_budget_bytes: int = DEFAULT_CALL_BUDGET_BYTES

@@ -177,10 +177,13 @@ def test_with_batches_failures_are_still_shrunk_to_a_minimal_call(tmp_path: Path
     assert x[0, 0] > 0.7
 
 
-@pytest.mark.parametrize("per_example, least, most", [(None, 25, 25), (1, 25, 25), (8, 25, 29)])
+@pytest.mark.parametrize("in_contract, per_example, least, most", [
+    (None, None, 25, 25), (None, 1, 25, 25), (None, 8, 25, 29),
+    (8, None, 25, 29),  # the contract's fuzz.calls_per_example
+    (8, 1, 25, 25)])  # the option wins over it
 def test_examples_count_calls_whatever_the_batch(
-        per_example: int | None, least: int, most: int, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        in_contract: int | None, per_example: int | None, least: int, most: int,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--examples 25 with 8 per example: four examples of seven are 28 calls, but the first
     (hypothesis' simplest: the same all-zero call in every place) runs once, so batching()
     plans one more: 1 + 4 x 7 = 29 different calls (fewer only if two calls in a row are
@@ -196,7 +199,15 @@ def test_examples_count_calls_whatever_the_batch(
         return real(self, spec, inputs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SavedModelBackend, "infer_impl", infer_impl)
-    run_check(CONTRACTS / "tiny.json", "conformance", tmp_path, calls_per_example=per_example)
+    contract = CONTRACTS / "tiny.json"
+    if in_contract is not None:
+        data = json.loads(contract.read_text())
+        data["fuzz"] = {"calls_per_example": in_contract}
+        data["models"] = [str(FIXTURES / "tiny")]
+        contract = tmp_path / "tiny.json"
+        contract.write_text(json.dumps(data))
+        assert load_contract(contract).fuzz.calls_per_example == in_contract
+    run_check(contract, "conformance", tmp_path, calls_per_example=per_example)
     assert least <= len(calls) <= most
     assert batching(25, 8) == (5, 7)
     assert batching(20, 8) == (4, 7) and batching(8, 16) == (2, 8) and batching(7, 1) == (7, 1)
