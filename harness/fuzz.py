@@ -179,15 +179,15 @@ def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop:
     # up to the one that fails, and most of them are calls that passed before. Those are not
     # run again (the digests of calls that passed while shrinking), so a try costs about one
     # call, as it does with one call per example.
-    passed: set[bytes] | None = None
+    passed: set[bytes] = set()
+    shrinking = [False]
 
     def test(batch: list[Any]) -> None:
-        nonlocal passed
         runs = [c for i, c in enumerate(batch) if not (i and same_inputs(c, batch[i - 1]))]
-        digests = [call_digest(c) for c in runs] if passed is not None and size > 1 else []
+        digests = [call_digest(c) for c in runs] if shrinking[0] and size > 1 else []
         if digests:
-            runs = [c for c, d in zip(runs, digests) if d not in passed]  # type: ignore[operator]
-            digests = [d for d in digests if d not in passed]  # type: ignore[operator]
+            kept = [(c, d) for c, d in zip(runs, digests) if d not in passed]
+            runs, digests = [c for c, _ in kept], [d for _, d in kept]
         if ahead is not None and len(runs) > 1 and len(crashes) < CRASH_BUDGET:
             ahead(runs)
         for n, call in enumerate(runs):
@@ -201,15 +201,13 @@ def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop:
             last["call"] = call
             try:
                 prop(call)
-            except CrashFailure as crash:
-                crashes.append((call, crash))
-                raise
-            except BaseException:
-                if passed is None and size > 1:
-                    passed = set()
+            except Exception as failure:
+                if isinstance(failure, CrashFailure):
+                    crashes.append((call, failure))
+                shrinking[0] = True
                 raise
             if digests:
-                passed.add(digests[n])  # type: ignore[union-attr]
+                passed.add(digests[n])
 
     wrapped = given(strategy)(settings(settings.default, **overrides)(test))
     wrapped._hypothesis_internal_database_key = ("model-contract:" + case.id).encode()  # type: ignore[attr-defined]
