@@ -111,21 +111,15 @@ def ahead_of(backend: Any, signature: SignatureSpec) -> Callable[[list[Any]], No
     return lambda batch: backend.infer_ahead(signature.name, [c.inputs for c in batch])
 
 
-def call_digest(call: Any) -> bytes:
-    """A digest of a call's inputs: names, dtypes, shapes and values."""
-    import hashlib
+def call_digest(call: Any) -> str | None:
+    """The answer store's key of a call's inputs (:func:`harness.backends.answers.
+    inputs_digest`, no scope), or None for inputs it cannot key."""
+    from harness.backends.answers import NotStorable, inputs_digest
 
-    h = hashlib.sha256()
-    for name in sorted(call.inputs):
-        x = np.asarray(call.inputs[name])
-        h.update(f"{name}\0{x.dtype.str}\0{x.shape}\0".encode())
-        if x.dtype.kind == "O":
-            for item in x.ravel().tolist():
-                data = item if isinstance(item, bytes) else repr(item).encode()
-                h.update(len(data).to_bytes(8, "little") + data)
-        else:
-            h.update(np.ascontiguousarray(x).tobytes())
-    return h.digest()
+    try:
+        return inputs_digest("", call.inputs)
+    except NotStorable:
+        return None
 
 
 def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop: Property, *,
@@ -179,14 +173,14 @@ def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop:
     # up to the one that fails, and most of them are calls that passed before. Those are not
     # run again (the digests of calls that passed while shrinking), so a try costs about one
     # call, as it does with one call per example.
-    passed: set[bytes] = set()
+    passed: set[str] = set()
     shrinking = [False]
 
     def test(batch: list[Any]) -> None:
         runs = [c for i, c in enumerate(batch) if not (i and same_inputs(c, batch[i - 1]))]
         digests = [call_digest(c) for c in runs] if shrinking[0] and size > 1 else []
         if digests:
-            kept = [(c, d) for c, d in zip(runs, digests) if d not in passed]
+            kept = [(c, d) for c, d in zip(runs, digests) if d is None or d not in passed]
             runs, digests = [c for c, _ in kept], [d for _, d in kept]
         if ahead is not None and len(runs) > 1 and len(crashes) < CRASH_BUDGET:
             ahead(runs)
@@ -206,8 +200,9 @@ def run_property(context: RunContext, case: Any, signature: SignatureSpec, prop:
                     crashes.append((call, failure))
                 shrinking[0] = True
                 raise
-            if digests:
-                passed.add(digests[n])
+            digest = digests[n] if digests else None
+            if digest is not None:
+                passed.add(digest)
 
     wrapped = given(strategy)(settings(settings.default, **overrides)(test))
     wrapped._hypothesis_internal_database_key = ("model-contract:" + case.id).encode()  # type: ignore[attr-defined]
