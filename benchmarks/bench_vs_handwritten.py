@@ -14,6 +14,12 @@ hypothesis loads its ``ci`` profile (derandomized), so every run draws the same 
 plain rows run with every CI variable hypothesis looks at removed, so they draw fresh examples
 each run, as on a developer's machine.
 
+And with ``--keep-warm`` (fresh examples, export cache warm): ``kept_start``, a run that finds
+no kept fork server and starts one (each round first stops the one of the round before),
+and ``kept``, the next run, which finds it running: TensorFlow imported already, the way a
+developer's second run finds it. The kept servers live in a folder under the temporary one
+(``$MODEL_CONTRACT_WARM_DIR``) and are stopped at the end.
+
 Reported: medians and the ratios to the script. (The contract is named ``classifier.json``:
 ``-k`` matches file names too, and under the name ``parity.json`` it selected every check.)
 
@@ -157,7 +163,10 @@ def versus_script(tmp: Path, rounds: int, examples: int) -> dict[str, Any]:
     contract = classifier_contract(tmp)
     version = next(p for p in sorted(MODEL.iterdir()) if p.name.isdigit())
     rows: dict[str, list[float]] = {"script": [], "cold": [], "warm": [], "cold_ci": [],
-                                    "warm_ci": []}
+                                    "warm_ci": [], "kept_start": [], "kept": []}
+    kept_env = _env()
+    kept_env["MODEL_CONTRACT_WARM_DIR"] = str(tmp / "warm")
+    stop_kept = [sys.executable, "-m", "harness.cli", "warm", "stop"]
     for index in range(rounds):
         rows["script"].append(timed([sys.executable, str(SCRIPT), str(version), "--examples",
                                      str(examples)], tmp))
@@ -167,6 +176,12 @@ def versus_script(tmp: Path, rounds: int, examples: int) -> dict[str, Any]:
                                      str(examples))
             rows[f"cold{suffix}"].append(timed(command, tmp, _env(ci)))
             rows[f"warm{suffix}"].append(timed(command, tmp, _env(ci)))
+        timed(stop_kept, ROOT, kept_env)
+        command = pytest_command(contract, tmp / f"cache{index}", "-k", "parity", "--examples",
+                                 str(examples), "--keep-warm")
+        rows["kept_start"].append(timed(command, tmp, kept_env))
+        rows["kept"].append(timed(command, tmp, kept_env))
+    timed(stop_kept, ROOT, kept_env)
     medians = {k: statistics.median(v) for k, v in rows.items()}
     return {"examples": examples, "rounds": rounds, "seconds": rows, "median_s": medians,
             "ratio_to_script": {k: v / medians["script"] for k, v in medians.items()}}
@@ -304,7 +319,9 @@ def main() -> int:
                                 ("cold", "harness, empty export cache"),
                                 ("warm", "harness, export cache warm"),
                                 ("cold_ci", "as on CI (CI=true), cold"),
-                                ("warm_ci", "as on CI (CI=true), warm")):
+                                ("warm_ci", "as on CI (CI=true), warm"),
+                                ("kept_start", "--keep-warm, starting its server"),
+                                ("kept", "--keep-warm, its server running")):
                 print(f"{label:34} {part['median_s'][name]:9.2f} "
                       f"{part['ratio_to_script'][name]:6.2f}")
         if not args.skip_models:

@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  rules     list the lint rules\n"
                "  openapi   the contract as an OpenAPI 3.1 document of TF Serving's REST API\n"
                "  fleet     check every model of a fleet (model_config_list or manifest)\n"
-               "  merge     combine the fleet results of CI shards into one table\n\n"
+               "  merge     combine the fleet results of CI shards into one table\n"
+               "  warm      list or stop the fork servers --keep-warm keeps between runs\n\n"
                + EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -282,6 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
                 "level and what it asks. --markdown prints the rules reference (docs/rules.md).",
                 _rules)
     p.add_argument("--markdown", action="store_true", help="print the reference as Markdown")
+
+    p = command("warm", "list or stop the kept fork servers",
+                "List the fork servers that --keep-warm keeps between runs (this user's, in "
+                "$MODEL_CONTRACT_WARM_DIR, else $XDG_RUNTIME_DIR/model-contract, else the "
+                "temporary folder): pid, age, idle time-out, the Python and checkout each "
+                "serves. 'stop' stops them all (runs connected to one finish first) and "
+                "removes the files of servers that are gone. Each holds TensorFlow imported "
+                "and no model; each ends by itself after its idle time-out.", _warm)
+    p.add_argument("action", nargs="?", choices=["status", "stop"], default="status",
+                   help="status (the default) or stop")
 
     p = command("openapi", "OpenAPI 3.1 of the model's TF Serving REST API",
                 "Write an OpenAPI 3.1 document of the TF Serving REST API of CONTRACT's model: "
@@ -608,6 +619,36 @@ def _rules(ns: argparse.Namespace) -> int:
             print(f"{'':<26} option {o.name} (default {json.dumps(o.default)}): {o.doc}")
     for rule_id, (level, doc) in META_RULES.items():
         print(f"{rule_id:<26} {'-':<8} {level:<8} {doc}")
+    return OK
+
+
+# ----------------------------------------------------------------------------- warm
+
+
+def _warm(ns: argparse.Namespace) -> int:
+    import time
+
+    from harness.forkserver import kept
+
+    try:
+        base = kept.folder()
+        found = kept.stop_all() if ns.action == "stop" else kept.servers()
+    except kept.Unavailable as exc:
+        raise UsageError(str(exc), hint="kept fork servers need a folder only you can enter"
+                         ) from None
+    if ns.action == "stop":
+        print(f"stopped {len(found)} kept fork server(s) in {base}"
+              + "".join(f"\n  pid {k.pid} ({k.python}, {k.harness})" for k in found))
+        return OK
+    running = [k for k in found if k.running]
+    if not running:
+        print(f"no kept fork server runs (folder {base}); --keep-warm starts one")
+        return OK
+    now = time.time()
+    print(f"{len(running)} kept fork server(s) in {base}:")
+    for k in running:
+        print(f"  pid {k.pid}, up {(now - k.started) / 60:.1f} min, ends after "
+              f"{k.idle_s:.0f} s without a run; {k.python}; {k.harness} (key {k.key})")
     return OK
 
 

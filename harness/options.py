@@ -102,6 +102,13 @@ OPTIONS: tuple[OptionDef, ...] = (
     OptionDef("--in-process", "in_process", "Run backends inside the pytest process instead of "
               "an isolated child process (faster start, but a crash of TensorFlow ends the run).",
               {"action": "store_true", "default": False}),
+    OptionDef("--keep-warm", "keep_warm", "Keep the fork server (TensorFlow imported, no "
+              "model loaded) running after the run, for the next runs of the same checkout, "
+              "Python and packages: they then pay no TensorFlow import. It ends after 15 idle "
+              "minutes ($MODEL_CONTRACT_KEEP_WARM_IDLE seconds), or with 'model-contract warm "
+              "stop'. Workers are still forked per run, isolated as without it. "
+              "$MODEL_CONTRACT_KEEP_WARM=1 does the same.",
+              {"action": "store_true", "default": False}),
     OptionDef("--call-timeout", "call_timeout", "Seconds a backend call may take before it is "
               "stopped and fails its check (default 120).",
               {"type": float, "default": None, "metavar": "S"}),
@@ -193,6 +200,8 @@ class RunOptions:
     serving_image: str | None = None
     allow_ops: tuple[str, ...] = ()
     in_process: bool = False
+    #: --keep-warm: the fork server outlives the run (:mod:`harness.forkserver.kept`)
+    keep_warm: bool = False
     #: --fresh-references: every reference answer is called, none reused or recorded
     fresh_references: bool = False
     call_timeout: float | None = None
@@ -241,6 +250,7 @@ class RunOptions:
             serving_image=get("serving_image"),
             allow_ops=tuple(get("allow_op") or ()),
             in_process=bool(get("in_process")),
+            keep_warm=bool(get("keep_warm")),
             fresh_references=bool(get("fresh_references")),
             call_timeout=get("call_timeout"),
             memory_limit=get("memory_limit"),

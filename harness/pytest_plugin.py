@@ -12,6 +12,7 @@ with the message alone, no traceback; other contracts in the run still run.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generator, Iterator
@@ -112,6 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not (config.option.collectonly or options.executor != "local" or (
             config.getoption("numprocesses", None) and not on_worker(config))):
         _start_workers(context)  # not where no case runs (as in pytest_collection_finish)
+    _import_hypothesis_unrewritten()
     from harness.engine import Engine
 
     engine = Engine(context=context)
@@ -130,6 +132,37 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         present = {Path(a.split("::")[0]).resolve() for a in config.args}
         config.args.extend(str(p) for p in options.contracts if p.resolve() not in present)
+
+
+#: the libraries the engine imports whose asserts pytest would rewrite (see below)
+UNREWRITTEN = ("hypothesis", "hypothesis.strategies")
+
+
+def _import_hypothesis_unrewritten() -> None:
+    """Import hypothesis as a library, without pytest's assertion rewriting.
+
+    pytest rewrites the asserts of every module of a distribution that registers a pytest
+    plugin, hypothesis' among them, and keeps the rewritten code in ``__pycache__``. Where it
+    cannot write there (``PYTHONDONTWRITEBYTECODE``, set in many CI images, or a read-only
+    site-packages) every run parses and compiles hypothesis' 70-odd modules again: 1.5 s per
+    run on a 2-core machine, for asserts inside hypothesis that no check shows. The rewriting
+    finder steps out of ``sys.meta_path`` for this import alone (pytest_configure, before any
+    check runs) and goes back where it was; a user's test files are rewritten as ever.
+    """
+    if all(name in sys.modules for name in UNREWRITTEN):
+        return
+    hooks = [(index, finder) for index, finder in enumerate(sys.meta_path)
+             if type(finder).__name__ == "AssertionRewritingHook"]
+    for _, finder in hooks:
+        sys.meta_path.remove(finder)
+    try:
+        import importlib
+
+        for name in UNREWRITTEN:
+            importlib.import_module(name)
+    finally:
+        for index, finder in hooks:
+            sys.meta_path.insert(index, finder)
 
 
 class FleetRun:
@@ -166,6 +199,7 @@ def _start_workers(context: RunContext) -> None:
 
 
 def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:
+    _import_hypothesis_unrewritten()
     from harness.engine import Engine
     from harness.fleet.describe import load_fleet
     from harness.fleet.plan import plan_fleet, previous_durations

@@ -11,6 +11,12 @@ folder and environment, killed as a group); only the imports are shared.
 
 ``$MODEL_CONTRACT_FORKSERVER=0`` turns it off (every worker is spawned, as before).
 What happened is told in the ``harness.forkserver`` logger's debug output.
+
+With ``--keep-warm`` the run connects to the user's kept server instead
+(:mod:`harness.forkserver.kept`), starting it if none fits: the connection is served exactly
+as a server of the run's own would serve it, and only the connection ends with the run.
+When no kept server can be had (the folder is not the user's own, it failed to start) the
+run says why in a warning and starts a server of its own.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from harness.context import RunContext
+from harness.forkserver import kept as kept_servers
 
 log = logging.getLogger("harness.forkserver")
 
@@ -76,10 +84,44 @@ class Forked:
                 pass
 
 
-class ForkServer:
-    """The server process and the thread that reads its messages."""
+class KeepWarmWarning(UserWarning):
+    """``--keep-warm`` could not be honoured; the run used a fork server of its own."""
 
-    def __init__(self) -> None:
+
+class ForkServer:
+    """The server process and the thread that reads its messages.
+
+    ``kept``: connect to the user's kept server (:mod:`harness.forkserver.kept`) instead of
+    starting a process of the run's own; the thread makes the connection (starting the kept
+    server when none runs), so the run goes on meanwhile."""
+
+    def __init__(self, kept: kept_servers.Starting | None = None) -> None:
+        self.kept = kept
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.tmp: Path | None = None
+        self.log: Any = None
+        self.sock: socket.socket | None = None
+        #: why the kept server could not serve this run (then the run starts its own)
+        self.unavailable: str | None = None
+        if kept is None:
+            self._start_own()
+        self.lock = threading.Lock()  # one request on the socket at a time
+        self.changed = threading.Condition()
+        self.ready = False
+        self.dead = False
+        self.stopping = False
+        self.preloaded: list[str] = []
+        self.replies: dict[int, tuple[str, Any]] = {}
+        self.exits: dict[int, int] = {}
+        self.forks: dict[int, Forked] = {}
+        self.ids = itertools.count()
+        self.reader = threading.Thread(target=self._read, name="model-contract-forkserver",
+                                       daemon=True)
+        self.reader.start()
+        if self.proc is not None:
+            log.debug("fork server started (pid %d)", self.proc.pid)
+
+    def _start_own(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         #: the server's own TMPDIR (removed with it); forks get theirs from the caller
         self.tmp = Path(tempfile.mkdtemp(prefix="model-contract-forkserver-"))
@@ -100,23 +142,33 @@ class ForkServer:
             raise
         theirs.close()
         self.sock = ours
-        self.lock = threading.Lock()  # one request on the socket at a time
-        self.changed = threading.Condition()
-        self.ready = False
-        self.dead = False
-        self.stopping = False
-        self.preloaded: list[str] = []
-        self.replies: dict[int, tuple[str, Any]] = {}
-        self.exits: dict[int, int] = {}
-        self.forks: dict[int, Forked] = {}
-        self.ids = itertools.count()
-        self.reader = threading.Thread(target=self._read, name="model-contract-forkserver",
-                                       daemon=True)
-        self.reader.start()
-        log.debug("fork server started (pid %d)", self.proc.pid)
+
+    def _connect_kept(self) -> bool:
+        """In the reader thread: the connection to the kept server; False if none."""
+        assert self.kept is not None
+        try:
+            sock = self.kept.connect()
+        except (kept_servers.Unavailable, OSError) as exc:
+            self.unavailable = str(exc)
+            log.warning("--keep-warm: %s; this run starts a fork server of its own", exc)
+            return False
+        with self.changed:
+            if self.stopping:
+                sock.close()
+                return False
+            self.sock = sock
+        if self.kept.started is not None:
+            log.debug("kept fork server started (pid %d)", self.kept.started)
+        return True
 
     # ---------------------------------------------------------------- messages
     def _read(self) -> None:
+        if self.kept is not None and not self._connect_kept():
+            with self.changed:
+                self.dead = True
+                self.changed.notify_all()
+            return
+        assert self.sock is not None
         try:
             while True:
                 data = self.sock.recv(MAX_MESSAGE)
@@ -136,16 +188,19 @@ class ForkServer:
         with self.changed:
             self.dead = True
             self.changed.notify_all()
-        if not self.stopping:
+        if not self.stopping and self.proc is not None:
             try:
                 code: int | str = self.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = "its socket closed"
             log.debug("fork server (pid %d) died (%s); workers will be forked from a fresh "
                       "one, or spawned", self.proc.pid, code)
+        elif not self.stopping:
+            log.debug("the kept fork server closed this run's connection; workers will be "
+                      "forked from a fresh server, or spawned")
 
     def alive(self) -> bool:
-        return not self.dead and self.proc.poll() is None
+        return not self.dead and (self.proc is None or self.proc.poll() is None)
 
     def spawn(self, worker: str, argv: Sequence[str], *, stdout: int, stderr: int,
               env: dict[str, str], cwd: str, fds: Sequence[int] = ()) -> Forked | None:
@@ -158,6 +213,7 @@ class ForkServer:
         request_id = next(self.ids)
         devnull = os.open(os.devnull, os.O_RDONLY)
         try:
+            assert self.sock is not None
             with self.lock:
                 socket.send_fds(self.sock, [pickle.dumps((request_id, worker, list(argv), env,
                                                           cwd))],
@@ -208,28 +264,40 @@ class ForkServer:
         """Close the socket (the server kills its forks and exits), then reap it.
 
         ``kill_forks=False`` for a server that died: its forks live on (their owners stop
-        them, as they would stop spawned workers)."""
-        self.stopping = True
+        them, as they would stop spawned workers). A kept server only loses this run's
+        connection (the server it forked for the run exits)."""
+        with self.changed:
+            self.stopping = True
+            sock = self.sock
         if kill_forks:
             for forked in list(self.forks.values()):
                 forked.kill()
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        if sock is not None:
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            self.proc.wait()
-        self.reader.join(timeout=5)
-        self.log.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        log.debug("fork server stopped (pid %d)", self.proc.pid)
+            sock.close()
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                self.proc.wait()
+        if self.kept is None or sock is not None:
+            self.reader.join(timeout=5)
+        if self.log is not None:
+            self.log.close()
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        log.debug("fork server stopped (%s)", self.describe())
+
+    def describe(self) -> str:
+        return (f"pid {self.proc.pid}" if self.proc is not None
+                else "this run's connection to the kept server")
 
 
 def _running(pid: int) -> bool:
@@ -242,8 +310,12 @@ def _running(pid: int) -> bool:
 
 #: the server of this process (pid of the owner, server)
 _CURRENT: dict[str, tuple[int, ForkServer]] = {}
-#: pid of the process whose run wants a server started at its first fork (:func:`start_for`)
+#: pid of the process whose run wants a server started at its first fork (:func:`start_for`),
+#: and ("keep") whether that run keeps it warm between runs (``--keep-warm``)
 _WANTED: dict[str, int] = {}
+#: why --keep-warm could not be honoured in this process (told once, then a server of the
+#: run's own is used)
+_KEPT_FAILED: dict[int, str] = {}
 _CURRENT_LOCK = threading.Lock()
 
 
@@ -256,16 +328,37 @@ def start() -> ForkServer | None:
         if server is not None and owner == os.getpid() and server.alive():
             return server
         if server is not None and owner == os.getpid():
-            log.debug("fork server (pid %d) died; starting a fresh one", server.proc.pid)
+            if server.unavailable is not None:
+                _KEPT_FAILED.setdefault(os.getpid(), server.unavailable)
+                _warn_kept(server.unavailable)
+            else:
+                log.debug("fork server (%s) died; starting a fresh one", server.describe())
             _stop_quietly(server)
         try:
-            server = ForkServer()
+            server = ForkServer(_kept_starting())
         except OSError as exc:
             log.debug("fork server could not start (%s); workers are spawned", exc)
             _CURRENT.pop("server", None)
             return None
         _CURRENT["server"] = (os.getpid(), server)
         return server
+
+
+def _kept_starting() -> kept_servers.Starting | None:
+    """The kept server to connect to if this run keeps one warm (and it can), else None."""
+    if _WANTED.get("keep") != os.getpid() or os.getpid() in _KEPT_FAILED:
+        return None
+    try:
+        return kept_servers.starting()
+    except kept_servers.Unavailable as exc:
+        _KEPT_FAILED[os.getpid()] = str(exc)
+        _warn_kept(str(exc))
+        return None
+
+
+def _warn_kept(reason: str) -> None:
+    warnings.warn(KeepWarmWarning(f"--keep-warm: {reason}; this run used a fork server of its "
+                                  f"own (TensorFlow imported once for the run)"), stacklevel=3)
 
 
 def start_for(context: RunContext, *, now: bool = True) -> bool:
@@ -282,6 +375,10 @@ def start_for(context: RunContext, *, now: bool = True) -> bool:
         return False
     with _CURRENT_LOCK:
         _WANTED["pid"] = os.getpid()
+        if kept_servers.wanted(context.options.keep_warm):
+            _WANTED["keep"] = os.getpid()
+        else:
+            _WANTED.pop("keep", None)
     return start() is not None if now else True
 
 
@@ -301,6 +398,7 @@ def stop() -> None:
     with _CURRENT_LOCK:
         owner, server = _CURRENT.pop("server", (-1, None))
         _WANTED.pop("pid", None)
+        _WANTED.pop("keep", None)
     if server is not None and owner == os.getpid():
         server.stop()
 
@@ -326,4 +424,4 @@ def spawn(worker: str, argv: Sequence[str], *, stdout: int, stderr: int, env: di
     return forked
 
 
-__all__ = ["ForkServer", "Forked", "SWITCH_ENV", "current", "enabled", "spawn", "start", "start_for", "stop"]
+__all__ = ["ForkServer", "Forked", "KeepWarmWarning", "SWITCH_ENV", "current", "enabled", "spawn", "start", "start_for", "stop"]

@@ -19,18 +19,33 @@ killed it, as :mod:`subprocess` reports it). A fork that crashes ends only itsel
 
 The server stops when the socket closes (the run ended, or the parent died): it kills the
 forks still running first, so none outlives the run.
+
+``python -m harness.forkserver.server --listen PATH IDLE_S`` is the kept server of
+:mod:`harness.forkserver.kept` (``--keep-warm``): it imports as above once, then listens on
+the Unix socket ``PATH`` (``SOCK_SEQPACKET``) for runs of the same user. Each connection gets
+a server of its own, forked from the listener with the imports done, which says ``ready`` at
+once and then behaves exactly as above on that connection (its forks die with the
+connection). The listener never loads a model, runs no request itself and starts no thread;
+it exits after ``IDLE_S`` seconds with no connection open, or on SIGTERM (``model-contract
+warm stop``), removing its socket and its files; servers still serving a run finish it.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import pickle
 import select
+import shutil
 import signal
 import socket
+import struct
 import sys
+import tempfile
+import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 #: worker name -> the module whose ``main(argv)`` the fork runs
@@ -82,8 +97,6 @@ def run_fork(worker: str, argv: list[str], env: dict[str, str], cwd: str,
         argv = [arg.format(fd=extra) if arg.startswith("{fd") else arg for arg in argv]
         os.environ.clear()
         os.environ.update(env)
-        import tempfile
-
         tempfile.tempdir = None  # the fork's own TMPDIR, not a folder the server looked up
         os.chdir(cwd)
         try:
@@ -188,10 +201,126 @@ def _reap(sock: socket.socket, running: set[int]) -> None:
             pass
 
 
+def _serve_connection(sock: socket.socket, loaded: list[str]) -> None:
+    """In a listener's fork: the server of one run's connection; never returns."""
+    try:
+        send(sock, ("ready", loaded))
+        serve(sock)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    except BaseException:  # noqa: BLE001 - told in the listener's log; the run sees it closed
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[2]
+
+
+def listen(path: str, idle_s: float) -> None:
+    """The kept server: import, listen on ``path``, fork a server per connection, exit
+    after ``idle_s`` seconds without one (or on SIGTERM). Never returns."""
+    stem = path[:-len(".sock")] if path.endswith(".sock") else path
+    # Its own temporary folder, beside the socket, removed when it exits (forks get theirs
+    # from each request).
+    tmp = os.environ["TMPDIR"] = tempfile.mkdtemp(prefix=os.path.basename(stem) + "-",
+                                                  dir=os.path.dirname(path))
+    tempfile.tempdir = None
+    loaded = preload()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    staged = f"{path}.{os.getpid()}"
+    listener.bind(staged)
+    listener.listen(16)
+    os.rename(staged, path)  # atomic: a client connects to a server that is ready, or none
+    bound = os.stat(path).st_ino
+    with open(f"{stem}.json.{os.getpid()}", "w", encoding="utf-8") as info:
+        json.dump({"pid": os.getpid(), "started": time.time(), "idle_s": idle_s,
+                   "python": sys.executable,
+                   "harness": str(Path(__file__).resolve().parents[1]),
+                   "preloaded": loaded}, info)
+    os.rename(f"{stem}.json.{os.getpid()}", f"{stem}.json")
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    os.set_blocking(wake_read, False)
+    stopping: list[int] = []
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.set_wakeup_fd(wake_write)
+    servers: set[int] = set()
+    last = time.monotonic()
+    try:
+        while not stopping:
+            left = None if servers else idle_s - (time.monotonic() - last)
+            if left is not None and left <= 0:
+                break
+            ready, _, _ = select.select([listener.fileno(), wake_read], [], [], left)
+            if wake_read in ready:
+                try:
+                    os.read(wake_read, 4096)
+                except BlockingIOError:
+                    pass
+            while servers:
+                try:
+                    pid, _status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    servers.clear()
+                    break
+                if pid == 0:
+                    break
+                servers.discard(pid)
+                last = time.monotonic()
+            if listener.fileno() not in ready or stopping:
+                continue
+            try:
+                conn, _addr = listener.accept()
+            except (InterruptedError, BlockingIOError, ConnectionAbortedError):
+                continue
+            if _peer_uid(conn) != os.getuid():
+                conn.close()  # the folder is the user's own; this is a second lock
+                continue
+            try:
+                pid = os.fork()
+            except OSError:
+                conn.close()
+                continue
+            if pid == 0:
+                signal.set_wakeup_fd(-1)
+                for fd in (wake_read, wake_write):
+                    os.close(fd)
+                listener.close()
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                _serve_connection(conn, loaded)
+            conn.close()
+            servers.add(pid)
+            last = time.monotonic()
+    finally:
+        for leftover in (path, f"{stem}.json"):
+            try:
+                if leftover == path and os.stat(path).st_ino != bound:
+                    continue  # a newer server took the name
+                if leftover != path and json.loads(Path(leftover).read_text("utf-8")
+                                                   ).get("pid") != os.getpid():
+                    continue
+                os.unlink(leftover)
+            except (OSError, ValueError):
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
 def main(argv: list[str]) -> None:
-    sock = socket.socket(fileno=int(argv[0]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it, not the terminal's ^C
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if argv[:1] == ["--listen"]:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        listen(argv[1], float(argv[2]))
+    sock = socket.socket(fileno=int(argv[0]))
     loaded = preload()
     try:
         send(sock, ("ready", loaded))
