@@ -176,7 +176,7 @@ def test_warm_lists_and_stops_the_kept_servers(
 
 def test_a_folder_others_can_enter_is_refused_and_the_run_uses_its_own_server(
         tmp_path: Path, warm_dir: Path) -> None:
-    warm_dir.mkdir(mode=0o700)
+    warm_dir.mkdir(mode=0o700, exist_ok=True)
     os.chmod(warm_dir, 0o777)
     with pytest.raises(kept.Unavailable) as refused:
         kept.place()
