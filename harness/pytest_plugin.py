@@ -184,18 +184,37 @@ class FleetRun:
 
 
 def _start_workers(context: RunContext) -> None:
-    """Start the isolated workers of the converted formats named by ``--backend`` (onnx,
-    tflite) now, their runtime imported while this process imports the engine and collects;
-    a run on a given ONNX or TFLite file finds its worker ready. TensorFlow's worker is left
-    to the engine's plan (:meth:`~harness.engine.Engine.prepare`): it is heavy, and a run may
-    call no SavedModel. A worker the run does not use is stopped with it."""
+    """Start the isolated workers of the converted formats the run names (onnx, tflite) now,
+    their runtime imported while this process imports the engine and collects: those of
+    ``--backend``, else those the contract files list under ``"formats"`` (read as plain
+    JSON here; a file that cannot be read starts nothing, its collection says why). A run
+    finds its TFLite/ONNX worker ready instead of waiting for its start (0.3 s). TensorFlow's
+    worker is left to the engine's plan (:meth:`~harness.engine.Engine.prepare`): it is
+    heavy, and a run may call no SavedModel. A worker the run does not use (``-k`` left its
+    format out) is stopped with it."""
     if context.options.in_process:
         return
     from harness.backends.isolation import PRELOADS, prestart
 
-    for backend in context.options.backends:
+    for backend in context.options.backends or _formats_listed(context.options.contracts):
         if PRELOADS.get(backend) not in (None, "tensorflow"):
             prestart(context, backend)
+
+
+def _formats_listed(contracts: tuple[Path, ...]) -> list[str]:
+    """The keys of ``"formats"`` in the contract files, in order, each once (a quick read:
+    no schema, no standards; anything unreadable lists nothing)."""
+    import json
+
+    found: dict[str, None] = {}
+    for path in contracts:
+        try:
+            formats = json.loads(Path(path).read_text(encoding="utf-8")).get("formats")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(formats, dict):
+            found.update(dict.fromkeys(str(name) for name in formats))
+    return list(found)
 
 
 def _configure_fleet(config: pytest.Config, options: RunOptions) -> None:

@@ -35,7 +35,7 @@ def test_hypothesis_is_imported_unrewritten_and_user_files_still_are(tmp_path: P
                            str(tmp_path)], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    [line] = [l for l in done.stdout.splitlines() if l.startswith("REWRITTEN")]
+    [line] = [out for out in done.stdout.splitlines() if out.startswith("REWRITTEN")]
     # pytest still rewrites what it always did (the user's conftest, plugin modules it
     # loaded itself); hypothesis, imported by the plugin, is a plain library
     assert line == "REWRITTEN ['_hypothesis_pytestplugin', 'conftest']"
