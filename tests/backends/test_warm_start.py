@@ -273,3 +273,27 @@ def test_the_engine_starts_only_what_the_selected_cases_need(tmp_path: Path,
         finally:
             engine.close()
     assert sorted(scratch.iterdir()) == []
+
+
+def test_the_formats_a_contract_lists_get_their_workers_at_configure(
+        tmp_path: Path, scratch: Path) -> None:
+    """pytest_configure starts the TFLite/ONNX workers of the formats the contract files
+    list (``--backend``, when given, decides instead); files it cannot read list nothing."""
+    from harness.pytest_plugin import _formats_listed, _start_workers
+
+    listing = write_contract(tmp_path, "a.json", formats={"tflite": {}, "onnx": {}})
+    tfjs_only = write_contract(tmp_path, "b.json", formats={"tfjs": {}, "onnx": {}})
+    broken = tmp_path / "broken.json"
+    broken.write_text("{ not json")
+    missing = tmp_path / "missing.json"
+    assert _formats_listed((listing, tfjs_only, broken, missing)) == ["tflite", "onnx", "tfjs"]
+    context = RunContext(RunOptions(contracts=(broken, listing), results_dir=tmp_path / "r"))
+    _start_workers(context)
+    assert list(isolation._spares(context)) == ["ai_edge_litert.interpreter", "onnxruntime"]
+    chosen = RunContext(RunOptions(contracts=(listing,), backends=("onnx",),
+                                   results_dir=tmp_path / "r"))
+    _start_workers(chosen)
+    assert list(isolation._spares(chosen)) == ["onnxruntime"]
+    for run in (context, chosen):
+        run.closers.close_all()
+    assert sorted(scratch.iterdir()) == []
