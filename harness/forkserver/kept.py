@@ -41,6 +41,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,8 +245,10 @@ class Starting:
                                   f"{_log_tail(self.spot.log) or 'none'}")
             sock = _connect(self.spot.socket)
             if sock is not None:
-                # Not this run's child once it ends: nobody waits for it but the system.
-                proc.returncode = 0
+                # It is this process' child: reap it if it ends (idle, stopped) while this
+                # process lives, so no zombie is left behind; nothing else waits for it.
+                threading.Thread(target=proc.wait, name="model-contract-kept-reaper",
+                                 daemon=True).start()
                 return sock
             time.sleep(0.02)
         _terminate(proc.pid)
