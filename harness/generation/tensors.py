@@ -32,7 +32,10 @@ SMALL_TENSOR = 64
 KIND_TABLE = ("zeros", "constant", "uniform", "uniform", "uniform", "uniform",
               "band", "band", "sparse", "sparse")
 
-SEEDS = st.integers(0, 2**32 - 1)
+#: A fill's seed: 64 bits, not the 32 of an edge's chance (generation.chance), so the two never
+#: share a span label; hypothesis' mutator copies spans of one label over each other, and a
+#: chance given a seed's value (or the reverse) mostly overran: wasted executions.
+SEEDS = st.integers(0, 2**64 - 1)
 KINDS = st.sampled_from(KIND_TABLE)
 
 
