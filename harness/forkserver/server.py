@@ -223,95 +223,122 @@ def _peer_uid(sock: socket.socket) -> int:
 
 def listen(path: str, idle_s: float) -> None:
     """The kept server: import, listen on ``path``, fork a server per connection, exit
-    after ``idle_s`` seconds without one (or on SIGTERM). Never returns."""
+    after ``idle_s`` seconds without one (or on SIGTERM). Never returns; whatever it made
+    (its temporary folder, socket and info file) is removed on every way out."""
     stem = path[:-len(".sock")] if path.endswith(".sock") else path
-    # Its own temporary folder, beside the socket, removed when it exits (forks get theirs
-    # from each request).
+    staged, info = f"{path}.{os.getpid()}", f"{stem}.json"
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    # Its own temporary folder, beside the socket (forks get theirs from each request).
     tmp = os.environ["TMPDIR"] = tempfile.mkdtemp(prefix=os.path.basename(stem) + "-",
                                                   dir=os.path.dirname(path))
     tempfile.tempdir = None
-    loaded = preload()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    staged = f"{path}.{os.getpid()}"
-    listener.bind(staged)
-    listener.listen(16)
-    os.rename(staged, path)  # atomic: a client connects to a server that is ready, or none
-    bound = os.stat(path).st_ino
-    with open(f"{stem}.json.{os.getpid()}", "w", encoding="utf-8") as info:
-        json.dump({"pid": os.getpid(), "started": time.time(), "idle_s": idle_s,
-                   "python": sys.executable,
-                   "harness": str(Path(__file__).resolve().parents[1]),
-                   "preloaded": loaded}, info)
-    os.rename(f"{stem}.json.{os.getpid()}", f"{stem}.json")
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
-    os.set_blocking(wake_read, False)
-    stopping: list[int] = []
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    signal.set_wakeup_fd(wake_write)
-    servers: set[int] = set()
-    last = time.monotonic()
+    bound: int | None = None
     try:
-        while not stopping:
-            left = None if servers else idle_s - (time.monotonic() - last)
-            if left is not None and left <= 0:
-                break
-            ready, _, _ = select.select([listener.fileno(), wake_read], [], [], left)
-            if wake_read in ready:
-                try:
-                    os.read(wake_read, 4096)
-                except BlockingIOError:
-                    pass
-            while servers:
-                try:
-                    pid, _status = os.waitpid(-1, os.WNOHANG)
-                except ChildProcessError:
-                    servers.clear()
-                    break
-                if pid == 0:
-                    break
-                servers.discard(pid)
-                last = time.monotonic()
-            if listener.fileno() not in ready or stopping:
-                continue
-            try:
-                conn, _addr = listener.accept()
-            except (InterruptedError, BlockingIOError, ConnectionAbortedError):
-                continue
-            if _peer_uid(conn) != os.getuid():
-                conn.close()  # the folder is the user's own; this is a second lock
-                continue
-            try:
-                pid = os.fork()
-            except OSError:
-                conn.close()
-                continue
-            if pid == 0:
-                signal.set_wakeup_fd(-1)
-                for fd in (wake_read, wake_write):
-                    os.close(fd)
-                listener.close()
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                _serve_connection(conn, loaded)
-            conn.close()
-            servers.add(pid)
-            last = time.monotonic()
+        loaded = preload()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listener.bind(staged)
+        listener.listen(16)
+        os.rename(staged, path)  # atomic: a client connects to a server that is ready, or none
+        bound = os.stat(path).st_ino
+        with open(f"{info}.{os.getpid()}", "w", encoding="utf-8") as out:
+            json.dump({"pid": os.getpid(), "started": time.time(), "idle_s": idle_s,
+                       "python": sys.executable,
+                       "harness": str(Path(__file__).resolve().parents[1]),
+                       "preloaded": loaded}, out)
+        os.rename(f"{info}.{os.getpid()}", info)
+        _accept(listener, loaded, idle_s, stopping)
+    except BaseException:  # noqa: BLE001 - told in its log (the run that started it reads it)
+        traceback.print_exc()
     finally:
-        for leftover in (path, f"{stem}.json"):
-            try:
-                if leftover == path and os.stat(path).st_ino != bound:
-                    continue  # a newer server took the name
-                if leftover != path and json.loads(Path(leftover).read_text("utf-8")
-                                                   ).get("pid") != os.getpid():
-                    continue
-                os.unlink(leftover)
-            except (OSError, ValueError):
-                pass
+        _remove_own(staged, f"{info}.{os.getpid()}")
+        if bound is not None:
+            _remove_own(*([path] if _inode(path) == bound else []))
+            if _pid_in(info) == os.getpid():
+                _remove_own(info)
         shutil.rmtree(tmp, ignore_errors=True)
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(0 if bound is not None else 1)
+
+
+def _accept(listener: socket.socket, loaded: list[str], idle_s: float,
+            stopping: list[int]) -> None:
+    """The kept server's loop: a server forked per connection, until ``idle_s`` seconds
+    pass with none, or ``stopping`` (SIGTERM)."""
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    os.set_blocking(wake_read, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_write)
+    servers: set[int] = set()
+    last = time.monotonic()
+    while not stopping:
+        left = None if servers else idle_s - (time.monotonic() - last)
+        if left is not None and left <= 0:
+            return
+        ready, _, _ = select.select([listener.fileno(), wake_read], [], [], left)
+        if wake_read in ready:
+            try:
+                os.read(wake_read, 4096)
+            except BlockingIOError:
+                pass
+        while servers:
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                servers.clear()
+                break
+            if pid == 0:
+                break
+            servers.discard(pid)
+            last = time.monotonic()
+        if listener.fileno() not in ready or stopping:
+            continue
+        try:
+            conn, _addr = listener.accept()
+        except (InterruptedError, BlockingIOError, ConnectionAbortedError):
+            continue
+        if _peer_uid(conn) != os.getuid():
+            conn.close()  # the folder is the user's own; this is a second lock
+            continue
+        try:
+            pid = os.fork()
+        except OSError:
+            conn.close()
+            continue
+        if pid == 0:
+            signal.set_wakeup_fd(-1)
+            for fd in (wake_read, wake_write):
+                os.close(fd)
+            listener.close()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _serve_connection(conn, loaded)
+        conn.close()
+        servers.add(pid)
+        last = time.monotonic()
+
+
+def _inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def _pid_in(info: str) -> int | None:
+    try:
+        return int(json.loads(Path(info).read_text("utf-8")).get("pid"))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def _remove_own(*paths: str) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def main(argv: list[str]) -> None:

@@ -230,3 +230,42 @@ def test_the_key_follows_what_the_imports_depend_on(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0" if os.environ.get(
         "TF_ENABLE_ONEDNN_OPTS") == "1" else "1")
     assert kept.key() != before  # read by TensorFlow's import: another server
+
+
+def test_a_kept_server_that_cannot_start_is_told_and_the_run_uses_its_own(
+        tmp_path: Path, scratch: Path, warm_dir: Path) -> None:
+    """The socket's name is taken by a folder: the kept server cannot take it, says why in
+    its log and exits, leaving nothing behind; the run warns with that log and forks from
+    a server of its own."""
+    pytest.importorskip("tensorflow")
+    from harness.context import RunContext
+    from harness.forkserver import client
+    from harness.options import RunOptions
+
+    spot = kept.place()
+    spot.socket.mkdir(parents=True)
+    (spot.socket / "taken").write_text("")
+    context = RunContext(RunOptions(keep_warm=True))
+    try:
+        assert client.start_for(context)
+        first = client.current()
+        assert first is not None and first.kept is not None
+        first.reader.join(timeout=180)
+        assert first.unavailable is not None and first.unavailable.startswith(
+            f"the kept fork server exited (1) while starting; its output ({spot.log}): "
+            "Traceback (most recent call last):")
+        assert "IsADirectoryError" in first.unavailable
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            second = client.current()
+        assert second is not None and second is not first and second.proc is not None
+        [warning] = [w.message for w in caught if isinstance(w.message, client.KeepWarmWarning)]
+        assert str(warning).startswith("--keep-warm: the kept fork server exited (1) while "
+                                       "starting; its output (")
+        assert str(warning).endswith("; this run used a fork server of its own (TensorFlow "
+                                     "imported once for the run)")
+    finally:
+        context.closers.close_all()
+    assert sorted(p.name for p in warm_dir.iterdir()) == [
+        f"{spot.key}.lock", f"{spot.key}.log", f"{spot.key}.sock"]  # the folder, untouched
+    assert sorted(scratch.iterdir()) == []
