@@ -313,8 +313,8 @@ _CURRENT: dict[str, tuple[int, ForkServer]] = {}
 #: pid of the process whose run wants a server started at its first fork (:func:`start_for`),
 #: and ("keep") whether that run keeps it warm between runs (``--keep-warm``)
 _WANTED: dict[str, int] = {}
-#: why --keep-warm could not be honoured in this process (told once, then a server of the
-#: run's own is used)
+#: why --keep-warm could not be honoured in this process' run (told once, then a server of
+#: the run's own is used; forgotten when the run ends)
 _KEPT_FAILED: dict[int, str] = {}
 _CURRENT_LOCK = threading.Lock()
 
@@ -399,6 +399,7 @@ def stop() -> None:
         owner, server = _CURRENT.pop("server", (-1, None))
         _WANTED.pop("pid", None)
         _WANTED.pop("keep", None)
+        _KEPT_FAILED.pop(os.getpid(), None)  # the next run (a Ray worker's) tries again
     if server is not None and owner == os.getpid():
         server.stop()
 
