@@ -42,7 +42,7 @@ RUN = textwrap.dedent("""
     y = backend.infer("serving_default", {"x": np.full((2, 4), 0.5, np.float32)})["y"]
     fork = backend.child.proc.pid
     connection = int(open(f"/proc/{fork}/stat").read().rsplit(") ", 1)[1].split()[1])
-    [server] = [k.pid for k in kept.servers() if k.running]
+    [server] = [k.pid for k in kept.servers() if k.running and k.key == kept.key()]
     print(json.dumps({"server": server, "connection": connection, "fork": fork,
                       "shape": list(y.shape), "own": client.current().proc is not None,
                       "tensorflow": "tensorflow" in sys.modules}), flush=True)
