@@ -202,16 +202,18 @@ def _start_workers(context: RunContext) -> None:
 
 
 def _formats_listed(contracts: tuple[Path, ...]) -> list[str]:
-    """The keys of ``"formats"`` in the contract files, in order, each once (a quick read:
-    no schema, no standards; anything unreadable lists nothing)."""
-    import json
+    """The keys of ``"formats"`` in the contract files, in order, each once (parsed as the
+    loader parses them, :func:`harness.contract.document.parse`, but no schema, no
+    standards; a file it refuses lists nothing: its collection says why)."""
+    from harness.contract.document import parse
 
     found: dict[str, None] = {}
     for path in contracts:
         try:
-            formats = json.loads(Path(path).read_text(encoding="utf-8")).get("formats")
-        except (OSError, ValueError, AttributeError):
+            data = parse(Path(path))
+        except HarnessError:
             continue
+        formats = data.get("formats") if isinstance(data, dict) else None
         if isinstance(formats, dict):
             found.update(dict.fromkeys(str(name) for name in formats))
     return list(found)

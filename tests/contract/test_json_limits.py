@@ -64,3 +64,18 @@ def test_negative_infinity_too(tmp_path: Path) -> None:
     path.write_text(json.dumps(GOOD)[:-1] + ', "tolerance": {"rtol": -1e999}}')
     with pytest.raises(ContractError, match=r"/tolerance/rtol: the number reads as -inf"):
         load_contract(path)
+
+
+def test_a_deep_contract_fails_its_item_in_a_pytest_run_not_pytest(
+        pytester: pytest.Pytester) -> None:
+    """pytest_configure reads the contract files early (the formats whose workers it starts
+    ahead) with the loader's parser: a file nested 100000 deep fails its own item with the
+    loader's message; pytest itself does not crash."""
+    path = pytester.path / "deep.json"
+    path.write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--contract", str(path),
+                                "--results-dir", str(pytester.path / "results"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*{path}: objects and arrays are nested more than 64 levels "
+                                 "deep; a contract is a few levels deep*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
