@@ -26,7 +26,7 @@ from harness.context import RunContext
 from harness.contract.model import Contract, SignatureSpec
 from harness.errors import CheckFailure, CrashFailure
 from harness.events import ModelFinding
-from harness.fuzz import ahead_of, capped_examples, run_property
+from harness.fuzz import ahead_of, capped_examples, run_property, same
 from harness.generation.calls import budget_notes
 from harness.registry import Registry
 from harness.savedmodel.layout import ModelRef
@@ -100,15 +100,6 @@ def values(context: RunContext, case: Case, sig: SignatureSpec, backend: Backend
         value_checks(case.contract, sig, c.inputs, outputs, source=backend.label)
 
     run_property(context, case, sig, prop, ahead=ahead_of(backend, sig))
-
-
-def same(a: np.ndarray, b: np.ndarray) -> bool:
-    """Identical values, NaN equal to NaN at the same place (determinism is bitwise)."""
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    if a.dtype.kind in "fc":
-        return bool(np.array_equal(a, b, equal_nan=True))
-    return bool(np.array_equal(a, b))
 
 
 @call_check("determinism")

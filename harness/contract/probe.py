@@ -182,7 +182,7 @@ def _settle_determinism(data: dict[str, Any], key: str, contract: Contract, back
     if not sig.get("deterministic", True) or sig.get("stateful"):
         return
     call = _simplest_call(contract, key, backend.model, _non_empty)
-    from harness.checks.calls import same
+    from harness.fuzz import same
 
     first = backend.infer(key, call.inputs, check_inputs=False)
     second = backend.infer(key, call.inputs, check_inputs=False)
