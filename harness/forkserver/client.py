@@ -329,8 +329,7 @@ def start() -> ForkServer | None:
             return server
         if server is not None and owner == os.getpid():
             if server.unavailable is not None:
-                _KEPT_FAILED.setdefault(os.getpid(), server.unavailable)
-                _warn_kept(server.unavailable)
+                _give_up_kept(server.unavailable)
             else:
                 log.debug("fork server (%s) died; starting a fresh one", server.describe())
             _stop_quietly(server)
@@ -351,12 +350,13 @@ def _kept_starting() -> kept_servers.Starting | None:
     try:
         return kept_servers.starting()
     except kept_servers.Unavailable as exc:
-        _KEPT_FAILED[os.getpid()] = str(exc)
-        _warn_kept(str(exc))
+        _give_up_kept(str(exc))
         return None
 
 
-def _warn_kept(reason: str) -> None:
+def _give_up_kept(reason: str) -> None:
+    """No kept server for the rest of this run: remember why, and warn with it."""
+    _KEPT_FAILED[os.getpid()] = reason
     warnings.warn(KeepWarmWarning(f"--keep-warm: {reason}; this run used a fork server of its "
                                   f"own (TensorFlow imported once for the run)"), stacklevel=3)
 

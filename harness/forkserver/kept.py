@@ -46,6 +46,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+#: the harness package of this checkout (or installation): part of the key, and what
+#: ``model-contract warm`` shows each server serving
+HARNESS = Path(__file__).resolve().parents[1]
 #: set to 1 to keep the fork server between runs without the option
 KEEP_ENV = "MODEL_CONTRACT_KEEP_WARM"
 #: seconds a kept server waits for the next run before it exits
@@ -137,14 +140,13 @@ def _package_stamp(name: str) -> list[object]:
 
 def key() -> str:
     """Which kept server fits this process (see the module's text): 16 hex digits."""
-    harness = Path(__file__).resolve().parents[1]
     sources = []
-    for path in sorted(harness.rglob("*.py")):
+    for path in sorted(HARNESS.rglob("*.py")):
         info = path.stat()
-        sources.append([str(path.relative_to(harness)), info.st_size, info.st_mtime_ns])
+        sources.append([str(path.relative_to(HARNESS)), info.st_size, info.st_mtime_ns])
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIXES))
     parts = {"python": [os.path.realpath(sys.executable), sys.version, sys.prefix],
-             "harness": [str(harness), sources], "packages": [_package_stamp(p) for p in PACKAGES],
+             "harness": [str(HARNESS), sources], "packages": [_package_stamp(p) for p in PACKAGES],
              "env": env}
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
@@ -226,16 +228,16 @@ class Starting:
             # The same checkout and Python with another key: its code or packages changed
             # since. Runs connected to it finish; it stops listening now, not in 15 minutes.
             if stale.running and stale.key != self.spot.key and stale.python == sys.executable \
-                    and stale.harness == str(Path(__file__).resolve().parents[1]):
+                    and stale.harness == str(HARNESS):
                 _terminate(stale.pid)
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         with open(self.spot.log, "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "harness.forkserver.server", "--listen",
-                 str(self.spot.socket), repr(self.idle_s)],
+                 str(self.spot.folder), self.spot.key, repr(self.idle_s)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]))
+                start_new_session=True, cwd=str(HARNESS.parent))
         self.started = proc.pid
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -266,14 +268,17 @@ def starting(idle_s: float | None = None) -> Starting:
 class Kept:
     """A kept server as its files tell it."""
 
-    key: str
+    place: Place
     pid: int
     started: float
     idle_s: float
     python: str
     harness: str
-    socket: Path
     running: bool
+
+    @property
+    def key(self) -> str:
+        return self.place.key
 
 
 def _is_kept_server(pid: int) -> bool:
@@ -294,10 +299,10 @@ def servers() -> list[Kept]:
             pid = int(data["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        found.append(Kept(key=info.stem, pid=pid, started=float(data.get("started", 0)),
+        found.append(Kept(place=Place(base, info.stem), pid=pid,
+                          started=float(data.get("started", 0)),
                           idle_s=float(data.get("idle_s", 0)), python=str(data.get("python")),
-                          harness=str(data.get("harness")), socket=base / f"{info.stem}.sock",
-                          running=_is_kept_server(pid)))
+                          harness=str(data.get("harness")), running=_is_kept_server(pid)))
     return found
 
 
@@ -317,7 +322,7 @@ def stop_all(wait_s: float = 10.0) -> list[Kept]:
             _terminate(kept.pid)
             stopped.append(kept)
         else:
-            for leftover in (kept.socket, kept.socket.with_suffix(".json")):
+            for leftover in (kept.place.socket, kept.place.info):
                 leftover.unlink(missing_ok=True)
     deadline = time.monotonic() + wait_s
     while any(_is_kept_server(k.pid) for k in stopped) and time.monotonic() < deadline:

@@ -20,9 +20,9 @@ killed it, as :mod:`subprocess` reports it). A fork that crashes ends only itsel
 The server stops when the socket closes (the run ended, or the parent died): it kills the
 forks still running first, so none outlives the run.
 
-``python -m harness.forkserver.server --listen PATH IDLE_S`` is the kept server of
+``python -m harness.forkserver.server --listen FOLDER KEY IDLE_S`` is the kept server of
 :mod:`harness.forkserver.kept` (``--keep-warm``): it imports as above once, then listens on
-the Unix socket ``PATH`` (``SOCK_SEQPACKET``) for runs of the same user. Each connection gets
+the Unix socket ``FOLDER/KEY.sock`` (``SOCK_SEQPACKET``) for runs of the same user. Each connection gets
 a server of its own, forked from the listener with the imports done, which says ``ready`` at
 once and then behaves exactly as above on that connection (its forks die with the
 connection). The listener never loads a model, runs no request itself and starts no thread;
@@ -46,7 +46,9 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from harness.forkserver import kept
 
 #: worker name -> the module whose ``main(argv)`` the fork runs
 WORKERS: dict[str, str] = {
@@ -124,21 +126,54 @@ def _returncode(status: int) -> int:
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def serve(sock: socket.socket) -> None:
+def _wake_on_child_exit() -> tuple[int, int]:
+    """A pipe that SIGCHLD writes to (``signal.set_wakeup_fd``), so a ``select`` loop wakes
+    when a fork ends; (read end, write end)."""
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     os.set_blocking(wake_read, False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wake_write)
+    return wake_read, wake_write
+
+
+def _drain(wake_read: int) -> None:
+    try:
+        os.read(wake_read, 4096)
+    except BlockingIOError:
+        pass
+
+
+def _leave_loop(wake: tuple[int, int], *sockets: socket.socket) -> None:
+    """In a fork of a serving loop: drop the loop's wake-up pipe and sockets."""
+    signal.set_wakeup_fd(-1)
+    for fd in wake:
+        os.close(fd)
+    for sock in sockets:
+        sock.close()
+
+
+def _reaped(running: set[int]) -> Iterator[tuple[int, int]]:
+    """(pid, wait status) of each fork in ``running`` that has ended, removed from it."""
+    while running:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        running.discard(pid)
+        yield pid, status
+
+
+def serve(sock: socket.socket) -> None:
+    wake = _wake_on_child_exit()
     running: set[int] = set()
     try:
         while True:
-            ready, _, _ = select.select([sock.fileno(), wake_read], [], [])
-            if wake_read in ready:
-                try:
-                    os.read(wake_read, 4096)
-                except BlockingIOError:
-                    pass
+            ready, _, _ = select.select([sock.fileno(), wake[0]], [], [])
+            if wake[0] in ready:
+                _drain(wake[0])
             _reap(sock, running)
             if sock.fileno() not in ready:
                 continue
@@ -162,13 +197,10 @@ def serve(sock: socket.socket) -> None:
                     os.close(fd)
                 continue
             if pid == 0:
-                signal.set_wakeup_fd(-1)
+                _leave_loop(wake, sock)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                for fd in (wake_read, wake_write):
-                    os.close(fd)
-                sock.close()
                 run_fork(worker, argv, env, cwd, fds)
             for fd in fds:
                 os.close(fd)
@@ -187,14 +219,7 @@ def serve(sock: socket.socket) -> None:
 
 
 def _reap(sock: socket.socket, running: set[int]) -> None:
-    while running:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        running.discard(pid)
+    for pid, status in _reaped(running):
         try:
             send(sock, ("exit", pid, _returncode(status)))
         except OSError:
@@ -202,7 +227,8 @@ def _reap(sock: socket.socket, running: set[int]) -> None:
 
 
 def _serve_connection(sock: socket.socket, loaded: list[str]) -> None:
-    """In a listener's fork: the server of one run's connection; never returns."""
+    """The server of one run's connection (the run's own server, or a kept server's fork
+    for one run): ready, then :func:`serve`; never returns."""
     try:
         send(sock, ("ready", loaded))
         serve(sock)
@@ -221,17 +247,16 @@ def _peer_uid(sock: socket.socket) -> int:
     return struct.unpack("3i", creds)[2]
 
 
-def listen(path: str, idle_s: float) -> None:
-    """The kept server: import, listen on ``path``, fork a server per connection, exit
-    after ``idle_s`` seconds without one (or on SIGTERM). Never returns; whatever it made
-    (its temporary folder, socket and info file) is removed on every way out."""
-    stem = path[:-len(".sock")] if path.endswith(".sock") else path
-    staged, info = f"{path}.{os.getpid()}", f"{stem}.json"
+def listen(spot: kept.Place, idle_s: float) -> None:
+    """The kept server: import, listen on ``spot.socket``, fork a server per connection,
+    exit after ``idle_s`` seconds without one (or on SIGTERM). Never returns; whatever it
+    made (its temporary folder, socket and info file) is removed on every way out."""
+    path, info = str(spot.socket), str(spot.info)
+    staged, info_staged = f"{path}.{os.getpid()}", f"{info}.{os.getpid()}"
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     # Its own temporary folder, beside the socket (forks get theirs from each request).
-    tmp = os.environ["TMPDIR"] = tempfile.mkdtemp(prefix=os.path.basename(stem) + "-",
-                                                  dir=os.path.dirname(path))
+    tmp = os.environ["TMPDIR"] = tempfile.mkdtemp(prefix=f"{spot.key}-", dir=spot.folder)
     tempfile.tempdir = None
     bound: int | None = None
     try:
@@ -241,17 +266,16 @@ def listen(path: str, idle_s: float) -> None:
         listener.listen(16)
         os.rename(staged, path)  # atomic: a client connects to a server that is ready, or none
         bound = os.stat(path).st_ino
-        with open(f"{info}.{os.getpid()}", "w", encoding="utf-8") as out:
+        with open(info_staged, "w", encoding="utf-8") as out:
             json.dump({"pid": os.getpid(), "started": time.time(), "idle_s": idle_s,
-                       "python": sys.executable,
-                       "harness": str(Path(__file__).resolve().parents[1]),
+                       "python": sys.executable, "harness": str(kept.HARNESS),
                        "preloaded": loaded}, out)
-        os.rename(f"{info}.{os.getpid()}", info)
+        os.rename(info_staged, info)
         _accept(listener, loaded, idle_s, stopping)
     except BaseException:  # noqa: BLE001 - told in its log (the run that started it reads it)
         traceback.print_exc()
     finally:
-        _remove_own(staged, f"{info}.{os.getpid()}")
+        _remove_own(staged, info_staged)
         if bound is not None:
             _remove_own(*([path] if _inode(path) == bound else []))
             if _pid_in(info) == os.getpid():
@@ -266,32 +290,17 @@ def _accept(listener: socket.socket, loaded: list[str], idle_s: float,
             stopping: list[int]) -> None:
     """The kept server's loop: a server forked per connection, until ``idle_s`` seconds
     pass with none, or ``stopping`` (SIGTERM)."""
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
-    os.set_blocking(wake_read, False)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    signal.set_wakeup_fd(wake_write)
+    wake = _wake_on_child_exit()
     servers: set[int] = set()
     last = time.monotonic()
     while not stopping:
         left = None if servers else idle_s - (time.monotonic() - last)
         if left is not None and left <= 0:
             return
-        ready, _, _ = select.select([listener.fileno(), wake_read], [], [], left)
-        if wake_read in ready:
-            try:
-                os.read(wake_read, 4096)
-            except BlockingIOError:
-                pass
-        while servers:
-            try:
-                pid, _status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                servers.clear()
-                break
-            if pid == 0:
-                break
-            servers.discard(pid)
+        ready, _, _ = select.select([listener.fileno(), wake[0]], [], [], left)
+        if wake[0] in ready:
+            _drain(wake[0])
+        for _ in _reaped(servers):
             last = time.monotonic()
         if listener.fileno() not in ready or stopping:
             continue
@@ -308,10 +317,7 @@ def _accept(listener: socket.socket, loaded: list[str], idle_s: float,
             conn.close()
             continue
         if pid == 0:
-            signal.set_wakeup_fd(-1)
-            for fd in (wake_read, wake_write):
-                os.close(fd)
-            listener.close()
+            _leave_loop(wake, listener)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             _serve_connection(conn, loaded)
         conn.close()
@@ -346,17 +352,9 @@ def main(argv: list[str]) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if argv[:1] == ["--listen"]:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        listen(argv[1], float(argv[2]))
+        listen(kept.Place(Path(argv[1]), argv[2]), float(argv[3]))
     sock = socket.socket(fileno=int(argv[0]))
-    loaded = preload()
-    try:
-        send(sock, ("ready", loaded))
-        serve(sock)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    finally:
-        sys.stdout.flush()
-        os._exit(0)
+    _serve_connection(sock, preload())
 
 
 if __name__ == "__main__":
