@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -23,12 +24,25 @@ VERBOSE_LINE = re.compile(r"^\[gw\d+\] \[\s*\d+%\] (PASSED|FAILED|SKIPPED|ERROR)
 WORDS = {"PASSED": "passed", "FAILED": "failed", "SKIPPED": "skipped", "ERROR": "error"}
 
 
+def always_failing(folder: Path) -> Path:
+    """broken_argmax's contract with its input drawn from [0.6, 1]: the model breaks its
+    relation when x[..., 1] > 0.5, so every example fails, whatever hypothesis draws (with
+    2 examples, the bundled [0, 1] misses about one draw in seven: the first example is all
+    zeros, and under a derandomized profile which draws come depends on the harness' code)."""
+    document = json.loads(FAILING.read_text())
+    document.pop("$schema")
+    document["models"] = [str((FAILING.parent / m).resolve()) for m in document["models"]]
+    document["signatures"]["serving_default"]["inputs"]["x"]["range"] = [0.6, 1.0]
+    path = folder / FAILING.name
+    path.write_text(json.dumps(document))
+    return path
+
+
 def test_two_workers_give_one_complete_report(pytester: pytest.Pytester) -> None:
     results = pytester.path / "results"
-    # a fixed seed: with 2 examples a random draw can miss broken_argmax's violation
-    args = ["-p", "no:cacheprovider", "-n", "2", "-v", "--examples", "2", "--hypothesis-seed", "0",
+    args = ["-p", "no:cacheprovider", "-n", "2", "-v", "--examples", "2",
             "--results-dir", str(results)]
-    for contract in CONTRACTS + [FAILING]:
+    for contract in CONTRACTS + [always_failing(pytester.path)]:
         args += ["--contract", str(contract)]
     run = pytester.runpytest_subprocess(*args, timeout=1800)
     out = run.stdout.str()
