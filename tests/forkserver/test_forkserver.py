@@ -55,6 +55,12 @@ def gone(pid: int, within: float = 10.0) -> bool:
     return False
 
 
+def server_pid(server: forkserver.ForkServer) -> int:
+    """The pid of a fork server this run started (a kept server's connection has none)."""
+    assert server.proc is not None, "the run connected to a kept server, it started none"
+    return server.proc.pid
+
+
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
 
@@ -84,7 +90,7 @@ def test_savedmodel_workers_are_forked_from_one_server(tmp_path: Path, scratch: 
             backend.activate()
             assert backend.child is not None
             assert isinstance(backend.child.proc, forkserver.Forked)
-            assert parent_of(backend.child.proc.pid) == server.proc.pid
+            assert parent_of(backend.child.proc.pid) == server_pid(server)
             assert backend.infer("serving_default", X)["y"].shape == (2, 2)
         assert "harness.backends.tf_import:import_tensorflow" in server.preloaded
         pids = [b.child.proc.pid for b in backends if b.child is not None]
@@ -92,7 +98,7 @@ def test_savedmodel_workers_are_forked_from_one_server(tmp_path: Path, scratch: 
         for backend in backends:
             backend.deactivate()
         context.closers.close_all()
-    assert all(gone(pid) for pid in [*pids, server.proc.pid])
+    assert all(gone(pid) for pid in [*pids, server_pid(server)])
     assert forkserver.current() is None
     assert sorted(scratch.iterdir()) == []
 
@@ -113,7 +119,7 @@ def test_a_fork_that_crashes_fails_its_call_and_the_server_survives(
         assert backend.crashes == 1
         assert forkserver.current() is server and server is not None and server.alive()
         assert backend.infer("serving_default", X)["y"].shape == (2, 2)  # a fresh fork
-        assert backend.loads == 2 and parent_of(backend.child.proc.pid) == server.proc.pid
+        assert backend.loads == 2 and parent_of(backend.child.proc.pid) == server_pid(server)
     finally:
         backend.deactivate()
         context.closers.close_all()
@@ -132,13 +138,13 @@ def test_a_dead_server_is_replaced_and_its_orphans_still_report(
     fresh = IsolatedBackend(ref, contract, context, inner="savedmodel")
     try:
         orphan.activate()
-        os.killpg(first.proc.pid, signal.SIGKILL)  # the server dies mid-run
-        assert gone(first.proc.pid)
+        os.killpg(server_pid(first), signal.SIGKILL)  # the server dies mid-run
+        assert gone(server_pid(first))
         assert orphan.infer("serving_default", X)["y"].shape == (2, 2)  # its fork lives on
         fresh.activate()  # forked from a fresh server
         second = forkserver.current()
         assert second is not None and second is not first
-        assert fresh.child is not None and parent_of(fresh.child.proc.pid) == second.proc.pid
+        assert fresh.child is not None and parent_of(fresh.child.proc.pid) == server_pid(second)
         assert fresh.infer("serving_default", X)["y"].shape == (2, 2)
         kill_on_next_call(monkeypatch, signal.SIGKILL)
         with pytest.raises(BackendCrashed) as crashed:
@@ -190,7 +196,7 @@ def stuck_conversion(tmp_path: Path) -> list[str]:
 
 def forked_converters(server: forkserver.ForkServer) -> list[int]:
     return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-            and _comm(p) == "mc-export" and _parent(p) == server.proc.pid]
+            and _comm(p) == "mc-export" and _parent(p) == server_pid(server)]
 
 
 def _comm(entry: Path) -> str:
