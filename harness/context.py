@@ -73,6 +73,14 @@ class Memo:
         item = self._items.get(key)
         return None if isinstance(item, _Raised) else item
 
+    def take(self, key: Hashable) -> Any:
+        """The item kept for ``key``, no longer kept (None if there is none, or an error)."""
+        item = self._items.pop(key, None)
+        return None if isinstance(item, _Raised) else item
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
     def values(self) -> list[Any]:
         return [v for v in self._items.values() if not isinstance(v, _Raised)]
 

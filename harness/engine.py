@@ -104,21 +104,26 @@ class Engine:
         return cases
 
     # ------------------------------------------------------------------ running
-    def prepare(self, cases: Sequence[Case]) -> None:
+    def prepare(self, cases: Sequence[Case], *, load_ahead: bool = True) -> None:
         """Start early, in the background, what the selected ``cases`` will need: a worker
         importing TensorFlow for the SavedModel's calls (unless the only calls are
-        reference answers the store holds) and one importing each converted
-        format's runtime (isolated runs), and the conversions
-        of the formats they check (after the op-policy gate). Nothing here loads a model;
-        a run that needs neither starts neither."""
+        reference answers the store holds), which starts loading the SavedModel of the
+        first case that calls it (``load_ahead``; after the op-policy gate), and one
+        importing each converted format's runtime (isolated runs), and the conversions
+        of the formats they check (after the gate). A run that needs neither starts
+        neither."""
         if not cases:
             return
         if not self.options.in_process:
             from harness.backends.isolation import prestart
+            from harness.backends.source import load_ahead as start_loading
 
-            if any(_calls_savedmodel(c) and not _answered_from_store(self.context, c)
-                   for c in cases):
+            first = next((c for c in cases if _calls_savedmodel(c)
+                          and not _answered_from_store(self.context, c)), None)
+            if first is not None:
                 prestart(self.context, "savedmodel")
+                if load_ahead:
+                    start_loading(self.context, "savedmodel", first.contract, first.model)
             for backend in dict.fromkeys(c.backend for c in cases if c.format is not None):
                 prestart(self.context, backend)  # its runtime imported (onnxruntime, LiteRT)
         from harness.exports.prefetch import convert_ahead

@@ -394,7 +394,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if engine is None or config.option.collectonly or (
             config.getoption("numprocesses", None) and not on_worker(config)):
         return
-    engine.prepare([i.case for i in session.items if isinstance(i, CaseItem)])
+    # an xdist worker does not load ahead: which model its first case checks is not known
+    engine.prepare([i.case for i in session.items if isinstance(i, CaseItem)],
+                   load_ahead=not on_worker(config))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -113,17 +113,17 @@ def reported(planned: list[Any], engine: Engine) -> dict[str, str]:
 
 def kill_on(kind: str, monkeypatch: pytest.MonkeyPatch, times: int = 1) -> dict[str, int]:
     left = {"kills": times}
-    real = isolation.Child.request
+    real = isolation.Child.send
 
-    def request(self: isolation.Child, message: tuple, timeout: float) -> object:
+    def send(self: isolation.Child, message: tuple) -> None:
         if message[0] == kind and left["kills"]:
             left["kills"] -= 1
             if kind == "infer":
-                real(self, ("signatures",), timeout)  # the child is alive and loaded
+                self.request(("signatures",), 60)  # the child is alive and loaded
             os.killpg(self.proc.pid, signal.SIGKILL)
-        return real(self, message, timeout)
+        real(self, message)
 
-    monkeypatch.setattr(isolation.Child, "request", request)
+    monkeypatch.setattr(isolation.Child, "send", send)
     return left
 
 

@@ -119,6 +119,12 @@ class Backend(ABC):
         round trip to its child. Each answer is used once; the next batch drops what was
         not asked for. The default does nothing: each call runs when it is asked."""
 
+    def load_ahead(self) -> None:
+        """Start loading the model in the background, so that the first call finds it
+        loaded (or loading); only after the op-policy gate (see
+        :func:`harness.backends.source.load_ahead`). An isolated backend asks its child; the
+        default does nothing: :meth:`activate` loads it when the first call needs it."""
+
     @property
     def label(self) -> str:
         """What ran, for messages and reports (e.g. ``savedmodel (tf.saved_model.load)``)."""

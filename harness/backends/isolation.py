@@ -318,6 +318,8 @@ class IsolatedBackend(Backend):
         self.loads = 0
         #: answers of the last batch (:meth:`infer_ahead`) by the id of their inputs object
         self._ahead: dict[int, tuple[Mapping[str, np.ndarray], Any]] = {}
+        #: a child loading the model ahead of the first use (:meth:`load_ahead`)
+        self._loading: Child | None = None
 
     @property
     def label(self) -> str:
@@ -328,8 +330,10 @@ class IsolatedBackend(Backend):
             if self.child is not None:
                 self.child.stop()
                 self.child = None
+            loading, self._loading = self._loading, None
             try:
-                self.child = self._load_in_child()
+                self.child = (self._finish_load(loading) if loading is not None
+                              else self._load_in_child())
             except BackendCrashed as first:
                 # A process killed while loading (OOM killer, a signal) says nothing about the
                 # model: load once more in a fresh process before calling the model unloadable.
@@ -345,16 +349,46 @@ class IsolatedBackend(Backend):
 
     def _load_in_child(self) -> Child:
         """A fresh child with the model loaded; the child is stopped if loading fails."""
+        return self._finish_load(self._start_load())
+
+    def _start_load(self) -> Child:
+        """A fresh child, asked to load the model (its answer not read yet)."""
         child = _new_child(self.context, self.inner, self.memory_limit_mb)
         try:
-            self.inner_label = child.request(
-                ("activate", self.inner, self.model, str(self.contract.path),
-                 self.context.options, self.kwargs), self.activate_timeout)
+            child.send(("activate", self.inner, self.model, str(self.contract.path),
+                        self.context.options, self.kwargs))
+        except BaseException:
+            child.stop()
+            raise
+        return child
+
+    def _finish_load(self, child: Child) -> Child:
+        """``child`` once it has loaded the model (:meth:`_start_load`); stopped if it fails."""
+        try:
+            self.inner_label = child.receive(self.activate_timeout)
         except BaseException:
             child.stop()
             raise
         self.loads += 1
         return child
+
+    def load_ahead(self) -> None:
+        """Start loading the model in a child now and return at once; the first use takes
+        that child, waiting then for what is left of the load. A child that cannot be
+        started or asked is left for that first use, which starts one and reports why."""
+        if self.active or self.child is not None or self._loading is not None:
+            return
+        try:
+            self._loading = self._start_load()
+        except (BackendCrashed, OSError):
+            self._loading = None
+
+    def deactivate(self) -> None:
+        if self._loading is not None:  # loading ahead, never used: its load is not awaited
+            self._loading.kill()
+            self._loading.stop()
+            self._loading = None
+        super().deactivate()
 
     def activate_impl(self) -> None:
         self._ensure_child()

@@ -23,7 +23,7 @@ from typing import Any, Hashable, Mapping
 from harness.backends.base import BACKENDS, Backend
 from harness.context import RunContext
 from harness.contract.model import Contract
-from harness.errors import BackendUnavailable
+from harness.errors import BackendUnavailable, HarnessError
 from harness.safety.gate import gate
 from harness.savedmodel.layout import ModelRef
 
@@ -39,8 +39,7 @@ def open_backend(context: RunContext, name: str, contract: Contract, ref: ModelR
     ``variant`` names a variant of the format (e.g. ``tflite-int8``) and ``options`` are
     its settings, handed to the backend's constructor.
     """
-    key: Hashable = ("backend", name, variant, ref.path,
-                     ",".join(contract.tags) + "|" + str(contract.path))
+    key = _key(name, contract, ref, variant)
 
     def make() -> Backend:
         cls = BACKENDS.get(name)
@@ -52,8 +51,9 @@ def open_backend(context: RunContext, name: str, contract: Contract, ref: ModelR
         given = context.options.artifact(cls.name) or (spec is not None and spec.options.get("path"))
         doing = "loading" if given and variant is None else cls.preparing
         with context.progress.step(f"{variant or cls.name}: {doing} {ref.label}"):
-            backend = build(cls, context, contract, ref, variant=options)
-            backend.activate()
+            backend = context.memo.take(("ahead", key)) or build(cls, context, contract, ref,
+                                                                 variant=options)
+            backend.activate()  # loaded ahead: what is left of its load
         return backend
 
     backend = context.once(key, make)
@@ -61,11 +61,37 @@ def open_backend(context: RunContext, name: str, contract: Contract, ref: ModelR
     return backend
 
 
+def load_ahead(context: RunContext, name: str, contract: Contract, ref: ModelRef) -> None:
+    """Start loading backend ``name`` for ``ref`` in the background (in its isolated child,
+    :meth:`Backend.load_ahead`); :func:`open_backend`, later, takes that backend and waits
+    for what is left of its load. After the op-policy gate, as every way to a backend; a
+    backend that is not there, a model the gate refuses or that cannot be read, an
+    in-process run, a backend made already: nothing starts (the check that opens it says
+    why). A backend loaded ahead and never opened is stopped with the run's others."""
+    key = _key(name, contract, ref, None)
+    cls = BACKENDS.get(name)
+    if cls is None or context.options.in_process or not cls.isolate or key in context.memo \
+            or ("ahead", key) in context.memo:
+        return
+    try:
+        cls.check_available()
+        gate(context, contract, ref)
+    except (HarnessError, ImportError):
+        return
+    backend = context.once(("ahead", key), lambda: build(cls, context, contract, ref))
+    backend.load_ahead()
+
+
+def _key(name: str, contract: Contract, ref: ModelRef, variant: str | None) -> Hashable:
+    """The run's memo key of one backend (see :func:`open_backend`)."""
+    return ("backend", name, variant, ref.path, ",".join(contract.tags) + "|" + str(contract.path))
+
+
 def build(cls: type[Backend], context: RunContext, contract: Contract, ref: ModelRef, *,
           variant: Mapping[str, Any] | None = None) -> Backend:
     """The backend itself, or (by default) the same backend in an isolated child process.
 
-    Only :func:`open_backend` calls this, after the gate."""
+    Only :func:`open_backend` and :func:`load_ahead` call this, after the gate."""
     kwargs: dict[str, Any] = {"variant": dict(variant)} if variant else {}
     options = context.options
     if options.in_process or not cls.isolate:

@@ -82,15 +82,15 @@ def test_truncated_variables_index_is_a_model_error(tmp_path: Path, scratch: Pat
 def test_a_worker_killed_while_loading_is_retried_once(tmp_path: Path, scratch: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     kills = {"left": 1}
-    real_request = isolation.Child.request
+    real_send = isolation.Child.send
 
-    def request(self: isolation.Child, message: tuple, timeout: float) -> object:
+    def send(self: isolation.Child, message: tuple) -> None:
         if message[0] == "activate" and kills["left"]:
             kills["left"] -= 1
             self.kill()  # SIGKILL the child's process group, as the OOM killer would
-        return real_request(self, message, timeout)
+        real_send(self, message)
 
-    monkeypatch.setattr(isolation.Child, "request", request)
+    monkeypatch.setattr(isolation.Child, "send", send)
     engine = Engine(RunOptions(examples=3, results_dir=tmp_path / "results"))
     try:
         contract = load_contract(CONTRACTS / "tiny.json")
@@ -108,14 +108,14 @@ def test_a_worker_killed_while_loading_is_retried_once(tmp_path: Path, scratch: 
 
 def test_a_worker_killed_at_every_load_fails_with_both_reasons(
         tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_request = isolation.Child.request
+    real_send = isolation.Child.send
 
-    def request(self: isolation.Child, message: tuple, timeout: float) -> object:
+    def send(self: isolation.Child, message: tuple) -> None:
         if message[0] == "activate":
             self.kill()
-        return real_request(self, message, timeout)
+        real_send(self, message)
 
-    monkeypatch.setattr(isolation.Child, "request", request)
+    monkeypatch.setattr(isolation.Child, "send", send)
     messages = fuzz_errors(CONTRACTS / "tiny.json", tmp_path)
     first, *later = messages
     assert "savedmodel could not load" in first

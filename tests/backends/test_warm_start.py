@@ -19,9 +19,11 @@ pytest.importorskip("tensorflow")
 
 from harness.backends import isolation  # noqa: E402
 from harness.backends.isolation import IsolatedBackend, prestart  # noqa: E402
+from harness.backends.source import load_ahead, open_backend, release_all  # noqa: E402
 from harness.context import RunContext  # noqa: E402
 from harness.contract import load_contract  # noqa: E402
 from harness.engine import Engine  # noqa: E402
+from harness.errors import PolicyViolation  # noqa: E402
 from harness.exports import session_cache  # noqa: E402
 from harness.exports.cache import ExportCache  # noqa: E402
 from harness.exports.loaders import load_tflite  # noqa: E402
@@ -268,7 +270,7 @@ def test_the_engine_starts_only_what_the_selected_cases_need(tmp_path: Path,
             [ref] = engine.models_of(contract)
             cases = [c for c in engine.plan(contract, ref) if c.check == selected]
             assert cases, selected
-            engine.prepare(cases)
+            engine.prepare(cases, load_ahead=False)
             assert ("tensorflow" in isolation._spares(engine.context)) is spare, (options, selected)
         finally:
             engine.close()
@@ -297,3 +299,74 @@ def test_the_formats_a_contract_lists_get_their_workers_at_configure(
     for run in (context, chosen):
         run.closers.close_all()
     assert sorted(scratch.iterdir()) == []
+
+
+def _pid_gone(pid: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_first_savedmodel_case_is_loaded_ahead_and_its_check_takes_it(
+        tmp_path: Path, scratch: Path, spawned: None) -> None:
+    """prepare() starts loading the SavedModel of the first case that calls it in the
+    spare (after the gate); the check's open_backend takes that child, loaded once."""
+    contract_path = write_contract(tmp_path, models=[str(FIXTURES / "tiny")])
+    engine = Engine(RunOptions(examples=3, results_dir=tmp_path / "results",
+                               export_cache=tmp_path / "cache"))
+    try:
+        contract = engine.load(contract_path)
+        [ref] = engine.models_of(contract)
+        cases = [c for c in engine.plan(contract, ref) if c.check == "values"]
+        engine.prepare(cases)
+        assert isolation._spares(engine.context) == {}  # the spare is the one loading
+        ahead = [b for b in engine.context.memo.values() if isinstance(b, IsolatedBackend)]
+        assert len(ahead) == 1 and ahead[0]._loading is not None and not ahead[0].active
+        loading = ahead[0]._loading
+        backend = open_backend(engine.context, "savedmodel", contract, ref)
+        assert backend is ahead[0] and backend.active and backend.child is loading
+        assert backend.loads == 1 and backend._loading is None
+        assert backend.infer("serving_default", {"x": np.zeros((1, 4), np.float32)})["y"].shape \
+            == (1, 2)
+        engine.execute(cases[0])  # the check runs on it: no second load
+        assert backend.loads == 1
+    finally:
+        engine.close()
+    assert _pid_gone(loading.proc.pid)
+    assert sorted(scratch.iterdir()) == []
+
+
+def test_a_model_loaded_ahead_and_never_used_is_stopped_with_the_run(
+        tmp_path: Path, scratch: Path, spawned: None) -> None:
+    context, contract, ref = tiny(tmp_path)
+    load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+    [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
+    assert backend._loading is not None
+    pid = backend._loading.proc.pid
+    release_all(context)
+    context.closers.close_all()
+    assert backend._loading is None and _pid_gone(pid)
+    assert sorted(scratch.iterdir()) == []
+
+
+def test_a_model_that_breaks_the_policy_is_never_loaded_ahead(tmp_path: Path,
+                                                                  spawned: None) -> None:
+    """Nothing is loaded, and the check that opens the backend reports the refusal itself
+    (not as a failure remembered from an earlier check)."""
+    context, contract, ref = tiny(tmp_path, MODELS / "hostile" / "writes_file")
+    try:
+        load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+        assert not any(isinstance(b, IsolatedBackend) for b in context.memo.values())
+        with pytest.raises(PolicyViolation) as refused:
+            open_backend(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+        assert "WriteFile" in str(refused.value) and "not tried again" not in str(refused.value)
+    finally:
+        release_all(context)
+        context.closers.close_all()
