@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from harness.backends import source
 from harness.backends.source import release_all
 from harness.checks import calls, formats, safety, serving, static
 from harness.checks.case import PLANNERS, Case, Planner, Skipped
@@ -89,6 +90,13 @@ class Engine:
         self.options = self.context.options
         #: every finished case, in order (also emitted as CaseFinished events)
         self.results: list[CaseResult] = []
+        #: the SavedModels the selected cases call, in run order, each once: (contract file,
+        #: model path); the next one is loaded ahead while the checks of the one before it
+        #: run (:meth:`prepare`, :meth:`execute`); _place: its index by (contract file, model)
+        self._calling: list[tuple[Contract, ModelRef]] = []
+        self._place: dict[tuple[Path, Path], int] = {}
+        #: the one loading ahead: (its memo key while not opened, its place in _calling)
+        self._loading_ahead: tuple[object, int] | None = None
 
     # ------------------------------------------------------------------ planning
     def load(self, path: Path) -> Contract:
@@ -116,14 +124,15 @@ class Engine:
             return
         if not self.options.in_process:
             from harness.backends.isolation import prestart
-            from harness.backends.source import load_ahead as start_loading
 
-            first = next((c for c in cases if _calls_savedmodel(c)
-                          and not _answered_from_store(self.context, c)), None)
-            if first is not None:
+            calling = {(c.contract.path, c.model.path): (c.contract, c.model) for c in cases
+                       if _calls_savedmodel(c) and not _answered_from_store(self.context, c)}
+            if calling:
                 prestart(self.context, "savedmodel")
                 if load_ahead:
-                    start_loading(self.context, "savedmodel", first.contract, first.model)
+                    self._calling = list(calling.values())
+                    self._place = {key: i for i, key in enumerate(calling)}
+                    self._start_loading(0)
             for backend in dict.fromkeys(c.backend for c in cases if c.format is not None):
                 prestart(self.context, backend)  # its runtime imported (onnxruntime, LiteRT)
         from harness.exports.prefetch import convert_ahead
@@ -136,6 +145,7 @@ class Engine:
         start = time.perf_counter()
         outcome, message, notes, replay, crashed = "passed", "", [], None, False
         raise_if_interrupted()  # a Ctrl-C swallowed during the last case (harness.interrupt)
+        self._load_next_model(case)
         try:
             notes = case.runner(self.context, case)
             return notes
@@ -158,6 +168,32 @@ class Engine:
                                   time.perf_counter() - start, replay, crashed)
             self.results.append(result)
             self.context.events.emit(result)
+
+    def _load_next_model(self, case: Case) -> None:
+        """When a case of a model whose SavedModel the run calls starts, the next such model
+        starts loading. One loads ahead at a time: one that waits for its first case (the
+        cases run in another order than planned) holds the next back, one whose model's
+        cases have all gone by unopened (they failed before calling it) is stopped."""
+        here = self._place.get((case.contract.path, case.model.path))
+        if here is None:
+            return
+        if self._loading_ahead is not None:
+            token, place = self._loading_ahead
+            if token in self.context.memo:  # not opened yet
+                if place >= here:
+                    return
+                stale = self.context.memo.take(token)
+                if stale is not None:
+                    stale.deactivate()
+        self._start_loading(here + 1)
+
+    def _start_loading(self, place: int) -> None:
+        """Load ahead the SavedModel at ``place`` in :attr:`_calling` (if there is one)."""
+        if place >= len(self._calling):
+            return
+        contract, model = self._calling[place]
+        token = source.load_ahead(self.context, "savedmodel", contract, model)
+        self._loading_ahead = (token, place) if token is not None else None
 
     def close(self) -> None:
         """Release every backend, then stop what the run started (servers, containers)."""

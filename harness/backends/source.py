@@ -61,25 +61,30 @@ def open_backend(context: RunContext, name: str, contract: Contract, ref: ModelR
     return backend
 
 
-def load_ahead(context: RunContext, name: str, contract: Contract, ref: ModelRef) -> None:
+def load_ahead(context: RunContext, name: str, contract: Contract, ref: ModelRef
+               ) -> Hashable | None:
     """Start loading backend ``name`` for ``ref`` in the background (in its isolated child,
     :meth:`Backend.load_ahead`); :func:`open_backend`, later, takes that backend and waits
     for what is left of its load. After the op-policy gate, as every way to a backend; a
     backend that is not there, a model the gate refuses or that cannot be read, an
     in-process run, a backend made already: nothing starts (the check that opens it says
-    why). A backend loaded ahead and never opened is stopped with the run's others."""
+    why). A backend loaded ahead and never opened is stopped with the run's others.
+
+    Returns the memo key the backend waits under until it is opened (it leaves the memo
+    then), or None if nothing started."""
     key = _key(name, contract, ref, None)
     cls = BACKENDS.get(name)
     if cls is None or context.options.in_process or not cls.isolate or key in context.memo \
             or ("ahead", key) in context.memo:
-        return
+        return None
     try:
         cls.check_available()
         gate(context, contract, ref)
     except (HarnessError, ImportError):
-        return
+        return None
     backend = context.once(("ahead", key), lambda: build(cls, context, contract, ref))
     backend.load_ahead()
+    return ("ahead", key)
 
 
 def _key(name: str, contract: Contract, ref: ModelRef, variant: str | None) -> Hashable:

@@ -8,6 +8,7 @@ convert it once."""
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -370,3 +371,72 @@ def test_a_model_that_breaks_the_policy_is_never_loaded_ahead(tmp_path: Path,
     finally:
         release_all(context)
         context.closers.close_all()
+
+
+def test_the_next_model_loads_while_the_checks_of_the_one_before_it_run(
+        tmp_path: Path, scratch: Path, spawned: None) -> None:
+    """Two models in one run: once the first model's SavedModel is open, the next case of
+    that model starts the second model's load; the second model's check takes that child.
+    One loads ahead at a time."""
+    second = tmp_path / "tiny2"
+    shutil.copytree(FIXTURES / "tiny", second)
+    contract_path = write_contract(tmp_path, models=[str(FIXTURES / "tiny"), str(second)])
+    engine = Engine(RunOptions(examples=3, results_dir=tmp_path / "results",
+                               export_cache=tmp_path / "cache"))
+    try:
+        contract = engine.load(contract_path)
+        first_ref, second_ref = engine.models_of(contract)
+        cases = [c for ref in (first_ref, second_ref) for c in engine.plan(contract, ref)
+                 if c.check in ("values", "determinism")]
+        assert [c.model for c in cases] == [first_ref, first_ref, second_ref, second_ref]
+
+        def ahead() -> list[IsolatedBackend]:
+            return [b for b in engine.context.memo.values()
+                    if isinstance(b, IsolatedBackend) and b._loading is not None]
+
+        engine.prepare(cases)
+        [loading] = ahead()
+        assert loading.model == first_ref
+        engine.execute(cases[0])  # opens the first model's: the second is not loading yet
+        assert ahead() == [] and loading.loads == 1
+        engine.execute(cases[1])
+        [next_one] = ahead()
+        assert next_one.model == second_ref
+        child = next_one._loading
+        engine.execute(cases[2])
+        assert next_one.child is child and next_one.loads == 1 and ahead() == []
+        engine.execute(cases[3])
+        assert [r.outcome for r in engine.results] == ["passed"] * 4
+    finally:
+        engine.close()
+    assert sorted(scratch.iterdir()) == []
+
+
+def test_a_model_loaded_ahead_whose_cases_went_by_unopened_is_stopped(
+        tmp_path: Path, scratch: Path, spawned: None) -> None:
+    """The cases ran in another order than planned (or failed before calling the model):
+    the one loaded ahead for an earlier model is stopped, the next one after the current
+    model starts."""
+    models = [FIXTURES / "tiny"]
+    for n in (2, 3):
+        models.append(tmp_path / f"tiny{n}")
+        shutil.copytree(FIXTURES / "tiny", models[-1])
+    contract_path = write_contract(tmp_path, models=[str(m) for m in models])
+    engine = Engine(RunOptions(examples=3, results_dir=tmp_path / "results",
+                               export_cache=tmp_path / "cache"))
+    try:
+        contract = engine.load(contract_path)
+        refs = engine.models_of(contract)
+        cases = [c for ref in refs for c in engine.plan(contract, ref) if c.check == "values"]
+        engine.prepare(cases)
+        [first] = [b for b in engine.context.memo.values() if isinstance(b, IsolatedBackend)]
+        assert first.model == refs[0] and first._loading is not None
+        pid = first._loading.proc.pid
+        engine.execute(cases[1])  # the second model's case runs first
+        assert first._loading is None and _pid_gone(pid)
+        loading = [b for b in engine.context.memo.values()
+                   if isinstance(b, IsolatedBackend) and b._loading is not None]
+        assert [b.model for b in loading] == [refs[2]]
+    finally:
+        engine.close()
+    assert sorted(scratch.iterdir()) == []
