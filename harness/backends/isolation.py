@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -126,6 +127,12 @@ class Child:
         self.reader = Connection(parent_read, writable=False)
         self.memory_limit_mb = memory_limit_mb
         self.peak_mb = 0.0
+        #: the memory a thread found over the limit while nobody awaited a reply (then it
+        #: killed the child: :meth:`watch_memory`), told by the reply's wait
+        self.overran_mb = 0.0
+        self._watcher: threading.Thread | None = None
+        self._watching = threading.Event()  # set while the thread should go on
+        self._stopped = threading.Event()  # wakes it up to end
         #: the files (in the child's temporary folder) large inputs and outputs travel in
         #: (:mod:`harness.backends.mapped`): this side writes the one, reads the other
         self.inputs_file = self.tmp / "inputs.bin"
@@ -161,9 +168,47 @@ class Child:
         except (BrokenPipeError, OSError):
             raise self._died() from None
 
+    def watch_memory(self) -> None:
+        """Watch the child's memory from a thread until :meth:`receive` (which watches it
+        while it waits) or :meth:`stop`: for a request sent ahead (a load the run does not
+        wait for yet), so that the memory limit holds then too. Over the limit, the child
+        is killed, and the reply's wait fails with the memory-limit message."""
+        self._stopped.clear()
+        self._watching.set()
+        pid = self.proc.pid
+
+        def watch() -> None:
+            while self._watching.is_set() and os.path.exists(f"/proc/{pid}"):
+                rss = _rss_mb(pid)
+                self.peak_mb = max(self.peak_mb, rss)
+                if rss > self.memory_limit_mb:
+                    self.overran_mb = rss
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                    return
+                self._stopped.wait(0.05)
+
+        self._watcher = threading.Thread(target=watch, name=f"memory watch of {pid}",
+                                         daemon=True)
+        self._watcher.start()
+
+    def _stop_watching(self) -> None:
+        self._watching.clear()
+        self._stopped.set()
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None
+
+    def _over_limit(self, rss: float) -> BackendCrashed:
+        return BackendCrashed("isolated", "", f"the backend used {rss:.0f} MB, over the "
+                              f"memory limit of {self.memory_limit_mb:.0f} MB; it was stopped")
+
     def receive(self, timeout: float) -> Any:
         """The next reply's value (or its error raised), waiting at most ``timeout`` seconds
         while watching the child's memory."""
+        self._stop_watching()
         deadline = time.monotonic() + timeout
         while not self.reader.poll(0.05):
             if self.proc.poll() is not None:
@@ -172,8 +217,7 @@ class Child:
             self.peak_mb = max(self.peak_mb, rss)
             if rss > self.memory_limit_mb:
                 self.kill()
-                raise BackendCrashed("isolated", "", f"the backend used {rss:.0f} MB, over the "
-                                     f"memory limit of {self.memory_limit_mb:.0f} MB; it was stopped")
+                raise self._over_limit(rss)
             if time.monotonic() > deadline:
                 self.kill()
                 raise BackendCrashed("isolated", "", f"no answer within {timeout:.0f} s; the "
@@ -199,6 +243,8 @@ class Child:
         except subprocess.TimeoutExpired:
             self.kill()
             code = self.proc.wait()
+        if self.overran_mb:
+            return self._over_limit(self.overran_mb)
         how = ("the process ended; its exit status was lost with the fork server"
                if getattr(self.proc, "status_lost", False) else _describe_exit(code))
         return BackendCrashed("isolated", "", f"{how}; last output: {self.log_tail()}")
@@ -216,6 +262,7 @@ class Child:
         return " | ".join((fatal or useful)[-lines:]) or "<nothing>"
 
     def stop(self) -> None:
+        self._stop_watching()
         if self.proc.poll() is None:
             try:
                 self.writer.send(("stop",))
@@ -382,6 +429,8 @@ class IsolatedBackend(Backend):
             self._loading = self._start_load()
         except (BackendCrashed, OSError):
             self._loading = None
+            return
+        self._loading.watch_memory()  # nobody waits for this load yet: a thread watches it
 
     def deactivate(self) -> None:
         if self._loading is not None:  # loading ahead, never used: its load is not awaited

@@ -11,6 +11,7 @@ import os
 import shutil
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from harness.backends.source import load_ahead, open_backend, release_all  # noq
 from harness.context import RunContext  # noqa: E402
 from harness.contract import load_contract  # noqa: E402
 from harness.engine import Engine  # noqa: E402
-from harness.errors import PolicyViolation  # noqa: E402
+from harness.errors import HarnessError, PolicyViolation  # noqa: E402
 from harness.exports import session_cache  # noqa: E402
 from harness.exports.cache import ExportCache  # noqa: E402
 from harness.exports.loaders import load_tflite  # noqa: E402
@@ -439,4 +440,31 @@ def test_a_model_loaded_ahead_whose_cases_went_by_unopened_is_stopped(
         assert [b.model for b in loading] == [refs[2]]
     finally:
         engine.close()
+    assert sorted(scratch.iterdir()) == []
+
+
+def test_a_model_loading_ahead_is_held_to_the_memory_limit(tmp_path: Path, scratch: Path,
+                                                           spawned: None) -> None:
+    """Nobody waits for a load started ahead, so a thread watches its memory: over
+    --memory-limit the child is killed, and the check that opens the backend fails with the
+    memory-limit message (then, as for any load, it is tried once more in a fresh child)."""
+    context, contract, ref = tiny(tmp_path)
+    context = RunContext(replace(context.options, memory_limit=50))
+    try:
+        load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+        [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
+        child = backend._loading
+        assert child is not None
+        assert _pid_gone(child.proc.pid, within=60)  # killed with nobody waiting
+        assert child.overran_mb > 50
+        with pytest.raises(HarnessError) as failed:
+            open_backend(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+        message = str(failed.value)
+        assert "savedmodel could not load" in message
+        assert "(tried twice, each in a fresh process; the first time: the backend used " \
+               in message
+        assert "over the memory limit of 50 MB; it was stopped" in message
+    finally:
+        release_all(context)
+        context.closers.close_all()
     assert sorted(scratch.iterdir()) == []
