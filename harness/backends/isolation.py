@@ -131,8 +131,7 @@ class Child:
         #: killed the child: :meth:`watch_memory`), told by the reply's wait
         self.overran_mb = 0.0
         self._watcher: threading.Thread | None = None
-        self._watching = threading.Event()  # set while the thread should go on
-        self._stopped = threading.Event()  # wakes it up to end
+        self._unwatch = threading.Event()  # set: the thread ends (at once, if it waits)
         #: the files (in the child's temporary folder) large inputs and outputs travel in
         #: (:mod:`harness.backends.mapped`): this side writes the one, reads the other
         self.inputs_file = self.tmp / "inputs.bin"
@@ -173,12 +172,11 @@ class Child:
         while it waits) or :meth:`stop`: for a request sent ahead (a load the run does not
         wait for yet), so that the memory limit holds then too. Over the limit, the child
         is killed, and the reply's wait fails with the memory-limit message."""
-        self._stopped.clear()
-        self._watching.set()
+        self._unwatch.clear()
         pid = self.proc.pid
 
         def watch() -> None:
-            while self._watching.is_set() and os.path.exists(f"/proc/{pid}"):
+            while not self._unwatch.is_set() and os.path.exists(f"/proc/{pid}"):
                 rss = _rss_mb(pid)
                 self.peak_mb = max(self.peak_mb, rss)
                 if rss > self.memory_limit_mb:
@@ -188,15 +186,14 @@ class Child:
                     except (ProcessLookupError, PermissionError):
                         pass
                     return
-                self._stopped.wait(0.05)
+                self._unwatch.wait(0.05)
 
         self._watcher = threading.Thread(target=watch, name=f"memory watch of {pid}",
                                          daemon=True)
         self._watcher.start()
 
     def _stop_watching(self) -> None:
-        self._watching.clear()
-        self._stopped.set()
+        self._unwatch.set()
         if self._watcher is not None:
             self._watcher.join()
             self._watcher = None
