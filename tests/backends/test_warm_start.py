@@ -33,7 +33,7 @@ from harness.exports.prefetch import convert_ahead  # noqa: E402
 from harness.forkserver import client as forkserver  # noqa: E402
 from harness.options import RunOptions  # noqa: E402
 from harness.savedmodel.layout import resolve_model  # noqa: E402
-from tests.conftest import FIXTURES, MODELS, write_contract  # noqa: E402
+from tests.conftest import FIXTURES, MODELS, gone, write_contract  # noqa: E402
 
 
 def tiny(tmp_path: Path, model: Path = FIXTURES / "tiny") -> tuple[RunContext, object, object]:
@@ -303,19 +303,6 @@ def test_the_formats_a_contract_lists_get_their_workers_at_configure(
     assert sorted(scratch.iterdir()) == []
 
 
-def _pid_gone(pid: int, within: float = 10.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_the_first_savedmodel_case_is_loaded_ahead_and_its_check_takes_it(
         tmp_path: Path, scratch: Path, spawned: None) -> None:
     """prepare() starts loading the SavedModel of the first case that calls it in the
@@ -341,7 +328,7 @@ def test_the_first_savedmodel_case_is_loaded_ahead_and_its_check_takes_it(
         assert backend.loads == 1
     finally:
         engine.close()
-    assert _pid_gone(loading.proc.pid)
+    assert gone(loading.proc.pid)
     assert sorted(scratch.iterdir()) == []
 
 
@@ -354,7 +341,7 @@ def test_a_model_loaded_ahead_and_never_used_is_stopped_with_the_run(
     pid = backend._loading.proc.pid
     release_all(context)
     context.closers.close_all()
-    assert backend._loading is None and _pid_gone(pid)
+    assert backend._loading is None and gone(pid)
     assert sorted(scratch.iterdir()) == []
 
 
@@ -434,7 +421,7 @@ def test_a_model_loaded_ahead_whose_cases_went_by_unopened_is_stopped(
         assert first.model == refs[0] and first._loading is not None
         pid = first._loading.proc.pid
         engine.execute(cases[1])  # the second model's case runs first
-        assert first._loading is None and _pid_gone(pid)
+        assert first._loading is None and gone(pid)
         loading = [b for b in engine.context.memo.values()
                    if isinstance(b, IsolatedBackend) and b._loading is not None]
         assert [b.model for b in loading] == [refs[2]]
@@ -455,7 +442,7 @@ def test_a_model_loading_ahead_is_held_to_the_memory_limit(tmp_path: Path, scrat
         [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
         child = backend._loading
         assert child is not None
-        assert _pid_gone(child.proc.pid, within=60)  # killed with nobody waiting
+        assert gone(child.proc.pid, within=60)  # killed with nobody waiting
         assert child.overran_mb > 50
         with pytest.raises(HarnessError) as failed:
             open_backend(context, "savedmodel", contract, ref)  # type: ignore[arg-type]

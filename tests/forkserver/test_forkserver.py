@@ -29,7 +29,7 @@ from harness.exports import run_worker  # noqa: E402
 from harness.forkserver import client as forkserver  # noqa: E402
 from harness.options import RunOptions  # noqa: E402
 from harness.savedmodel.layout import resolve_model  # noqa: E402
-from tests.conftest import FIXTURES, ROOT, write_contract  # noqa: E402
+from tests.conftest import FIXTURES, ROOT, gone, write_contract  # noqa: E402
 
 X = {"x": np.full((2, 4), 0.5, np.float32)}
 
@@ -40,19 +40,6 @@ def tiny(tmp_path: Path) -> tuple[RunContext, Any, Any]:
     context = RunContext(RunOptions(examples=3, results_dir=tmp_path / "results",
                                     export_cache=tmp_path / "cache"))
     return context, contract, ref
-
-
-def gone(pid: int, within: float = 10.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def server_pid(server: forkserver.ForkServer) -> int:
