@@ -193,8 +193,8 @@ class Child:
         self._watcher.start()
 
     def _stop_watching(self) -> None:
-        self._unwatch.set()
-        if self._watcher is not None:
+        if self._watcher is not None:  # every reply's wait comes here: no lock when none runs
+            self._unwatch.set()
             self._watcher.join()
             self._watcher = None
 
