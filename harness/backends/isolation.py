@@ -22,7 +22,7 @@ import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -340,6 +340,56 @@ def _new_child(context: RunContext, inner: str, memory_limit_mb: float) -> Child
     return Child(memory_limit_mb=memory_limit_mb, preload=preload)
 
 
+class _LoadingAhead:
+    """A child started and asked to load a model by a background thread
+    (:meth:`IsolatedBackend.load_ahead`), so that the run goes on meanwhile: the thread first
+    waits for the run's fork server to finish importing TensorFlow (seconds), then forks the
+    child and sends it the load request (milliseconds), and watches its memory until the
+    reply is awaited. :meth:`take` waits for the thread; :meth:`cancel` stops the child, or,
+    if the thread still waits for the server, keeps it from starting one."""
+
+    def __init__(self, start: Callable[[], Child]) -> None:
+        self._lock = threading.Lock()
+        self._child: Child | None = None
+        self._cancelled = False
+        self._thread = threading.Thread(target=self._run, args=(start,), daemon=True,
+                                        name="model-contract-load-ahead")
+        self._thread.start()
+
+    def _run(self, start: Callable[[], Child]) -> None:
+        forkserver.wait_ready()
+        with self._lock:
+            if self._cancelled:
+                return
+            try:
+                child = start()
+            except Exception:  # noqa: BLE001 - the first use starts a child and reports why
+                return
+            child.watch_memory()  # nobody waits for this load yet: a thread watches it
+            self._child = child
+
+    def started(self) -> Child | None:
+        """The child asked to load (its reply not read yet), once the thread has asked it;
+        None if it could not be started or asked."""
+        self._thread.join()
+        return self._child
+
+    def take(self) -> Child | None:
+        """:meth:`started`, handed over: cancelling no longer stops it."""
+        child = self.started()
+        with self._lock:
+            self._child = None
+        return child
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            child, self._child = self._child, None
+        if child is not None:
+            child.kill()
+            child.stop()
+
+
 class IsolatedBackend(Backend):
     """A backend of another name run in a child process; same interface, same results."""
 
@@ -362,8 +412,8 @@ class IsolatedBackend(Backend):
         self.loads = 0
         #: answers of the last batch (:meth:`infer_ahead`) by the id of their inputs object
         self._ahead: dict[int, tuple[Mapping[str, np.ndarray], Any]] = {}
-        #: a child loading the model ahead of the first use (:meth:`load_ahead`)
-        self._loading: Child | None = None
+        #: the model loading ahead of the first use, in a child (:meth:`load_ahead`)
+        self._loading: _LoadingAhead | None = None
 
     @property
     def label(self) -> str:
@@ -374,7 +424,8 @@ class IsolatedBackend(Backend):
             if self.child is not None:
                 self.child.stop()
                 self.child = None
-            loading, self._loading = self._loading, None
+            loading = self._loading.take() if self._loading is not None else None
+            self._loading = None
             try:
                 self.child = (self._finish_load(loading) if loading is not None
                               else self._load_in_child())
@@ -417,22 +468,19 @@ class IsolatedBackend(Backend):
         return child
 
     def load_ahead(self) -> None:
-        """Start loading the model in a child now and return at once; the first use takes
-        that child, waiting then for what is left of the load. A child that cannot be
-        started or asked is left for that first use, which starts one and reports why."""
+        """Start loading the model in a child, in the background (:class:`_LoadingAhead`),
+        and return at once, even while the fork server still imports TensorFlow: the checks
+        that need no TensorFlow run meanwhile. The first use takes that child, waiting then
+        for what is left of the load. A child that cannot be started or asked is left for
+        that first use, which starts one and reports why."""
         if self.active or self.child is not None or self._loading is not None:
             return
-        try:
-            self._loading = self._start_load()
-        except (BackendCrashed, OSError):
-            self._loading = None
-            return
-        self._loading.watch_memory()  # nobody waits for this load yet: a thread watches it
+        _spares(self.context)  # made here, not in the thread (the run's memo has no lock)
+        self._loading = _LoadingAhead(self._start_load)
 
     def deactivate(self) -> None:
         if self._loading is not None:  # loading ahead, never used: its load is not awaited
-            self._loading.kill()
-            self._loading.stop()
+            self._loading.cancel()
             self._loading = None
         super().deactivate()
 

@@ -202,14 +202,18 @@ class ForkServer:
     def alive(self) -> bool:
         return not self.dead and (self.proc is None or self.proc.poll() is None)
 
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> bool:
+        """Wait until the server has its imports done (True) or is dead (False)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.ready or self.dead, timeout) \
+                and not self.dead
+
     def spawn(self, worker: str, argv: Sequence[str], *, stdout: int, stderr: int,
               env: dict[str, str], cwd: str, fds: Sequence[int] = ()) -> Forked | None:
         """Fork ``worker`` (a name of :data:`harness.forkserver.server.WORKERS`) with ``argv``
         (``"{fd[N]}"`` for the N-th of ``fds``); ``None`` if the server cannot."""
-        with self.changed:
-            if not self.changed.wait_for(lambda: self.ready or self.dead, READY_TIMEOUT_S) \
-                    or self.dead:
-                return None
+        if not self.wait_ready():
+            return None
         request_id = next(self.ids)
         devnull = os.open(os.devnull, os.O_RDONLY)
         try:
@@ -393,6 +397,14 @@ def current() -> ForkServer | None:
     return start() if wanted else None
 
 
+def wait_ready() -> None:
+    """Wait until this process's server (if the run wants one) has its imports done, or
+    died: a fork asked for then is quick (:meth:`ForkServer.spawn` would wait the same)."""
+    server = current()
+    if server is not None:
+        server.wait_ready()
+
+
 def stop() -> None:
     """Stop this process's server (the run's closers call it)."""
     with _CURRENT_LOCK:
@@ -425,4 +437,4 @@ def spawn(worker: str, argv: Sequence[str], *, stdout: int, stderr: int, env: di
     return forked
 
 
-__all__ = ["ForkServer", "Forked", "KeepWarmWarning", "SWITCH_ENV", "current", "enabled", "spawn", "start", "start_for", "stop"]
+__all__ = ["ForkServer", "Forked", "KeepWarmWarning", "SWITCH_ENV", "current", "enabled", "spawn", "start", "start_for", "stop", "wait_ready"]

@@ -315,10 +315,11 @@ def test_the_first_savedmodel_case_is_loaded_ahead_and_its_check_takes_it(
         [ref] = engine.models_of(contract)
         cases = [c for c in engine.plan(contract, ref) if c.check == "values"]
         engine.prepare(cases)
-        assert isolation._spares(engine.context) == {}  # the spare is the one loading
         ahead = [b for b in engine.context.memo.values() if isinstance(b, IsolatedBackend)]
         assert len(ahead) == 1 and ahead[0]._loading is not None and not ahead[0].active
-        loading = ahead[0]._loading
+        loading = ahead[0]._loading.started()
+        assert loading is not None
+        assert isolation._spares(engine.context) == {}  # the spare is the one loading
         backend = open_backend(engine.context, "savedmodel", contract, ref)
         assert backend is ahead[0] and backend.active and backend.child is loading
         assert backend.loads == 1 and backend._loading is None
@@ -338,7 +339,9 @@ def test_a_model_loaded_ahead_and_never_used_is_stopped_with_the_run(
     load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
     [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
     assert backend._loading is not None
-    pid = backend._loading.proc.pid
+    child = backend._loading.started()
+    assert child is not None
+    pid = child.proc.pid
     release_all(context)
     context.closers.close_all()
     assert backend._loading is None and gone(pid)
@@ -390,7 +393,8 @@ def test_the_next_model_loads_while_the_checks_of_the_one_before_it_run(
         engine.execute(cases[1])
         [next_one] = ahead()
         assert next_one.model == second_ref
-        child = next_one._loading
+        assert next_one._loading is not None
+        child = next_one._loading.started()
         engine.execute(cases[2])
         assert next_one.child is child and next_one.loads == 1 and ahead() == []
         engine.execute(cases[3])
@@ -419,7 +423,9 @@ def test_a_model_loaded_ahead_whose_cases_went_by_unopened_is_stopped(
         engine.prepare(cases)
         [first] = [b for b in engine.context.memo.values() if isinstance(b, IsolatedBackend)]
         assert first.model == refs[0] and first._loading is not None
-        pid = first._loading.proc.pid
+        started = first._loading.started()
+        assert started is not None
+        pid = started.proc.pid
         engine.execute(cases[1])  # the second model's case runs first
         assert first._loading is None and gone(pid)
         loading = [b for b in engine.context.memo.values()
@@ -440,7 +446,8 @@ def test_a_model_loading_ahead_is_held_to_the_memory_limit(tmp_path: Path, scrat
     try:
         load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
         [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
-        child = backend._loading
+        assert backend._loading is not None
+        child = backend._loading.started()
         assert child is not None
         assert gone(child.proc.pid, within=60)  # killed with nobody waiting
         assert child.overran_mb > 50
@@ -451,6 +458,62 @@ def test_a_model_loading_ahead_is_held_to_the_memory_limit(tmp_path: Path, scrat
         assert "(tried twice, each in a fresh process; the first time: the backend used " \
                in message
         assert "over the memory limit of 50 MB; it was stopped" in message
+    finally:
+        release_all(context)
+        context.closers.close_all()
+    assert sorted(scratch.iterdir()) == []
+
+
+@pytest.fixture()
+def importing(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The fork server imports TensorFlow until the test sets the event returned (a thread
+    waiting for it, as a load ahead does, waits until then)."""
+    imported = threading.Event()
+    monkeypatch.setattr(forkserver, "wait_ready", lambda: imported.wait(60))
+    return imported
+
+
+def test_loading_ahead_does_not_hold_the_run_while_tensorflow_imports(
+        tmp_path: Path, scratch: Path, spawned: None, importing: threading.Event) -> None:
+    """load_ahead returns while the fork server still imports (the checks that need no
+    TensorFlow run meanwhile); the load starts once the import is done, and the check that
+    opens the backend takes that child."""
+    context, contract, ref = tiny(tmp_path)
+    try:
+        prestart(context, "savedmodel")
+        load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+        [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
+        assert backend._loading is not None
+        time.sleep(0.2)
+        assert "tensorflow" in isolation._spares(context)  # not taken while it imports
+        importing.set()
+        child = backend._loading.started()
+        assert child is not None and "tensorflow" not in isolation._spares(context)
+        opened = open_backend(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+        assert opened is backend and backend.child is child and backend.loads == 1
+    finally:
+        release_all(context)
+        context.closers.close_all()
+    assert gone(child.proc.pid)
+    assert sorted(scratch.iterdir()) == []
+
+
+def test_a_load_ahead_stopped_while_tensorflow_imports_starts_no_worker(
+        tmp_path: Path, scratch: Path, spawned: None, importing: threading.Event) -> None:
+    """The run ends (or the model's cases went by) before the import is done: the thread
+    that waited for it starts no worker and asks none to load."""
+    context, contract, ref = tiny(tmp_path)
+    try:
+        prestart(context, "savedmodel")
+        load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+        [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
+        loading = backend._loading
+        assert loading is not None
+        release_all(context)
+        assert backend._loading is None
+        importing.set()
+        assert loading.started() is None
+        assert "tensorflow" in isolation._spares(context)  # the spare was not taken
     finally:
         release_all(context)
         context.closers.close_all()
