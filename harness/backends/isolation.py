@@ -424,8 +424,7 @@ class IsolatedBackend(Backend):
             if self.child is not None:
                 self.child.stop()
                 self.child = None
-            loading = self._loading.take() if self._loading is not None else None
-            self._loading = None
+            loading = self._take_loading()
             try:
                 self.child = (self._finish_load(loading) if loading is not None
                               else self._load_in_child())
@@ -441,6 +440,20 @@ class IsolatedBackend(Backend):
                         f"{first.message})") from None
         assert self.child is not None
         return self.child
+
+    def _take_loading(self) -> Child | None:
+        """The child loading ahead, if one was started, once it has been asked to load.
+        Interrupted while it waits (Ctrl-C during TensorFlow's import), the load ahead is
+        cancelled: this backend may have left the run's memo, and the run's end would not
+        stop a child the thread started later."""
+        loading, self._loading = self._loading, None
+        if loading is None:
+            return None
+        try:
+            return loading.take()
+        except BaseException:
+            loading.cancel()
+            raise
 
     def _load_in_child(self) -> Child:
         """A fresh child with the model loaded; the child is stopped if loading fails."""

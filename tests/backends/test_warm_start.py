@@ -518,3 +518,35 @@ def test_a_load_ahead_stopped_while_tensorflow_imports_starts_no_worker(
         release_all(context)
         context.closers.close_all()
     assert sorted(scratch.iterdir()) == []
+
+
+def test_a_check_interrupted_while_it_waits_for_the_load_ahead_leaves_no_worker(
+        tmp_path: Path, scratch: Path, spawned: None, importing: threading.Event,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while a check waits for TensorFlow's import (pytest then ends the run): the
+    backend has left the run's memo, so the run's end cannot stop it; the thread that
+    waited starts no worker when the import is done."""
+    context, contract, ref = tiny(tmp_path)
+    try:
+        prestart(context, "savedmodel")
+        load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+        [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
+        loading = backend._loading
+        assert loading is not None
+        waited = isolation._LoadingAhead.take
+
+        def interrupted(self: isolation._LoadingAhead) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(isolation._LoadingAhead, "take", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            open_backend(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+        monkeypatch.setattr(isolation._LoadingAhead, "take", waited)
+        assert not any(isinstance(b, IsolatedBackend) for b in context.memo.values())
+        importing.set()
+        assert loading.started() is None
+        assert "tensorflow" in isolation._spares(context)  # the spare was not taken
+    finally:
+        release_all(context)
+        context.closers.close_all()
+    assert sorted(scratch.iterdir()) == []
