@@ -473,6 +473,25 @@ def importing(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     return imported
 
 
+def loading_during_the_import(context: RunContext, contract: object, ref: object
+                              ) -> tuple[IsolatedBackend, "isolation._LoadingAhead"]:
+    """The tiny model's SavedModel loading ahead (a spare started for it) while the fork
+    server "imports" (:func:`importing`): its backend and its load."""
+    prestart(context, "savedmodel")
+    load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
+    [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
+    assert backend._loading is not None
+    return backend, backend._loading
+
+
+def no_worker_after_the_import(context: RunContext, loading: "isolation._LoadingAhead",
+                               importing: threading.Event) -> None:
+    """The import ends: the cancelled load starts no worker (its spare is still there)."""
+    importing.set()
+    assert loading.started() is None
+    assert "tensorflow" in isolation._spares(context)
+
+
 def test_loading_ahead_does_not_hold_the_run_while_tensorflow_imports(
         tmp_path: Path, scratch: Path, spawned: None, importing: threading.Event) -> None:
     """load_ahead returns while the fork server still imports (the checks that need no
@@ -480,14 +499,11 @@ def test_loading_ahead_does_not_hold_the_run_while_tensorflow_imports(
     opens the backend takes that child."""
     context, contract, ref = tiny(tmp_path)
     try:
-        prestart(context, "savedmodel")
-        load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
-        [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
-        assert backend._loading is not None
+        backend, loading = loading_during_the_import(context, contract, ref)
         time.sleep(0.2)
         assert "tensorflow" in isolation._spares(context)  # not taken while it imports
         importing.set()
-        child = backend._loading.started()
+        child = loading.started()
         assert child is not None and "tensorflow" not in isolation._spares(context)
         opened = open_backend(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
         assert opened is backend and backend.child is child and backend.loads == 1
@@ -504,16 +520,10 @@ def test_a_load_ahead_stopped_while_tensorflow_imports_starts_no_worker(
     that waited for it starts no worker and asks none to load."""
     context, contract, ref = tiny(tmp_path)
     try:
-        prestart(context, "savedmodel")
-        load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
-        [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
-        loading = backend._loading
-        assert loading is not None
+        backend, loading = loading_during_the_import(context, contract, ref)
         release_all(context)
         assert backend._loading is None
-        importing.set()
-        assert loading.started() is None
-        assert "tensorflow" in isolation._spares(context)  # the spare was not taken
+        no_worker_after_the_import(context, loading, importing)
     finally:
         release_all(context)
         context.closers.close_all()
@@ -528,11 +538,7 @@ def test_a_check_interrupted_while_it_waits_for_the_load_ahead_leaves_no_worker(
     waited starts no worker when the import is done."""
     context, contract, ref = tiny(tmp_path)
     try:
-        prestart(context, "savedmodel")
-        load_ahead(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
-        [backend] = [b for b in context.memo.values() if isinstance(b, IsolatedBackend)]
-        loading = backend._loading
-        assert loading is not None
+        backend, loading = loading_during_the_import(context, contract, ref)
         waited = isolation._LoadingAhead.take
 
         def interrupted(self: isolation._LoadingAhead) -> None:
@@ -543,9 +549,7 @@ def test_a_check_interrupted_while_it_waits_for_the_load_ahead_leaves_no_worker(
             open_backend(context, "savedmodel", contract, ref)  # type: ignore[arg-type]
         monkeypatch.setattr(isolation._LoadingAhead, "take", waited)
         assert not any(isinstance(b, IsolatedBackend) for b in context.memo.values())
-        importing.set()
-        assert loading.started() is None
-        assert "tensorflow" in isolation._spares(context)  # the spare was not taken
+        no_worker_after_the_import(context, loading, importing)
     finally:
         release_all(context)
         context.closers.close_all()
