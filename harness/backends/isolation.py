@@ -181,10 +181,7 @@ class Child:
                 self.peak_mb = max(self.peak_mb, rss)
                 if rss > self.memory_limit_mb:
                     self.overran_mb = rss
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
+                    self.kill()  # as receive() kills: a fork not yet in its own group too
                     return
                 self._unwatch.wait(0.05)
 
