@@ -22,7 +22,10 @@ developer's second run finds it; ``kept_batched``, the same with ``--calls-per-e
 in a folder under the temporary one (``$MODEL_CONTRACT_WARM_DIR``) and are stopped at the
 end.
 
-Reported: medians and the ratios to the script. (The contract is named ``classifier.json``:
+Beside them, each round: ``python -c "import tensorflow"`` alone (``import_tf``), the floor of
+any run that calls the SavedModel on inputs it has not seen (it must import TensorFlow once).
+
+Reported: medians, the ratios to the script, and each round's seconds. (The contract is named ``classifier.json``:
 ``-k`` matches file names too, and under the name ``parity.json`` it selected every check.)
 
 Part 1b, the slope in models: ``-k parity --examples 20`` over one contract listing 1 and
@@ -168,14 +171,16 @@ def pytest_command(contract: Path, cache: Path, *extra: str) -> list[str]:
 def versus_script(tmp: Path, rounds: int, examples: int) -> dict[str, Any]:
     contract = classifier_contract(tmp)
     version = next(p for p in sorted(MODEL.iterdir()) if p.name.isdigit())
-    rows: dict[str, list[float]] = {"script": [], "cold": [], "warm": [], "cold_ci": [],
-                                    "warm_ci": [], "kept_start": [], "kept": [], "kept_batched": []}
+    rows: dict[str, list[float]] = {"script": [], "import_tf": [], "cold": [], "warm": [],
+                                    "cold_ci": [], "warm_ci": [], "kept_start": [], "kept": [],
+                                    "kept_batched": []}
     kept_env = _env()
     kept_env["MODEL_CONTRACT_WARM_DIR"] = str(tmp / "warm")
     stop_kept = [sys.executable, "-m", "harness.cli", "warm", "stop"]
     for index in range(rounds):
         rows["script"].append(timed([sys.executable, str(SCRIPT), str(version), "--examples",
                                      str(examples)], tmp))
+        rows["import_tf"].append(timed([sys.executable, "-c", "import tensorflow"], tmp))
         for suffix, ci in (("", False), ("_ci", True)):
             cache = tmp / f"cache{index}{suffix}"
             command = pytest_command(contract, cache, "-k", "parity", "--examples",
@@ -325,8 +330,9 @@ def main() -> int:
         tmp = Path(folder)
         if not args.skip_script:
             part = result["vs_script"] = versus_script(tmp, args.rounds, args.examples)
-            print(f"{'':34} {'median s':>9} {'ratio':>6}")
+            print(f"{'':34} {'median s':>9} {'ratio':>6}  rounds (s)")
             for name, label in (("script", "hand-written script"),
+                                ("import_tf", "python -c 'import tensorflow'"),
                                 ("cold", "harness, empty export cache"),
                                 ("warm", "harness, export cache warm"),
                                 ("cold_ci", "as on CI (CI=true), cold"),
@@ -334,8 +340,9 @@ def main() -> int:
                                 ("kept_start", "--keep-warm, starting its server"),
                                 ("kept", "--keep-warm, its server running"),
                                 ("kept_batched", "the same, --calls-per-example 16")):
+                spread = ", ".join(f"{t:.2f}" for t in part["seconds"][name])
                 print(f"{label:34} {part['median_s'][name]:9.2f} "
-                      f"{part['ratio_to_script'][name]:6.2f}")
+                      f"{part['ratio_to_script'][name]:6.2f}  {spread}")
         if not args.skip_models:
             part = result["models"] = models_slope(tmp, (1, 4), 20)
             print(f"per model (-k parity, 20 examples, 1 vs 4 classifiers in one contract): "
