@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -84,6 +85,31 @@ def remove_tree(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def _kill(proc: "subprocess.Popen[bytes] | forkserver.Forked", wait_s: float = 10.0) -> None:
+    """Kill a worker and its process group, and wait up to ``wait_s`` for it to end."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.kill()  # a fork killed before its own setsid has no process group yet
+    try:
+        proc.wait(timeout=wait_s)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+#: seconds the program's exit waits for each worker left running (see :func:`_reap`)
+REAP_WAIT_S = 2.0
+
+
+def _reap(proc: "subprocess.Popen[bytes] | forkserver.Forked", tmp: Path) -> None:
+    """A :class:`Child` never stopped, at the program's exit (a script that used the engine
+    and ended on an exception before ``close()``): its worker killed, and its folder, which
+    holds the model's hermetic copy, removed. A stopped child has done both already."""
+    _kill(proc, REAP_WAIT_S)
+    remove_tree(tmp)
+
+
 class Child:
     """One worker process and its two pipes.
 
@@ -123,6 +149,7 @@ class Child:
             raise
         os.close(child_read)
         os.close(child_write)
+        self._reaper = weakref.finalize(self, _reap, self.proc, self.tmp)
         self.writer = Connection(parent_write, readable=False)
         self.reader = Connection(parent_read, writable=False)
         self.memory_limit_mb = memory_limit_mb
@@ -269,17 +296,10 @@ class Child:
         self._inputs.close()
         self._outputs.close()
         remove_tree(self.tmp)
+        self._reaper.detach()
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.kill()  # a fork killed before its own setsid has no process group yet
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        _kill(self.proc)
 
 
 #: inner backend -> the runtime its worker imports first (a spare child has it imported).
