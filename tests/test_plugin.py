@@ -134,14 +134,15 @@ def test_static_failure_shows_received_and_documented(pytester: pytest.Pytester)
 
 
 def test_examples_option_then_profile_then_contract(pytester: pytest.Pytester) -> None:
-    """--examples wins; an explicitly chosen hypothesis profile comes next; then the contract."""
-    from hypothesis import settings
-
-    settings.register_profile("three", max_examples=3)
+    """--examples wins; an explicitly chosen hypothesis profile comes next; then the contract.
+    Each run is a process of its own: in-process, what earlier tests imported decided whether
+    the spy below was the function the run called (this test failed when run alone)."""
     contract = write_contract(pytester.path, models=[str(FIXTURES / "tiny")],
                               fuzz={"examples": 7})
     pytester.makeconftest("""
+from hypothesis import settings
 import harness.fuzz as fuzz
+settings.register_profile("three", max_examples=3)
 seen = []
 original = fuzz.examples_for
 def spy(engine, contract):
@@ -152,10 +153,12 @@ fuzz.examples_for = spy
 def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"EXAMPLES {seen[:1]}")
 """)
-    base = ["--contract", str(contract), "-k", "conformance", "--in-process"]
-    run(pytester, *base).stdout.fnmatch_lines(["EXAMPLES [[]7[]]"])
-    run(pytester, *base, "--hypothesis-profile", "three").stdout.fnmatch_lines(["EXAMPLES [[]None[]]"])
-    run(pytester, *base, "--hypothesis-profile", "three", "--examples", "2").stdout.fnmatch_lines(
+    base = ["-p", "no:cacheprovider", "--contract", str(contract), "-k", "conformance",
+            "--in-process"]
+    own = pytester.runpytest_subprocess
+    own(*base).stdout.fnmatch_lines(["EXAMPLES [[]7[]]"])
+    own(*base, "--hypothesis-profile", "three").stdout.fnmatch_lines(["EXAMPLES [[]None[]]"])
+    own(*base, "--hypothesis-profile", "three", "--examples", "2").stdout.fnmatch_lines(
         ["EXAMPLES [[]2[]]"])
 
 
