@@ -25,8 +25,9 @@ end.
 Beside them, each round: ``python -c "import tensorflow"`` alone (``import_tf``), the floor of
 any run that calls the SavedModel on inputs it has not seen (it must import TensorFlow once).
 
-Reported: medians, the ratios to the script, and each round's seconds. (The contract is named ``classifier.json``:
-``-k`` matches file names too, and under the name ``parity.json`` it selected every check.)
+Reported: medians, the ratios to the script, and each round's seconds. (The contract is
+named ``classifier.json``: ``-k`` matches file names too, and under the name ``parity.json``
+it selected every check.)
 
 Part 1b, the slope in models: ``-k parity --examples 20`` over one contract listing 1 and
 then 4 classifiers (same signatures, each its own seeded weights, so no two share an export),

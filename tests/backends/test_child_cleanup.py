@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from harness.backends.isolation import MEMORY_LIMIT_MB, Child
+from tests.conftest import gone
 
 SCRIPT = """
 from harness.backends.isolation import Child
@@ -18,20 +18,6 @@ child = Child(memory_limit_mb=1024)
 print(child.proc.pid, child.tmp, flush=True)
 raise RuntimeError("the script ends here, never stopping its worker")
 """
-
-
-def _gone(pid: int, within_s: float = 10.0) -> bool:
-    """The process has ended (gone, or a zombie its new parent has not reaped yet)."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_worker_left_running_is_killed_and_its_folder_removed_at_exit(tmp_path: Path) -> None:
@@ -44,7 +30,7 @@ def test_a_worker_left_running_is_killed_and_its_folder_removed_at_exit(tmp_path
     assert Path(folder).parent == tmp_path
     assert not Path(folder).exists()
     assert [p.name for p in tmp_path.iterdir()] == []
-    assert _gone(int(pid))
+    assert gone(int(pid))
 
 
 def test_a_stopped_worker_leaves_nothing_for_the_exit(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
